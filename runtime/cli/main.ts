@@ -1,0 +1,40 @@
+// tinysaver CLI entry point. Each command lives in runtime/cli/commands/<name>.ts (or elsewhere) and
+// exports `run(argv): Promise<number>`; it is imported lazily so `tinysaver --help` stays fast and a
+// command's heavy dependencies (onnxruntime, kubernetes client) load only when used.
+
+export interface CommandSpec {
+  summary: string;
+  load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
+}
+
+export const COMMANDS: Record<string, CommandSpec> = {
+  // Each issue's work adds its commands here.
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length), 8);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: tinysaver <command> [flags]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `tinysaver <command> --help` for the flags of one command.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    return cmd ? 0 : 2;
+  }
+  const spec = COMMANDS[cmd];
+  if (!spec) {
+    console.error(`tinysaver: unknown command "${cmd}"\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await spec.load();
+  return mod.run(rest);
+}
