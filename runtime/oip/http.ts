@@ -1,0 +1,90 @@
+// HTTP edge helpers shared by the model server and the router: bounded body reading and the v2
+// error/response conventions (`{"error": "..."}` with the OipError's status).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OipError } from './types.js';
+import type { EncodedMessage } from './codec.js';
+
+/**
+ * Read a request body of at most `limitBytes`. Over the limit: rejects with OipError(413), stops
+ * buffering and discards the rest (the 413 reply closes the connection), so memory stays bounded.
+ */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limitBytes) {
+    req.resume();
+    return Promise.reject(tooLarge(Number(declared), limitBytes));
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        settled = true;
+        chunks.length = 0;
+        req.removeListener('data', onData);
+        req.resume(); // discard the remainder without buffering it
+        reject(tooLarge(size, limitBytes, true));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
+    req.once('error', (e) => {
+      if (settled) return;
+      settled = true;
+      reject(new OipError(400, `request body could not be read: ${e.message}`));
+    });
+    req.once('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(new OipError(400, 'request body incomplete: the client closed the connection'));
+    });
+  });
+}
+
+function tooLarge(size: number, limit: number, partial = false): OipError {
+  const what = partial ? `request body exceeds` : `request body of ${size} bytes exceeds`;
+  return new OipError(413, `${what} the limit of ${limit} bytes (--max-body-bytes)`);
+}
+
+export function sendJson(res: ServerResponse, status: number, obj: unknown): void {
+  const body = Buffer.from(JSON.stringify(obj), 'utf8');
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
+  res.end(body);
+}
+
+/**
+ * Reply with an error: OipError -> its status and `{"error": message}`; anything else is a bug,
+ * logged, and answered 500 with a generic message (no internals leak to the client).
+ */
+export function sendError(res: ServerResponse, err: unknown): void {
+  let status = 500;
+  let message = 'internal server error';
+  if (err instanceof OipError) {
+    status = err.status;
+    message = err.message;
+  } else {
+    console.error('internal error:', err);
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // After a 413 the rest of the body is unread: close the connection rather than reuse it.
+  if (status === 413) res.setHeader('Connection', 'close');
+  if (status === 429 || status === 503) res.setHeader('Retry-After', '1');
+  sendJson(res, status, { error: message });
+}
+
+export function sendInferResponse(res: ServerResponse, encoded: EncodedMessage): void {
+  res.writeHead(200, encoded.headers);
+  res.end(encoded.body);
+}
