@@ -1,0 +1,99 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "tinysaver.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Resource name prefix: the release name, plus the chart name unless the release already contains it. */}}
+{{- define "tinysaver.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "tinysaver.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "tinysaver.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "tinysaver.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "tinysaver.labels" -}}
+helm.sh/chart: {{ include "tinysaver.chart" . }}
+{{ include "tinysaver.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tinysaver
+{{- end }}
+
+{{- define "tinysaver.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "tinysaver.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Namespace the operator watches in namespaced mode. */}}
+{{- define "tinysaver.watchNamespace" -}}
+{{- default .Release.Namespace .Values.namespaced.namespace }}
+{{- end }}
+
+{{/* Leader election is on when asked for, and always with more than one replica. */}}
+{{- define "tinysaver.leaderElect" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ else }}false{{ end }}
+{{- end }}
+
+{{- define "tinysaver.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+RBAC rules for ModelCascades and the objects reconciled from them: exactly the verbs the operator
+uses (operator/ reads with list/watch informers, writes with server-side apply = patch, deletes
+objects a spec change removes, writes status, emits Events, and the threshold controller lists the
+router pods it scrapes). test/e2e/helm-install.test.ts runs the operator under these rules.
+*/}}
+{{- define "tinysaver.workloadRules" -}}
+- apiGroups: ["tinysaver.io"]
+  resources: ["modelcascades"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["tinysaver.io"]
+  resources: ["modelcascades/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: [""]
+  resources: ["configmaps", "services"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Leader election Lease, only in the operator's own namespace. */}}
+{{- define "tinysaver.leaseRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "watch", "create", "update", "patch"]
+{{- end }}
