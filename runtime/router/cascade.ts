@@ -1,0 +1,318 @@
+// The cascade itself, without HTTP: one request in, the merged response out. The saver scores the
+// whole batch; rows at or above the threshold keep the saver's answer; the rest go to the base as one
+// sub-batch and are merged back in place. Audits are handed back to the caller to start after the
+// response has been sent (off the hot path).
+
+import { performance } from 'node:perf_hooks';
+import { rowConfidence, type ConfidenceMeasure } from '../cascade/confidence.js';
+import { OipError, type InferRequest, type InferResponse, type Tensor } from '../oip/types.js';
+import { dataToNumbers } from '../oip/tensor-data.js';
+import { BoundedRunner, sampleAuditRows, seededRandom } from './audit.js';
+import { CircuitBreaker } from './breaker.js';
+import type { CascadeLayout } from './compat.js';
+import type { RouterMetrics, RowRoute } from './metrics.js';
+import { mergeRows, partitionRows, rowSize, sliceTensorRows } from './split.js';
+
+/** The upstream call the cascade needs; a V2Client bound to one model satisfies it. */
+export interface Upstream {
+  readonly label: string;
+  infer(req: InferRequest, timeoutMs: number): Promise<InferResponse>;
+}
+
+export type FailurePolicy = 'fallback' | 'error';
+
+export interface CascadeSettings {
+  threshold: number;
+  auditRate: number;
+}
+
+export interface CascadeOptions {
+  name: string;
+  saver: Upstream;
+  base: Upstream;
+  layout: CascadeLayout;
+  metrics: RouterMetrics;
+  settings: CascadeSettings;
+  measure: ConfidenceMeasure;
+  probabilities: boolean;
+  failurePolicy: FailurePolicy;
+  saverTimeoutMs: number;
+  baseTimeoutMs: number;
+  breaker: CircuitBreaker;
+  auditConcurrency: number;
+  seed: number;
+  /** false while the base's metadata has not been verified (the base is then treated as failing) */
+  baseUsable: () => string | undefined;
+}
+
+export interface CascadeResult {
+  response: InferResponse;
+  /** start the audit of this request's sampled rows (call after the response is sent) */
+  startAudit?: () => void;
+}
+
+const ROUTE_PARAM = 'tinysaver_routes';
+const CONFIDENCE_PARAM = 'tinysaver_confidence';
+
+function scoresAsNumbers(t: Tensor): ArrayLike<number> {
+  if (t.datatype === 'FP32' || t.datatype === 'FP64') return t.data as Float32Array | Float64Array;
+  if (t.datatype === 'BYTES' || t.datatype === 'BOOL') {
+    throw new OipError(502, `scores output "${t.name}" has datatype ${t.datatype}; the router needs numeric scores`);
+  }
+  return dataToNumbers(t.datatype, t.data);
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class Cascade {
+  readonly auditRunner: BoundedRunner;
+  private readonly random: () => number;
+  private outputNames: Set<string>;
+
+  constructor(private readonly o: CascadeOptions) {
+    this.auditRunner = new BoundedRunner(o.auditConcurrency);
+    this.random = seededRandom(o.seed);
+    this.outputNames = new Set(o.layout.outputs.map((t) => t.name));
+  }
+
+  /** Replace the layout (the base's metadata arrived after startup). */
+  setLayout(layout: CascadeLayout): void {
+    this.o.layout = layout;
+    this.outputNames = new Set(layout.outputs.map((t) => t.name));
+  }
+
+  async infer(req: InferRequest): Promise<CascadeResult> {
+    const o = this.o;
+    const m = o.metrics;
+    const t0 = performance.now();
+    m.requests.inc({ model: o.name });
+    const rows = batchRows(req);
+    const upstreamReq = this.upstreamRequest(req);
+
+    const saverRes = await this.callSaver(upstreamReq);
+    const t1 = performance.now();
+    m.duration.saver.observe((t1 - t0) / 1000);
+
+    const scores = saverRes.outputs.find((t) => t.name === o.layout.scoreOutput);
+    if (!scores) throw new OipError(502, `saver ${o.saver.label} returned no "${o.layout.scoreOutput}" output`);
+    const classes = rowSize(scores.shape);
+    if (scores.shape[0] !== rows || (o.layout.classes > 0 && classes !== o.layout.classes)) {
+      throw new OipError(502, `saver ${o.saver.label} returned "${scores.name}" of shape [${scores.shape.join(',')}] for ${rows} rows`);
+    }
+    const { confidence, top1 } = rowConfidence(scoresAsNumbers(scores), rows, classes, o.measure, o.probabilities);
+    for (let i = 0; i < rows; i++) if (!Number.isNaN(confidence[i])) m.confidence.observe(confidence[i]);
+
+    const threshold = o.settings.threshold;
+    const part = partitionRows(confidence, threshold);
+    const routes: RowRoute[] = new Array(rows).fill('saver');
+    let outputs = saverRes.outputs;
+
+    if (part.escalated.length > 0) {
+      const baseReq = { ...upstreamReq, inputs: upstreamReq.inputs.map((t) => sliceTensorRows(t, part.escalated)) };
+      const tb = performance.now();
+      const base = await this.callBase(baseReq, part.escalated.length);
+      m.duration.base.observe((performance.now() - tb) / 1000);
+      if (base.ok) {
+        const byName = new Map(base.res.outputs.map((t) => [t.name, t]));
+        try {
+          outputs = saverRes.outputs.map((t) => {
+            const b = byName.get(t.name);
+            if (!b) throw new RangeError(`base returned no "${t.name}" output`);
+            return mergeRows(t, b, part.escalated);
+          });
+        } catch (e) {
+          return this.onBaseFailure(`base ${o.base.label}: ${errorMessage(e)}`, req, saverRes, part, routes, confidence, top1, threshold, t0);
+        }
+        const baseScores = byName.get(o.layout.scoreOutput)!;
+        const baseTop1 = rowConfidence(scoresAsNumbers(baseScores), part.escalated.length, classes, o.measure, o.probabilities).top1;
+        for (let j = 0; j < part.escalated.length; j++) {
+          const row = part.escalated[j];
+          routes[row] = 'base';
+          const c = confidence[row];
+          if (!Number.isNaN(c)) (baseTop1[j] === top1[row] ? m.escalated.agree : m.escalated.disagree).observe(c);
+        }
+      } else {
+        return this.onBaseFailure(base.error, req, saverRes, part, routes, confidence, top1, threshold, t0);
+      }
+    }
+    m.rows.saver.inc(part.saver.length);
+    m.rows.base.inc(part.escalated.length);
+    return this.finish(req, outputs, routes, confidence, threshold, undefined, part.saver, top1, t0);
+  }
+
+  /** Base failed or was skipped: per the policy, answer with the saver's rows (fallback) or 503. */
+  private onBaseFailure(
+    error: string,
+    req: InferRequest,
+    saverRes: InferResponse,
+    part: { saver: Int32Array; escalated: Int32Array },
+    routes: RowRoute[],
+    confidence: Float64Array,
+    top1: Int32Array,
+    threshold: number,
+    t0: number,
+  ): CascadeResult {
+    const m = this.o.metrics;
+    if (this.o.failurePolicy === 'error') {
+      m.duration.total.observe((performance.now() - t0) / 1000);
+      throw new OipError(503, `${part.escalated.length} row(s) needed the base model and it failed: ${error}`);
+    }
+    for (let j = 0; j < part.escalated.length; j++) routes[part.escalated[j]] = 'fallback';
+    m.rows.saver.inc(part.saver.length);
+    m.rows.fallback.inc(part.escalated.length);
+    return this.finish(req, saverRes.outputs, routes, confidence, threshold, error, part.saver, top1, t0);
+  }
+
+  private finish(
+    req: InferRequest,
+    outputs: Tensor[],
+    routes: RowRoute[],
+    confidence: Float64Array,
+    threshold: number,
+    degraded: string | undefined,
+    saverRows: Int32Array,
+    top1: Int32Array,
+    t0: number,
+  ): CascadeResult {
+    const o = this.o;
+    const wanted = req.outputs ? new Set(req.outputs.map((r) => r.name)) : this.outputNames;
+    const conf = new Array<number | null>(confidence.length);
+    for (let i = 0; i < confidence.length; i++) {
+      conf[i] = Number.isNaN(confidence[i]) ? null : Math.round(confidence[i] * 1e6) / 1e6;
+    }
+    const parameters: Record<string, unknown> = {
+      [ROUTE_PARAM]: routes,
+      [CONFIDENCE_PARAM]: conf,
+      tinysaver_threshold: threshold,
+    };
+    if (degraded !== undefined) parameters.tinysaver_degraded = degraded;
+    const response: InferResponse = {
+      model_name: o.name,
+      model_version: '1',
+      outputs: outputs
+        .filter((t) => wanted.has(t.name))
+        .map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data })),
+      parameters,
+    };
+    if (req.id !== undefined) response.id = req.id;
+    o.metrics.duration.total.observe((performance.now() - t0) / 1000);
+
+    const picked = sampleAuditRows(saverRows, o.settings.auditRate, this.random);
+    if (picked.length === 0) return { response };
+    return { response, startAudit: () => this.audit(req, picked, confidence, top1) };
+  }
+
+  /** Off the hot path: send the picked saver-answered rows to the base and record agreement. */
+  private audit(req: InferRequest, picked: number[], confidence: Float64Array, top1: Int32Array): void {
+    const o = this.o;
+    const m = o.metrics;
+    const started = this.auditRunner.tryRun(async () => {
+      if (o.baseUsable() !== undefined || !o.breaker.tryAcquire()) {
+        m.auditDropped.inc(picked.length);
+        return;
+      }
+      const auditReq = this.upstreamRequest(req, true);
+      auditReq.inputs = auditReq.inputs.map((t) => sliceTensorRows(t, picked));
+      let res: InferResponse;
+      try {
+        res = await o.base.infer(auditReq, o.baseTimeoutMs);
+      } catch (e) {
+        o.breaker.onFailure(errorMessage(e));
+        m.baseFailures.inc();
+        m.auditDropped.inc(picked.length);
+        return;
+      }
+      o.breaker.onSuccess();
+      const scores = res.outputs.find((t) => t.name === o.layout.scoreOutput);
+      if (!scores || scores.shape[0] !== picked.length) {
+        m.auditDropped.inc(picked.length);
+        return;
+      }
+      const baseTop1 = rowConfidence(scoresAsNumbers(scores), picked.length, rowSize(scores.shape), o.measure, o.probabilities).top1;
+      for (let j = 0; j < picked.length; j++) {
+        const row = picked[j];
+        (baseTop1[j] === top1[row] ? m.audit.agree : m.audit.disagree).observe(confidence[row]);
+      }
+    });
+    if (!started) m.auditDropped.inc(picked.length);
+  }
+
+  /** The request sent upstream: the client's inputs; outputs = what it asked for plus the scores. */
+  private upstreamRequest(req: InferRequest, scoresOnly = false): InferRequest {
+    const o = this.o;
+    const up: InferRequest = { inputs: req.inputs };
+    if (req.id !== undefined) up.id = req.id;
+    if (scoresOnly) {
+      up.outputs = [{ name: o.layout.scoreOutput }];
+      return up;
+    }
+    if (req.outputs) {
+      const names = new Set<string>();
+      for (const r of req.outputs) {
+        if (!this.outputNames.has(r.name)) {
+          throw new OipError(400, `requested output "${r.name}" is not an output of model "${o.name}" (it has: ${[...this.outputNames].join(', ')})`);
+        }
+        names.add(r.name);
+      }
+      names.add(o.layout.scoreOutput);
+      up.outputs = [...names].map((name) => ({ name }));
+    } else if (o.layout.dropped.length > 0) {
+      up.outputs = o.layout.outputs.map((t) => ({ name: t.name }));
+    }
+    return up;
+  }
+
+  private async callSaver(req: InferRequest): Promise<InferResponse> {
+    try {
+      return await this.o.saver.infer(req, this.o.saverTimeoutMs);
+    } catch (e) {
+      if (e instanceof OipError) {
+        // The saver validates the inputs: its 4xx is the client's problem, passed on as such.
+        if (e.status >= 400 && e.status < 500 && e.status !== 404) throw e;
+        throw new OipError(e.status === 404 ? 503 : e.status, `saver ${this.o.saver.label}: ${e.message}`);
+      }
+      throw e;
+    }
+  }
+
+  private async callBase(req: InferRequest, rows: number): Promise<{ ok: true; res: InferResponse } | { ok: false; error: string }> {
+    const o = this.o;
+    const unusable = o.baseUsable();
+    if (unusable !== undefined) {
+      o.metrics.baseFailures.inc();
+      return { ok: false, error: unusable };
+    }
+    if (!o.breaker.tryAcquire()) {
+      o.metrics.baseFailures.inc();
+      return { ok: false, error: `base ${o.base.label} circuit open after ${o.breaker.failures} consecutive failures (last: ${o.breaker.lastError})` };
+    }
+    try {
+      const res = await o.base.infer(req, o.baseTimeoutMs);
+      const scores = res.outputs.find((t) => t.name === o.layout.scoreOutput);
+      if (!scores || scores.shape[0] !== rows) {
+        throw new Error(`returned ${scores ? `"${scores.name}" of shape [${scores.shape.join(',')}]` : `no "${o.layout.scoreOutput}" output`} for ${rows} rows`);
+      }
+      o.breaker.onSuccess();
+      return { ok: true, res };
+    } catch (e) {
+      o.breaker.onFailure(errorMessage(e));
+      o.metrics.baseFailures.inc();
+      return { ok: false, error: `base ${o.base.label}: ${errorMessage(e)}` };
+    }
+  }
+}
+
+/** Batch size shared by every input (dim 0); a clear 400 when inputs disagree or have no batch dim. */
+export function batchRows(req: InferRequest): number {
+  let rows = -1;
+  for (const t of req.inputs) {
+    if (t.shape.length === 0) throw new OipError(400, `input "${t.name}" has shape []; the cascade needs a batch dimension`);
+    if (rows === -1) rows = t.shape[0];
+    else if (t.shape[0] !== rows) {
+      throw new OipError(400, `inputs disagree on the batch size: "${req.inputs[0].name}" has ${rows} rows, "${t.name}" has ${t.shape[0]}`);
+    }
+  }
+  return rows;
+}

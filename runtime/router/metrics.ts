@@ -1,0 +1,65 @@
+// The router's Prometheus metrics. The names and labels are a contract (DESIGN.md "Metrics"): the
+// operator's threshold controller scrapes them, so do not rename. Every label combination is created
+// at zero on startup so the controller sees the series before the first request.
+
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CONFIDENCE_BUCKETS } from '../cascade/buckets.js';
+
+export type RowRoute = 'saver' | 'base' | 'fallback';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface RouterMetrics {
+  registry: Registry;
+  requests: Counter<'model'>;
+  rows: Record<RowRoute, Counter.Internal>;
+  confidence: Histogram<string>;
+  escalated: { agree: Histogram.Internal<'agree'>; disagree: Histogram.Internal<'agree'> };
+  audit: { agree: Histogram.Internal<'agree'>; disagree: Histogram.Internal<'agree'> };
+  auditDropped: Counter<string>;
+  threshold: Gauge<string>;
+  auditRate: Gauge<string>;
+  baseFailures: Counter<string>;
+  thresholdReloadErrors: Counter<string>;
+  duration: { saver: Histogram.Internal<'stage'>; base: Histogram.Internal<'stage'>; total: Histogram.Internal<'stage'> };
+}
+
+export function createRouterMetrics(modelName: string): RouterMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const requests = new Counter({ name: 'tinysaver_requests_total', help: 'Inference requests received by the router.', labelNames: ['model'], registers });
+  requests.inc({ model: modelName }, 0);
+  const rowsTotal = new Counter({ name: 'tinysaver_rows_total', help: 'Rows answered, by route: saver (confident), base (escalated), fallback (escalated but the base failed; saver answered).', labelNames: ['route'], registers });
+  const confidence = new Histogram({ name: 'tinysaver_confidence', help: 'Saver confidence of every row.', buckets: [...CONFIDENCE_BUCKETS], registers });
+  const escalatedH = new Histogram({ name: 'tinysaver_escalated_confidence', help: 'Saver confidence of escalated rows the base answered, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
+  const auditH = new Histogram({ name: 'tinysaver_audit_confidence', help: 'Saver confidence of audited saver-answered rows, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
+  const auditDropped = new Counter({ name: 'tinysaver_audit_dropped_total', help: 'Sampled audit rows not audited (audit slots full, base circuit open, or the base call failed).', registers });
+  const threshold = new Gauge({ name: 'tinysaver_threshold', help: 'Confidence threshold in effect: rows at or above it are answered by the saver.', registers });
+  const auditRate = new Gauge({ name: 'tinysaver_audit_rate', help: 'Fraction of saver-answered rows sampled for audit.', registers });
+  const baseFailures = new Counter({ name: 'tinysaver_base_failures_total', help: 'Base calls that failed (error, timeout) or were skipped because the circuit was open.', registers });
+  const thresholdReloadErrors = new Counter({ name: 'tinysaver_threshold_reload_errors_total', help: 'Threshold file reads that were invalid; the last good value was kept.', registers });
+  const durationH = new Histogram({ name: 'tinysaver_request_duration_seconds', help: 'Request latency by stage: saver call, base call, total in the router.', labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers });
+
+  const rows = { saver: rowsTotal.labels({ route: 'saver' }), base: rowsTotal.labels({ route: 'base' }), fallback: rowsTotal.labels({ route: 'fallback' }) };
+  for (const c of Object.values(rows)) c.inc(0);
+  const agreeChildren = (h: Histogram<'agree'>) => {
+    h.zero({ agree: 'true' });
+    h.zero({ agree: 'false' });
+    return { agree: h.labels({ agree: 'true' }), disagree: h.labels({ agree: 'false' }) };
+  };
+  for (const stage of ['saver', 'base', 'total']) durationH.zero({ stage });
+  return {
+    registry,
+    requests,
+    rows,
+    confidence,
+    escalated: agreeChildren(escalatedH),
+    audit: agreeChildren(auditH),
+    auditDropped,
+    threshold,
+    auditRate,
+    baseFailures,
+    thresholdReloadErrors,
+    duration: { saver: durationH.labels({ stage: 'saver' }), base: durationH.labels({ stage: 'base' }), total: durationH.labels({ stage: 'total' }) },
+  };
+}

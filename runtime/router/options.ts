@@ -1,0 +1,62 @@
+// Router settings and their defaults. The CLI (`tinysaver route`), `tinysaver up` and the tests all
+// build a RouterOptions from these defaults, so a default is written down exactly once.
+
+import type { ConfidenceMeasure } from '../cascade/confidence.js';
+import type { FailurePolicy } from './cascade.js';
+
+export interface RouterOptions {
+  host: string;
+  /** 0 picks a free port (tests) */
+  port: number;
+  /** model name the cascade is served under */
+  name: string;
+  saverUrl: string;
+  saverModel: string;
+  baseUrl: string;
+  baseModel: string;
+  /** output tensor holding the scores; default the saver's first output */
+  output?: string;
+  confidence: ConfidenceMeasure;
+  /** the scores already are probabilities (no softmax) */
+  probabilities: boolean;
+  /** fixed threshold, or the starting value until the threshold file gives a valid one */
+  threshold: number;
+  thresholdFile?: string;
+  reloadIntervalMs: number;
+  auditRate: number;
+  auditConcurrency: number;
+  seed: number;
+  failurePolicy: FailurePolicy;
+  saverTimeoutMs: number;
+  baseTimeoutMs: number;
+  breakerFailures: number;
+  breakerCooldownMs: number;
+  startupTimeoutMs: number;
+  maxBodyBytes: number;
+  /** log sink (default stderr); tests pass a quiet one */
+  log?: (line: string) => void;
+}
+
+export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log'>> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8000,
+  name: 'cascade',
+  saverUrl: 'http://127.0.0.1:8001',
+  saverModel: 'saver',
+  baseUrl: 'http://127.0.0.1:8002',
+  baseModel: 'base',
+  confidence: 'max-prob' as ConfidenceMeasure,
+  probabilities: false,
+  threshold: 0.9,
+  reloadIntervalMs: 1000,
+  auditRate: 0.02,
+  auditConcurrency: 4,
+  seed: 1,
+  failurePolicy: 'fallback' as FailurePolicy,
+  saverTimeoutMs: 5000,
+  baseTimeoutMs: 2000,
+  breakerFailures: 5,
+  breakerCooldownMs: 5000,
+  startupTimeoutMs: 60_000,
+  maxBodyBytes: 64 * 1024 * 1024,
+});

@@ -1,0 +1,265 @@
+// The router's HTTP edge (node:http, no framework: the hot path stays short) and its lifecycle:
+// startRouter() listens, waits until saver and base answer compatible metadata, then serves the
+// cascade; close() stops it. v2 endpoints + GET /metrics.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { V2Client } from '../oip/client.js';
+import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHeaderLength, HEADER_LENGTH_HEADER } from '../oip/codec.js';
+import { readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
+import { OipError, type InferRequest, type ModelMetadata } from '../oip/types.js';
+import { CircuitBreaker } from './breaker.js';
+import { Cascade, type Upstream } from './cascade.js';
+import { cascadeMetadata, checkCompatible, type CascadeLayout, type ModelMeta } from './compat.js';
+import { createRouterMetrics, type RouterMetrics } from './metrics.js';
+import { ROUTER_DEFAULTS, type RouterOptions } from './options.js';
+import { ThresholdFileWatcher } from './threshold-file.js';
+
+export interface RunningRouter {
+  url: string;
+  port: number;
+  metrics: RouterMetrics;
+  /** resolves when in-flight audits have finished (tests) */
+  auditsIdle(): Promise<void>;
+  /** poll the threshold file now instead of waiting for the interval (tests) */
+  reloadThreshold(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/[^/]+)?(\/infer|\/ready)?\/?$/;
+
+function boundUpstream(client: V2Client, model: string): Upstream {
+  return {
+    label: `"${model}" at ${client.baseUrl}`,
+    infer: (req: InferRequest, timeoutMs: number) => client.infer(model, req, { binary: true, timeoutMs }),
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** Metadata of one upstream model, retried while the upstream is not (yet) reachable or ready. */
+async function fetchMetadata(client: V2Client, model: string, deadline: number, stop: () => boolean): Promise<ModelMetadata> {
+  let wait = 100;
+  for (;;) {
+    try {
+      return await client.metadata(model);
+    } catch (e) {
+      const status = e instanceof OipError ? e.status : 0;
+      const retriable = status === 0 || status === 404 || status === 429 || status >= 500;
+      if (!retriable || Date.now() + wait > deadline || stop()) {
+        throw new Error(`model "${model}" at ${client.baseUrl}: ${(e as Error).message}`);
+      }
+    }
+    await sleep(wait);
+    wait = Math.min(wait * 2, 1000);
+  }
+}
+
+export async function startRouter(partial: Partial<RouterOptions> = {}): Promise<RunningRouter> {
+  const opts: RouterOptions = { ...ROUTER_DEFAULTS, ...partial };
+  const log = opts.log ?? ((line: string) => console.error(`router: ${line}`));
+  const metrics = createRouterMetrics(opts.name);
+  const settings = { threshold: opts.threshold, auditRate: opts.auditRate };
+  const setGauges = () => {
+    metrics.threshold.set(settings.threshold);
+    metrics.auditRate.set(settings.auditRate);
+  };
+  setGauges();
+
+  let watcher: ThresholdFileWatcher | undefined;
+  if (opts.thresholdFile) {
+    watcher = new ThresholdFileWatcher({
+      path: opts.thresholdFile,
+      intervalMs: opts.reloadIntervalMs,
+      onChange: (v) => {
+        const before = settings.threshold;
+        settings.threshold = v.threshold;
+        settings.auditRate = v.auditRate ?? opts.auditRate;
+        setGauges();
+        if (before !== v.threshold) log(`threshold ${before} -> ${v.threshold} (from ${opts.thresholdFile})`);
+      },
+      onInvalid: (error) => {
+        metrics.thresholdReloadErrors.inc();
+        log(`threshold file ignored, keeping threshold ${settings.threshold}: ${error}`);
+      },
+    });
+    await watcher.poll();
+    watcher.start();
+  }
+
+  const saverClient = new V2Client(opts.saverUrl, { timeoutMs: opts.saverTimeoutMs });
+  const baseClient = new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs });
+  const breaker = new CircuitBreaker({ failureThreshold: opts.breakerFailures, cooldownMs: opts.breakerCooldownMs });
+  let closing = false;
+  let cascade: Cascade | undefined;
+  let metadata: ModelMeta | undefined;
+  let saverMeta: ModelMeta | undefined;
+  let baseState: string | undefined = `base "${opts.baseModel}" at ${opts.baseUrl} not verified yet`;
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res).catch((e) => sendError(res, e));
+  });
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const path = url.indexOf('?') >= 0 ? url.slice(0, url.indexOf('?')) : url;
+    const method = req.method ?? 'GET';
+    const m = MODEL_PATH.exec(path);
+    if (m) {
+      const model = decodeURIComponent(m[1]);
+      if (model !== opts.name) {
+        req.resume();
+        throw new OipError(404, `unknown model "${model}"; this router serves "${opts.name}"`);
+      }
+      if (m[2] === '/infer') {
+        if (method !== 'POST') throw new OipError(405, `use POST for ${path}`);
+        return infer(req, res);
+      }
+      if (method !== 'GET') throw new OipError(405, `use GET for ${path}`);
+      if (m[2] === '/ready') return sendJson(res, cascade ? 200 : 503, { name: opts.name, ready: cascade !== undefined });
+      if (!metadata) throw new OipError(503, 'router not ready: waiting for the saver and base metadata');
+      return sendJson(res, 200, metadata);
+    }
+    if (method !== 'GET') {
+      req.resume();
+      throw new OipError(405, `method ${method} not allowed for ${path}`);
+    }
+    switch (path) {
+      case '/metrics': {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+      case '/v2/health/live':
+        return sendJson(res, 200, { live: true });
+      case '/v2/health/ready':
+        return sendJson(res, cascade ? 200 : 503, { ready: cascade !== undefined });
+      case '/v2':
+        return sendJson(res, 200, { name: 'tinysaver-router', version: '0.1.0', extensions: ['binary_tensor_data'] });
+      default:
+        throw new OipError(404, `no route for ${method} ${path}`);
+    }
+  }
+
+  async function infer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!cascade || closing) {
+      req.resume();
+      throw new OipError(503, closing ? 'router shutting down' : 'router not ready: waiting for the saver and base metadata');
+    }
+    const body = await readBody(req, opts.maxBodyBytes);
+    const request = decodeInferRequest(body, parseHeaderLength(req.headers[HEADER_LENGTH_HEADER]));
+    const result = await cascade.infer(request);
+    sendInferResponse(res, encodeInferResponse(result.response, binaryOutputSelector(request)));
+    result.startAudit?.();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+
+  const shutdown = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    watcher?.stop();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    if (cascade) await Promise.race([cascade.auditRunner.idle(), sleep(opts.baseTimeoutMs)]);
+    saverClient.close();
+    baseClient.close();
+  };
+
+  const adopt = (layout: CascadeLayout, saver: ModelMeta) => {
+    metadata = cascadeMetadata(opts.name, saver, layout);
+    if (layout.dropped.length > 0) log(`saver outputs not served by the cascade (the base lacks them): ${layout.dropped.join(', ')}`);
+  };
+
+  const verifyBase = async (deadline: number): Promise<CascadeLayout> => {
+    const baseMeta = await fetchMetadata(baseClient, opts.baseModel, deadline, () => closing);
+    const compat = checkCompatible(saverMeta!, baseMeta, opts.output);
+    if (!compat.ok) {
+      throw new IncompatibleError(
+        `saver "${opts.saverModel}" and base "${opts.baseModel}" are not compatible:\n  - ${compat.problems.join('\n  - ')}`,
+      );
+    }
+    adopt(compat.layout, saverMeta!);
+    cascade?.setLayout(compat.layout);
+    return compat.layout;
+  };
+
+  try {
+    const deadline = Date.now() + opts.startupTimeoutMs;
+    saverMeta = await fetchMetadata(saverClient, opts.saverModel, deadline, () => closing);
+    // Layout from the saver alone: used only while the base has not been verified (fallback mode).
+    const own = checkCompatible(saverMeta, saverMeta, opts.output);
+    if (!own.ok) throw new IncompatibleError(`saver "${opts.saverModel}": ${own.problems.join('; ')}`);
+    let layout: CascadeLayout;
+    try {
+      layout = await verifyBase(deadline);
+      baseState = undefined;
+    } catch (e) {
+      if (e instanceof IncompatibleError || opts.failurePolicy === 'error') throw e;
+      // fallback policy: serve saver-only (rows marked fallback) and keep checking the base.
+      log(`base not reachable at startup, serving saver-only (fallback) until it is: ${(e as Error).message}`);
+      layout = own.layout;
+      adopt(layout, saverMeta);
+      void (async () => {
+        while (!closing && baseState !== undefined) {
+          try {
+            await verifyBase(Date.now() + 5000);
+            baseState = undefined;
+            log(`base "${opts.baseModel}" verified; escalation enabled`);
+          } catch (err) {
+            baseState = `base not usable: ${(err as Error).message}`;
+            if (err instanceof IncompatibleError) {
+              log(baseState);
+              return;
+            }
+          }
+        }
+      })();
+    }
+    cascade = new Cascade({
+      name: opts.name,
+      saver: boundUpstream(saverClient, opts.saverModel),
+      base: boundUpstream(baseClient, opts.baseModel),
+      layout,
+      metrics,
+      settings,
+      measure: opts.confidence,
+      probabilities: opts.probabilities,
+      failurePolicy: opts.failurePolicy,
+      saverTimeoutMs: opts.saverTimeoutMs,
+      baseTimeoutMs: opts.baseTimeoutMs,
+      breaker,
+      auditConcurrency: opts.auditConcurrency,
+      seed: opts.seed,
+      baseUsable: () => baseState,
+    });
+  } catch (e) {
+    await shutdown();
+    throw e;
+  }
+
+  return {
+    url: `http://${hostForUrl}:${port}`,
+    port,
+    metrics,
+    auditsIdle: () => cascade!.auditRunner.idle(),
+    reloadThreshold: async () => {
+      await watcher?.poll();
+    },
+    close: shutdown,
+  };
+}
+
+class IncompatibleError extends Error {}
