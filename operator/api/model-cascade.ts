@@ -1,0 +1,171 @@
+// ModelCascade (tinysaver.io/v1alpha1) as TypeScript types, mirroring crds/modelcascade.yaml. The apiserver
+// applies the CRD defaults; withDefaults() applies the same ones so builders also work on objects that did
+// not pass through an apiserver (unit tests, dry runs).
+
+export const GROUP = 'tinysaver.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'ModelCascade';
+export const PLURAL = 'modelcascades';
+export const DEFAULT_IMAGE = 'ghcr.io/tinysaver/runtime:0.1.0';
+
+export type Quantity = string | number;
+export interface Resources {
+  requests?: Record<string, Quantity>;
+  limits?: Record<string, Quantity>;
+}
+
+export interface AutoscalingTarget {
+  minReplicas?: number;
+  maxReplicas: number;
+  targetCPUUtilization?: number;
+}
+
+export interface ModelCascadeSpec {
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  serviceAccountName?: string;
+  saver: {
+    model: string;
+    modelSha256?: string;
+    image?: string;
+    replicas?: number;
+    maxBatchSize?: number;
+    maxQueueDelayMs?: number;
+    resources?: Resources;
+  };
+  base: {
+    model?: string;
+    modelSha256?: string;
+    external?: { url: string; modelName: string };
+    image?: string;
+    replicas?: number;
+    provider?: 'cuda' | 'cpu';
+    gpus?: number;
+    maxBatchSize?: number;
+    maxQueueDelayMs?: number;
+    resources?: Resources;
+  };
+  router?: {
+    confidence?: 'max-prob' | 'margin';
+    auditRate?: number;
+    auditConcurrency?: number;
+    failurePolicy?: 'fallback' | 'error';
+    baseTimeoutMs?: number;
+    resources?: Resources;
+  };
+  threshold?: { initial?: number; min?: number; max?: number; mode?: 'fixed' | 'adaptive' | 'observe' };
+  budget?: { maxAccuracyLoss?: number; confidence?: number };
+  control?: { interval?: string; window?: string; maxStep?: number; minAudits?: number };
+  autoscaling?: { saver?: AutoscalingTarget; base?: AutoscalingTarget };
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface ThresholdChange {
+  from?: number;
+  to?: number;
+  reason?: string;
+  time?: string;
+}
+
+export interface ModelCascadeStatus {
+  observedGeneration?: number;
+  threshold?: number;
+  recommendedThreshold?: number;
+  lossBound?: number;
+  saverShare?: number;
+  auditsInWindow?: number;
+  window?: string;
+  lastChange?: ThresholdChange;
+  history?: ThresholdChange[];
+  conditions?: Condition[];
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ModelCascade {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: ModelCascadeSpec;
+  status?: ModelCascadeStatus;
+}
+
+/** Fully defaulted spec: every optional field the builders read is filled in. */
+export type DefaultedSpec = ReturnType<typeof withDefaults>;
+
+export function withDefaults(spec: ModelCascadeSpec) {
+  const image = spec.image ?? DEFAULT_IMAGE;
+  return {
+    image,
+    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
+    serviceAccountName: spec.serviceAccountName,
+    saver: {
+      model: spec.saver.model,
+      modelSha256: spec.saver.modelSha256,
+      image: spec.saver.image ?? image,
+      replicas: spec.saver.replicas ?? 1,
+      maxBatchSize: spec.saver.maxBatchSize ?? 32,
+      maxQueueDelayMs: spec.saver.maxQueueDelayMs ?? 2,
+      resources: spec.saver.resources ?? {},
+    },
+    base: {
+      model: spec.base.model,
+      modelSha256: spec.base.modelSha256,
+      external: spec.base.external,
+      image: spec.base.image ?? image,
+      replicas: spec.base.replicas ?? 1,
+      provider: spec.base.provider ?? 'cuda',
+      gpus: spec.base.gpus ?? 1,
+      maxBatchSize: spec.base.maxBatchSize ?? 64,
+      maxQueueDelayMs: spec.base.maxQueueDelayMs ?? 5,
+      resources: spec.base.resources ?? {},
+    },
+    router: {
+      confidence: spec.router?.confidence ?? 'max-prob',
+      auditRate: spec.router?.auditRate ?? 0.02,
+      auditConcurrency: spec.router?.auditConcurrency ?? 4,
+      failurePolicy: spec.router?.failurePolicy ?? 'fallback',
+      baseTimeoutMs: spec.router?.baseTimeoutMs ?? 2000,
+      resources: spec.router?.resources ?? {},
+    },
+    threshold: {
+      initial: spec.threshold?.initial ?? 0.9,
+      min: spec.threshold?.min ?? 0.5,
+      max: spec.threshold?.max ?? 1,
+      mode: spec.threshold?.mode ?? 'adaptive',
+    },
+    autoscaling: {
+      saver: spec.autoscaling?.saver,
+      base: spec.autoscaling?.base,
+    },
+  };
+}

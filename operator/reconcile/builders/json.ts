@@ -1,0 +1,12 @@
+// Loose JSON shapes for Kubernetes manifests the builders emit (the apiserver validates them).
+export type JsonObject = Record<string, unknown>;
+
+/** Stable JSON: object keys sorted, so equal objects hash equally regardless of key order. */
+export function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  const entries = Object.entries(v as Record<string, unknown>)
+    .filter(([, x]) => x !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableStringify(x)}`).join(',')}}`;
+}

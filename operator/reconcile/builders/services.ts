@@ -1,0 +1,33 @@
+// Services: <name> -> router sidecar (the cascade's endpoint); <name>-base -> in-cluster base.
+import { withDefaults, type ModelCascade } from '../../api/model-cascade.js';
+import { objectMeta, names, selectorLabels } from './labels.js';
+import { BASE_PORT, ROUTER_PORT } from './workloads.js';
+import type { JsonObject } from './json.js';
+
+export function buildRouterService(mc: ModelCascade): JsonObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(mc, names.service(mc), 'saver'),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(mc, 'saver'),
+      ports: [{ name: 'http', port: ROUTER_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+export function buildBaseService(mc: ModelCascade): JsonObject | null {
+  const s = withDefaults(mc.spec);
+  if (s.base.external || !s.base.model) return null;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(mc, names.baseService(mc), 'base'),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(mc, 'base'),
+      ports: [{ name: 'http', port: BASE_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}

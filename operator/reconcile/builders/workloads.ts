@@ -1,0 +1,167 @@
+// Deployments: <name>-saver (saver model server + router sidecar) and <name>-base (GPU model server).
+import { withDefaults, type ModelCascade, type Resources } from '../../api/model-cascade.js';
+import { CONFIG_HASH_ANNOTATION, objectLabels, objectMeta, names, selectorLabels } from './labels.js';
+import { modelSource } from './model-source.js';
+import { ROUTER_CONFIG_DIR, THRESHOLD_FILE_KEY } from './router-config.js';
+import { containerSecurityContext, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from './security.js';
+import { configHash } from './config-hash.js';
+import type { JsonObject } from './json.js';
+
+export const ROUTER_PORT = 8000;
+export const SAVER_PORT = 8001;
+export const BASE_PORT = 8080;
+const ROUTER_CONFIG_VOLUME = 'router-config';
+
+function resources(r: Resources, extraLimits: Record<string, string | number> = {}): JsonObject {
+  const out: JsonObject = {};
+  if (r.requests && Object.keys(r.requests).length) out.requests = { ...r.requests };
+  const limits = { ...(r.limits ?? {}), ...extraLimits };
+  if (Object.keys(limits).length) out.limits = limits;
+  return out;
+}
+
+function httpProbe(path: string, port: string, periodSeconds: number, failureThreshold: number): JsonObject {
+  return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
+}
+
+/** URL and model name the router sends escalated and audited rows to. */
+export function baseEndpoint(mc: ModelCascade): { url: string; model: string } {
+  const base = withDefaults(mc.spec).base;
+  if (base.external) return { url: base.external.url.replace(/\/+$/, ''), model: base.external.modelName };
+  return { url: `http://${names.baseService(mc)}.${mc.metadata.namespace ?? 'default'}.svc:${BASE_PORT}`, model: 'base' };
+}
+
+function podTemplate(
+  mc: ModelCascade,
+  component: 'saver' | 'base',
+  spec: JsonObject,
+): JsonObject {
+  return {
+    metadata: {
+      labels: objectLabels(mc, component),
+      annotations: component === 'saver'
+        ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ROUTER_PORT), 'prometheus.io/path': '/metrics' }
+        : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(BASE_PORT), 'prometheus.io/path': '/metrics' },
+    },
+    spec,
+  };
+}
+
+/** Sets the config-hash annotation over the finished template (the annotation itself excluded). */
+function withConfigHash(template: JsonObject): JsonObject {
+  const hash = configHash(template, {});
+  const meta = template.metadata as JsonObject;
+  meta.annotations = { ...(meta.annotations as JsonObject), [CONFIG_HASH_ANNOTATION]: hash };
+  return template;
+}
+
+function deployment(mc: ModelCascade, name: string, component: 'saver' | 'base', replicas: number | undefined, template: JsonObject): JsonObject {
+  const spec: JsonObject = {
+    selector: { matchLabels: selectorLabels(mc, component) },
+    revisionHistoryLimit: 3,
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+    template: withConfigHash(template),
+  };
+  // With an HPA the replica count belongs to the HPA; leaving it out of the apply keeps the two from fighting.
+  if (replicas !== undefined) spec.replicas = replicas;
+  return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: objectMeta(mc, name, component), spec };
+}
+
+export function buildSaverDeployment(mc: ModelCascade): JsonObject {
+  const s = withDefaults(mc.spec);
+  const csc = containerSecurityContext();
+  const model = modelSource(s.saver.model, 'saver', {
+    image: s.saver.image, imagePullPolicy: s.imagePullPolicy, securityContext: csc, sha256: s.saver.modelSha256,
+  });
+  const base = baseEndpoint(mc);
+  const saver: JsonObject = {
+    name: 'saver',
+    image: s.saver.image,
+    imagePullPolicy: s.imagePullPolicy,
+    args: [
+      'serve-model', '--model', model.path, '--name', 'saver', '--host', '127.0.0.1', '--port', String(SAVER_PORT),
+      '--max-batch-size', String(s.saver.maxBatchSize), '--max-queue-delay-ms', String(s.saver.maxQueueDelayMs),
+    ],
+    // The saver listens on 127.0.0.1 only (the router is its one client), so kubelet probes cannot reach it;
+    // the router's readiness covers it.
+    resources: resources(s.saver.resources),
+    securityContext: csc,
+    volumeMounts: [...model.mounts, TMP_MOUNT],
+  };
+  const router: JsonObject = {
+    name: 'router',
+    image: s.saver.image,
+    imagePullPolicy: s.imagePullPolicy,
+    // --audit-rate is left to the threshold file (it overrides the flag) so changing it needs no restart.
+    args: [
+      'route', '--host', '0.0.0.0', '--port', String(ROUTER_PORT), '--name', 'cascade',
+      '--saver-url', `http://127.0.0.1:${SAVER_PORT}`, '--saver-model', 'saver',
+      '--base-url', base.url, '--base-model', base.model,
+      '--threshold-file', `${ROUTER_CONFIG_DIR}/${THRESHOLD_FILE_KEY}`,
+      '--confidence', s.router.confidence,
+      '--audit-concurrency', String(s.router.auditConcurrency),
+      '--failure-policy', s.router.failurePolicy,
+      '--base-timeout-ms', String(s.router.baseTimeoutMs),
+    ],
+    ports: [{ name: 'http', containerPort: ROUTER_PORT, protocol: 'TCP' }],
+    readinessProbe: httpProbe('/v2/health/ready', 'http', 5, 3),
+    livenessProbe: httpProbe('/v2/health/live', 'http', 10, 6),
+    resources: resources(s.router.resources),
+    securityContext: csc,
+    volumeMounts: [{ name: ROUTER_CONFIG_VOLUME, mountPath: ROUTER_CONFIG_DIR, readOnly: true }, TMP_MOUNT],
+  };
+  const podSpec: JsonObject = {
+    automountServiceAccountToken: false,
+    securityContext: podSecurityContext(),
+    initContainers: model.initContainers.length ? model.initContainers : undefined,
+    containers: [saver, router],
+    volumes: [
+      { name: ROUTER_CONFIG_VOLUME, configMap: { name: names.routerConfig(mc) } },
+      TMP_VOLUME,
+      ...model.volumes,
+    ],
+  };
+  if (s.serviceAccountName) podSpec.serviceAccountName = s.serviceAccountName;
+  const replicas = s.autoscaling.saver ? undefined : s.saver.replicas;
+  return deployment(mc, names.saver(mc), 'saver', replicas, podTemplate(mc, 'saver', podSpec));
+}
+
+/** null when the base is external (no in-cluster base). */
+export function buildBaseDeployment(mc: ModelCascade): JsonObject | null {
+  const s = withDefaults(mc.spec);
+  if (s.base.external || !s.base.model) return null;
+  const csc = containerSecurityContext();
+  const model = modelSource(s.base.model, 'base', {
+    image: s.base.image, imagePullPolicy: s.imagePullPolicy, securityContext: csc, sha256: s.base.modelSha256,
+  });
+  const gpuLimits: Record<string, number> = s.base.gpus > 0 ? { 'nvidia.com/gpu': s.base.gpus } : {};
+  const base: JsonObject = {
+    name: 'base',
+    image: s.base.image,
+    imagePullPolicy: s.imagePullPolicy,
+    args: [
+      'serve-model', '--model', model.path, '--name', 'base', '--host', '0.0.0.0', '--port', String(BASE_PORT),
+      '--provider', s.base.provider,
+      '--max-batch-size', String(s.base.maxBatchSize), '--max-queue-delay-ms', String(s.base.maxQueueDelayMs),
+    ],
+    ports: [{ name: 'http', containerPort: BASE_PORT, protocol: 'TCP' }],
+    // Large models take a while to load onto the GPU; the startup probe gives them up to 10 minutes.
+    startupProbe: httpProbe('/v2/health/ready', 'http', 5, 120),
+    readinessProbe: httpProbe('/v2/health/ready', 'http', 5, 3),
+    livenessProbe: httpProbe('/v2/health/live', 'http', 10, 6),
+    resources: resources(s.base.resources, gpuLimits),
+    securityContext: csc,
+    volumeMounts: [...model.mounts, TMP_MOUNT],
+  };
+  const podSpec: JsonObject = {
+    automountServiceAccountToken: false,
+    securityContext: podSecurityContext(),
+    initContainers: model.initContainers.length ? model.initContainers : undefined,
+    containers: [base],
+    volumes: [TMP_VOLUME, ...model.volumes],
+    tolerations: s.base.gpus > 0 ? [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] : undefined,
+  };
+  if (s.serviceAccountName) podSpec.serviceAccountName = s.serviceAccountName;
+  const replicas = s.autoscaling.base ? undefined : s.base.replicas;
+  return deployment(mc, names.base(mc), 'base', replicas, podTemplate(mc, 'base', podSpec));
+}

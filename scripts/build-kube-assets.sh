@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Builds the binaries the e2e harness (test/e2e/harness) needs: kube-apiserver and kubectl from the
+# upstream Go modules at the Kubernetes release pinned in scripts/kube-assets/go.mod, plus etcd
+# (Debian's etcd-server when installed, else TEST_ASSET_ETCD). Output is cached outside the repo in
+#   ${TINYSAVER_CACHE:-$HOME/.cache/tinysaver}/kube-assets/<version>/
+# and reused when present, so only the first run pays for the build.
+#
+# Prints the asset directory as the last line of stdout (the harness reads it). Progress goes to stderr.
+# Env: TINYSAVER_CACHE, GO (go binary), KUBE_ASSETS_JOBS (parallel compile jobs, default 2).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+moddir="$here/kube-assets"
+version="$(awk '($1 == "k8s.io/kubernetes" && $2 ~ /^v/) { print $2 } ($1 == "require" && $2 == "k8s.io/kubernetes") { print $3 }' "$moddir/go.mod" | head -1)"
+if [[ -z "$version" ]]; then
+  echo "build-kube-assets: cannot read the k8s.io/kubernetes version from $moddir/go.mod" >&2
+  exit 1
+fi
+cache="${TINYSAVER_CACHE:-$HOME/.cache/tinysaver}/kube-assets/$version"
+jobs="${KUBE_ASSETS_JOBS:-2}"
+
+log() { echo "[kube-assets $(date -u +%H:%M:%S)] $*" >&2; }
+
+have_all() {
+  [[ -x "$cache/kube-apiserver" && -x "$cache/kubectl" && -x "$cache/etcd" ]]
+}
+
+if have_all; then
+  log "using cached assets in $cache"
+  echo "$cache"
+  exit 0
+fi
+
+mkdir -p "$cache"
+
+# etcd: the harness only needs a single-member etcd 3.4+; Debian's etcd-server package provides one.
+if [[ ! -x "$cache/etcd" ]]; then
+  etcd_bin="${TEST_ASSET_ETCD:-$(command -v etcd || true)}"
+  if [[ -z "$etcd_bin" || ! -x "$etcd_bin" ]]; then
+    echo "build-kube-assets: no etcd found. Install it (Debian/Ubuntu: apt-get install etcd-server)" >&2
+    echo "  or point TEST_ASSET_ETCD at an etcd 3.4+ binary." >&2
+    exit 1
+  fi
+  ln -sf "$etcd_bin" "$cache/etcd"
+  log "etcd: $etcd_bin ($("$etcd_bin" --version 2>/dev/null | head -1))"
+fi
+
+if [[ ! -x "$cache/kube-apiserver" || ! -x "$cache/kubectl" ]]; then
+  go_bin="${GO:-$(command -v go || true)}"
+  if [[ -z "$go_bin" && -x /usr/local/go/bin/go ]]; then go_bin=/usr/local/go/bin/go; fi
+  if [[ -z "$go_bin" ]]; then
+    echo "build-kube-assets: Go is not installed, and kube-apiserver/kubectl for the e2e tests are built from source." >&2
+    echo "  Install Go >= 1.26 (https://go.dev/dl/), or set KUBEBUILDER_ASSETS to a directory holding" >&2
+    echo "  kube-apiserver, etcd and kubectl (e.g. from setup-envtest), or set TEST_ASSET_KUBE_APISERVER," >&2
+    echo "  TEST_ASSET_ETCD and TEST_ASSET_KUBECTL." >&2
+    exit 1
+  fi
+  log "building kube-apiserver and kubectl $version with $("$go_bin" version | awk '{print $3}') ($jobs jobs)"
+  log "first build downloads ~300 modules and compiles ~2500 packages; expect tens of minutes on 2 cores"
+  start=$(date +%s)
+  tmp="$cache/.build-$$"
+  mkdir -p "$tmp"
+  trap 'rm -rf "$tmp"' EXIT
+  # Progress: module download first (quiet on a warm module cache), then the build with -v naming each
+  # package as it compiles; a counter line every 100 packages keeps the log short. Full log kept for errors.
+  if ! (cd "$moddir" && GOFLAGS="-trimpath -mod=readonly" "$go_bin" mod download) >"$tmp/build.log" 2>&1; then
+    tail -n 30 "$tmp/build.log" >&2
+    echo "build-kube-assets: go mod download failed (is the Go module proxy reachable?)" >&2
+    exit 1
+  fi
+  log "modules ready after $(( $(date +%s) - start ))s; compiling"
+  set +e
+  (cd "$moddir" && GOFLAGS="-trimpath -mod=readonly" CGO_ENABLED=0 nice -n 5 "$go_bin" build -p "$jobs" -v \
+      -ldflags="-s -w" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl) 2>&1 |
+    tee -a "$tmp/build.log" |
+    { n=0; while IFS= read -r _; do n=$((n + 1)); if (( n % 100 == 0 )); then log "compiled $n packages ($(( $(date +%s) - start ))s)"; fi; done; }
+  status=${PIPESTATUS[0]}
+  set -e
+  if (( status != 0 )); then
+    tail -n 30 "$tmp/build.log" >&2
+    echo "build-kube-assets: go build failed (exit $status); log above" >&2
+    exit 1
+  fi
+  if [[ ! -x "$tmp/kube-apiserver" || ! -x "$tmp/kubectl" ]]; then
+    echo "build-kube-assets: go build failed; rerun with: cd $moddir && go build -o /tmp/ k8s.io/kubernetes/cmd/kube-apiserver" >&2
+    exit 1
+  fi
+  mv -f "$tmp/kube-apiserver" "$tmp/kubectl" "$cache/"
+  log "built in $(( $(date +%s) - start ))s -> $cache"
+fi
+
+have_all || { echo "build-kube-assets: assets incomplete in $cache" >&2; exit 1; }
+echo "$cache"
