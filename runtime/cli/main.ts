@@ -9,6 +9,7 @@ export interface CommandSpec {
 
 export const COMMANDS: Record<string, CommandSpec> = {
   // Each issue's work adds its commands here.
+  route: { summary: 'cascade router sidecar: saver first, base for rows below the threshold', load: () => import('./commands/route.js') },
 };
 
 function usage(): string {

@@ -38,6 +38,9 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
   const auditRate = new Gauge({ name: 'tinysaver_audit_rate', help: 'Fraction of saver-answered rows sampled for audit.', registers });
   const baseFailures = new Counter({ name: 'tinysaver_base_failures_total', help: 'Base calls that failed (error, timeout) or were skipped because the circuit was open.', registers });
   const thresholdReloadErrors = new Counter({ name: 'tinysaver_threshold_reload_errors_total', help: 'Threshold file reads that were invalid; the last good value was kept.', registers });
+  // Lets a scraper tell a restart (counters back to zero) from a quiet period: the router's start time.
+  const started = new Gauge({ name: 'process_start_time_seconds', help: 'Start time of this router in seconds since the Unix epoch.', registers });
+  started.set(Math.floor(Date.now() / 1000));
   const durationH = new Histogram({ name: 'tinysaver_request_duration_seconds', help: 'Request latency by stage: saver call, base call, total in the router.', labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers });
 
   const rows = { saver: rowsTotal.labels({ route: 'saver' }), base: rowsTotal.labels({ route: 'base' }), fallback: rowsTotal.labels({ route: 'fallback' }) };

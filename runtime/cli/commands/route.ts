@@ -1,0 +1,92 @@
+// `tinysaver route`: the cascade router sidecar (saver first, base for the rows below the threshold).
+
+import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
+import type { FailurePolicy } from '../../router/cascade.js';
+import { parseFlags, type FlagDef, type FlagValues } from '../../router/flags.js';
+import { ROUTER_DEFAULTS as D, type RouterOptions } from '../../router/options.js';
+import { startRouter } from '../../router/server.js';
+
+export const ROUTE_FLAGS: Record<string, FlagDef> = {
+  host: { kind: 'string', default: D.host, help: 'address to listen on (the operator passes 0.0.0.0)' },
+  port: { kind: 'port', default: D.port, help: 'port to listen on' },
+  name: { kind: 'string', default: D.name, help: 'model name the cascade is served under' },
+  'saver-url': { kind: 'url', default: D.saverUrl, help: 'v2 endpoint of the saver model server' },
+  'saver-model': { kind: 'string', default: D.saverModel, help: 'model name of the saver at --saver-url' },
+  'base-url': { kind: 'url', default: D.baseUrl, help: 'v2 endpoint of the base model (tinysaver serve-model, Triton, KServe, ...)' },
+  'base-model': { kind: 'string', default: D.baseModel, help: 'model name of the base at --base-url' },
+  output: { kind: 'string', meta: 'NAME', help: "output tensor holding the class scores (default: the saver's first output)" },
+  confidence: { kind: 'string', default: D.confidence, choices: CONFIDENCE_MEASURES, help: 'confidence measure: top-1 probability or top-1 minus top-2' },
+  probabilities: { kind: 'boolean', default: false, help: 'the scores already are probabilities (no softmax)' },
+  threshold: { kind: 'fraction', default: D.threshold, help: 'confidence threshold; with --threshold-file, the value used until the file is valid' },
+  'threshold-file': { kind: 'string', meta: 'PATH', help: 'file with a number or {"threshold": t, "auditRate": a}, re-read without restart' },
+  'reload-interval-ms': { kind: 'int', min: 50, default: D.reloadIntervalMs, help: 'how often the threshold file is polled (symlink swaps of a ConfigMap defeat fs.watch)' },
+  'audit-rate': { kind: 'fraction', default: D.auditRate, help: 'fraction of saver-answered rows also sent to the base, off the hot path' },
+  'audit-concurrency': { kind: 'int', min: 0, default: D.auditConcurrency, help: 'audit calls in flight at most; beyond, audits are dropped and counted' },
+  seed: { kind: 'int', default: D.seed, help: 'seed of the audit sampler' },
+  'failure-policy': { kind: 'string', default: D.failurePolicy, choices: ['fallback', 'error'], help: 'when the base fails: answer with the saver (rows marked fallback) or 503' },
+  'saver-timeout-ms': { kind: 'int', min: 1, default: D.saverTimeoutMs, help: 'timeout of a saver call' },
+  'base-timeout-ms': { kind: 'int', min: 1, default: D.baseTimeoutMs, help: 'timeout of a base call' },
+  'breaker-failures': { kind: 'int', min: 1, default: D.breakerFailures, help: 'consecutive base failures that open the circuit' },
+  'breaker-cooldown-ms': { kind: 'int', min: 0, default: D.breakerCooldownMs, help: 'time the circuit stays open before one probe call' },
+  'startup-timeout-ms': { kind: 'int', min: 0, default: D.startupTimeoutMs, help: 'how long to wait for saver and base metadata at startup' },
+  'max-body-bytes': { kind: 'int', min: 1, default: D.maxBodyBytes, help: 'largest request body accepted (413 beyond)' },
+};
+
+export function routerOptionsFromFlags(v: FlagValues): Partial<RouterOptions> {
+  return {
+    host: v.host as string,
+    port: v.port as number,
+    name: v.name as string,
+    saverUrl: v['saver-url'] as string,
+    saverModel: v['saver-model'] as string,
+    baseUrl: v['base-url'] as string,
+    baseModel: v['base-model'] as string,
+    output: v.output as string | undefined,
+    confidence: v.confidence as ConfidenceMeasure,
+    probabilities: v.probabilities as boolean,
+    threshold: v.threshold as number,
+    thresholdFile: v['threshold-file'] as string | undefined,
+    reloadIntervalMs: v['reload-interval-ms'] as number,
+    auditRate: v['audit-rate'] as number,
+    auditConcurrency: v['audit-concurrency'] as number,
+    seed: v.seed as number,
+    failurePolicy: v['failure-policy'] as FailurePolicy,
+    saverTimeoutMs: v['saver-timeout-ms'] as number,
+    baseTimeoutMs: v['base-timeout-ms'] as number,
+    breakerFailures: v['breaker-failures'] as number,
+    breakerCooldownMs: v['breaker-cooldown-ms'] as number,
+    startupTimeoutMs: v['startup-timeout-ms'] as number,
+    maxBodyBytes: v['max-body-bytes'] as number,
+  };
+}
+
+/** Resolves once SIGINT or SIGTERM arrives. */
+export function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseFlags(argv, 'tinysaver route [flags]', 'Cascade router: the saver answers confident rows, the base the rest (Open Inference Protocol v2).', ROUTE_FLAGS);
+  if (p.kind === 'help') return console.log(p.text), 0;
+  if (p.kind === 'error') return console.error(`tinysaver route: ${p.message}`), 2;
+  let router;
+  try {
+    router = await startRouter(routerOptionsFromFlags(p.values));
+  } catch (e) {
+    console.error(`tinysaver route: ${(e as Error).message}`);
+    return 1;
+  }
+  console.error(`router: serving model "${p.values.name}" at ${router.url} (metrics at ${router.url}/metrics)`);
+  const sig = await untilSignal();
+  console.error(`router: ${sig}, shutting down`);
+  await router.close();
+  return 0;
+}
