@@ -1,0 +1,67 @@
+// `tinysaver serve-model`: one ONNX model behind the Open Inference Protocol v2 (REST).
+
+import { parseFlags, type FlagDef, type FlagValues } from '../../router/flags.js';
+import { PROVIDERS, type Provider } from '../../onnx/session.js';
+import { MODEL_SERVER_DEFAULTS as D, startModelServer, type ModelServerOptions } from '../../server/model-server.js';
+
+export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
+  model: { kind: 'string', meta: 'PATH', help: 'ONNX model file to serve (required)' },
+  name: { kind: 'string', meta: 'NAME', help: 'model name in the v2 URLs (default: the file name without .onnx)' },
+  host: { kind: 'string', default: D.host, help: 'address to listen on (the operator passes 0.0.0.0)' },
+  port: { kind: 'port', default: D.port, help: 'port to listen on' },
+  'max-batch-size': { kind: 'int', min: 1, default: D.maxBatchSize, help: 'most rows merged into one session run (dynamic batching)' },
+  'max-queue-delay-ms': { kind: 'number', min: 0, default: D.maxQueueDelayMs, help: 'longest wait for a batch to fill before it runs' },
+  'max-queue-rows': { kind: 'int', min: 1, default: D.maxQueueRows, help: 'rows allowed to wait in the queue; beyond, requests get 429' },
+  'max-body-bytes': { kind: 'int', min: 1, default: D.maxBodyBytes, help: 'largest request body accepted (413 beyond)' },
+  provider: { kind: 'string', default: D.provider, choices: PROVIDERS, help: 'onnxruntime execution provider (cuda fails clearly when unavailable)' },
+  'intra-op-threads': { kind: 'int', min: 0, default: 0, help: 'onnxruntime intra-op threads (0: one per core)' },
+  'allow-non-finite': { kind: 'boolean', default: false, help: 'accept NaN/Inf in float inputs (otherwise: 400 naming the tensor)' },
+};
+
+export function modelServerOptionsFromFlags(v: FlagValues): ModelServerOptions {
+  return {
+    modelPath: v.model as string,
+    name: v.name as string | undefined,
+    host: v.host as string,
+    port: v.port as number,
+    maxBatchSize: v['max-batch-size'] as number,
+    maxQueueDelayMs: v['max-queue-delay-ms'] as number,
+    maxQueueRows: v['max-queue-rows'] as number,
+    maxBodyBytes: v['max-body-bytes'] as number,
+    provider: v.provider as Provider,
+    intraOpThreads: (v['intra-op-threads'] as number) || undefined,
+    allowNonFinite: v['allow-non-finite'] as boolean,
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseFlags(
+    argv,
+    'tinysaver serve-model --model PATH [flags]',
+    'Serve one ONNX model over the Open Inference Protocol v2 (JSON and binary tensors), with dynamic batching.',
+    SERVE_MODEL_FLAGS,
+  );
+  if (p.kind === 'help') return console.log(p.text), 0;
+  if (p.kind === 'error') return console.error(`tinysaver serve-model: ${p.message}`), 2;
+  if (!p.values.model) return console.error('tinysaver serve-model: --model PATH is required'), 2;
+  let server;
+  try {
+    server = await startModelServer(modelServerOptionsFromFlags(p.values));
+  } catch (e) {
+    console.error(`tinysaver serve-model: ${(e as Error).message}`);
+    return 1;
+  }
+  console.error(`model server: serving "${server.name}" at ${server.url}/v2/models/${server.name} (metrics at ${server.url}/metrics)`);
+  const sig = await new Promise<string>((resolve) => {
+    const on = (s: string): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+  console.error(`model server: ${sig}, draining and shutting down`);
+  await server.close();
+  return 0;
+}

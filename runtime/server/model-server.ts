@@ -1,0 +1,262 @@
+// The v2 model server: one ONNX model behind node:http, with input validation against the
+// graph's metadata, dynamic batching with a bounded queue, Prometheus metrics and graceful close.
+
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHeaderLength, HEADER_LENGTH_HEADER } from '../oip/codec.js';
+import { readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
+import { OipError, type ModelMetadata, type Tensor } from '../oip/types.js';
+import { loadOnnxModel, type OnnxModel, type Provider } from '../onnx/session.js';
+import { DynamicBatcher } from './batcher.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { validateRequest } from './validate.js';
+
+export const MODEL_VERSION = '1';
+
+export interface ModelServerOptions {
+  /** path of the .onnx file (or pass a loaded `model`) */
+  modelPath?: string;
+  model?: OnnxModel;
+  /** served model name; default: file basename without .onnx */
+  name?: string;
+  host?: string;
+  /** default 8080 (contract); 0 picks a free port */
+  port?: number;
+  maxBatchSize?: number;
+  maxQueueDelayMs?: number;
+  maxQueueRows?: number;
+  maxBodyBytes?: number;
+  provider?: Provider;
+  intraOpThreads?: number;
+  /** accept NaN/Inf in float inputs (default: reject with 400) */
+  allowNonFinite?: boolean;
+  /** session runs in flight at once (default 1) */
+  concurrency?: number;
+  /** how long close() waits for in-flight requests before cutting connections (ms) */
+  drainTimeoutMs?: number;
+}
+
+export const MODEL_SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  maxBatchSize: 32,
+  maxQueueDelayMs: 2,
+  maxQueueRows: 4096,
+  maxBodyBytes: 64 * 1024 * 1024,
+  provider: 'cpu' as Provider,
+  drainTimeoutMs: 10_000,
+};
+
+export interface RunningModelServer {
+  url: string;
+  port: number;
+  name: string;
+  metadata: ModelMetadata;
+  metrics: ServerMetrics;
+  close(): Promise<void>;
+}
+
+export function modelNameFromPath(p: string): string {
+  return path.basename(p).replace(/\.onnx$/i, '');
+}
+
+/** Whether dim 0 of every input and output is dynamic, so requests can be concatenated along it. */
+export function isBatchable(model: Pick<OnnxModel, 'inputs' | 'outputs'>): boolean {
+  const all = [...model.inputs, ...model.outputs];
+  return all.length > 0 && all.every((m) => m.shape.length >= 1 && m.shape[0] === -1);
+}
+
+type Route =
+  | { kind: 'live' | 'ready' | 'server' | 'metrics' }
+  | { kind: 'model' | 'modelReady' | 'infer'; model: string; version?: string };
+
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?\/?$/;
+
+function route(url: string): Route | undefined {
+  const q = url.indexOf('?');
+  const p = q < 0 ? url : url.slice(0, q);
+  switch (p) {
+    case '/v2/health/live':
+      return { kind: 'live' };
+    case '/v2/health/ready':
+      return { kind: 'ready' };
+    case '/v2':
+    case '/v2/':
+      return { kind: 'server' };
+    case '/metrics':
+      return { kind: 'metrics' };
+  }
+  const m = MODEL_PATH.exec(p);
+  if (!m) return undefined;
+  let model: string;
+  try {
+    model = decodeURIComponent(m[1]);
+  } catch {
+    return undefined;
+  }
+  const kind = m[3] === '/infer' ? 'infer' : m[3] === '/ready' ? 'modelReady' : 'model';
+  return { kind, model, version: m[2] };
+}
+
+export async function startModelServer(opts: ModelServerOptions): Promise<RunningModelServer> {
+  const o = { ...MODEL_SERVER_DEFAULTS, ...definedOnly(opts) };
+  if (!o.model && !o.modelPath) throw new Error('startModelServer: modelPath or model is required');
+  const model = o.model ?? (await loadOnnxModel(o.modelPath!, { provider: o.provider, intraOpThreads: o.intraOpThreads }));
+  const name = o.name ?? modelNameFromPath(model.path);
+  const batchable = isBatchable(model);
+  const metadata: ModelMetadata = {
+    name,
+    versions: [MODEL_VERSION],
+    platform: 'onnxruntime_onnx',
+    inputs: model.inputs.map((m) => ({ ...m, shape: [...m.shape] })),
+    outputs: model.outputs.map((m) => ({ ...m, shape: [...m.shape] })),
+  };
+
+  let batcher: DynamicBatcher | undefined;
+  const metrics = createServerMetrics(name, () => batcher?.queuedRows ?? 0);
+  const allOutputs = model.outputs.map((m) => m.name);
+  batcher = new DynamicBatcher(
+    (inputs) => model.run(inputs, allOutputs),
+    {
+      maxBatchSize: o.maxBatchSize,
+      maxQueueDelayMs: o.maxQueueDelayMs,
+      maxQueueRows: o.maxQueueRows,
+      batchable,
+      concurrency: o.concurrency,
+    },
+    (s) => {
+      metrics.batchRows.observe({ model: name }, s.rows);
+      metrics.batchRequests.observe({ model: name }, s.requests);
+      metrics.inferenceDuration.observe({ model: name }, s.seconds);
+    },
+  );
+  const queue = batcher;
+  let ready = true;
+  let inFlight = 0;
+
+  const checkModel = (r: { model: string; version?: string }): void => {
+    if (r.model !== name) throw new OipError(404, `unknown model '${r.model}' (this server serves '${name}')`);
+    if (r.version !== undefined && r.version !== MODEL_VERSION) {
+      throw new OipError(404, `unknown version '${r.version}' of model '${name}' (available: ${MODEL_VERSION})`);
+    }
+  };
+
+  const infer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const t0 = performance.now();
+    let code = 200;
+    try {
+      if (!ready) {
+        metrics.rejected.inc({ model: name, reason: 'not_ready' });
+        throw new OipError(503, `model '${name}' is not ready (server shutting down)`);
+      }
+      const body = await readBody(req, o.maxBodyBytes);
+      const request = decodeInferRequest(body, parseHeaderLength(req.headers[HEADER_LENGTH_HEADER]));
+      const v = validateRequest(request, model.inputs, model.outputs, {
+        allowNonFinite: o.allowNonFinite,
+        batchable,
+      });
+      let outputs: Record<string, Tensor>;
+      try {
+        outputs = await queue.submit(v.inputs, v.rows, v.batchKey);
+      } catch (e) {
+        if (e instanceof OipError && e.status === 429) metrics.rejected.inc({ model: name, reason: 'overload' });
+        throw e;
+      }
+      const encoded = encodeInferResponse(
+        {
+          model_name: name,
+          model_version: MODEL_VERSION,
+          ...(request.id !== undefined ? { id: request.id } : {}),
+          outputs: v.outputNames.map((n) => ({ ...outputs[n], name: n })),
+        },
+        binaryOutputSelector(request),
+      );
+      sendInferResponse(res, encoded);
+    } catch (e) {
+      code = e instanceof OipError ? e.status : 500;
+      req.resume(); // a body left unread (refused early) is discarded
+      sendError(res, e);
+    } finally {
+      metrics.requests.inc({ model: name, code: String(code) });
+      metrics.requestDuration.observe({ model: name }, (performance.now() - t0) / 1000);
+    }
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const r = route(req.url ?? '/');
+    if (!r) throw new OipError(404, `no such endpoint: ${req.method} ${req.url}`);
+    const method = req.method ?? 'GET';
+    const want = r.kind === 'infer' ? 'POST' : 'GET';
+    if (method !== want && !(want === 'GET' && method === 'HEAD')) {
+      res.setHeader('Allow', want);
+      throw new OipError(405, `${method} not allowed on ${req.url} (use ${want})`);
+    }
+    switch (r.kind) {
+      case 'live':
+        return sendJson(res, 200, { live: true });
+      case 'ready':
+        return sendJson(res, ready ? 200 : 503, { ready });
+      case 'server':
+        return sendJson(res, 200, { name: 'tinysaver', version: '0.1.0', extensions: ['binary_tensor_data'] });
+      case 'metrics': {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(text);
+        return;
+      }
+      case 'model':
+        checkModel(r);
+        return sendJson(res, 200, metadata);
+      case 'modelReady':
+        checkModel(r);
+        return sendJson(res, ready ? 200 : 503, { name, ready });
+      case 'infer':
+        checkModel(r);
+        return infer(req, res);
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+    handle(req, res).catch((e) => {
+      req.resume(); // unread body (e.g. unknown model): discard it, keep the connection usable
+      sendError(res, e);
+    });
+  });
+  server.keepAliveTimeout = 65_000; // longer than typical client idle timeouts: fewer reset races
+  server.requestTimeout = 60_000; // a client trickling a body cannot hold a socket forever
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + o.drainTimeoutMs;
+      await queue.drain();
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      server.closeAllConnections();
+      await closed;
+      if (!opts.model) await model.release();
+    })();
+    return closing;
+  };
+
+  return { url: `http://${host}:${port}`, port, name, metadata, metrics, close };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
