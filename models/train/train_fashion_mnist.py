@@ -232,10 +232,6 @@ def main():
 
     manifest_path = os.path.join(args.out_dir, "manifest.json")
     entries = {}
-    if args.only and os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            entries = {m["name"]: m for m in json.load(f)["models"]}
-
     for name in (args.only or list(ZOO)):
         model, acc, seconds = train(name, args.seed, (x_train, y_train, x_test, y_test), args.batch_size, args.epochs)
         file = f"{name}.onnx"
@@ -255,6 +251,10 @@ def main():
         print(f"[{name}] exported {file}: params {entries[name]['params']} macs {entries[name]['macs']} "
               f"test_acc {acc * 100:.2f}% in {seconds:.0f}s", flush=True)
 
+    if args.only and os.path.exists(manifest_path):
+        # Partial run: keep the other models' entries (read now, so concurrent partial runs merge).
+        with open(manifest_path) as f:
+            entries = {**{m["name"]: m for m in json.load(f)["models"]}, **entries}
     ordered = [entries[n] for n in ZOO if n in entries]
     base = next((m for m in ordered if m["role"] == "base"), None)
     if base:
