@@ -234,7 +234,9 @@ function floatsJson(values: ArrayLike<number>): string {
   return `[${parts.join(',')}]`;
 }
 
-/** JSON text of tensor data as a flat array (64-bit integers are written exactly). */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** JSON text of tensor data as a flat array (64-bit integers beyond 2^53 as exact digit strings). */
 export function dataToJson(datatype: Datatype, data: TensorData): string {
   switch (datatype) {
     case 'FP32':
@@ -254,6 +256,17 @@ export function dataToJson(datatype: Datatype, data: TensorData): string {
     }
     case 'BYTES':
       return JSON.stringify((data as Buffer[]).map((b) => b.toString('utf8')));
+    case 'INT64':
+    case 'UINT64': {
+      // Beyond 2^53 a JSON number would be rounded by JSON.parse: such values go as digit strings.
+      const big = data as BigInt64Array;
+      const parts: string[] = new Array(big.length);
+      for (let i = 0; i < big.length; i++) {
+        const v = big[i];
+        parts[i] = v <= MAX_SAFE && v >= -MAX_SAFE ? v.toString() : `"${v}"`;
+      }
+      return `[${parts.join(',')}]`;
+    }
     default:
       return `[${Array.prototype.join.call(data, ',')}]`;
   }
