@@ -12,6 +12,8 @@ export interface ModelMeta {
   name: string;
   versions?: string[];
   platform?: string;
+  /** extra fields; the cascade names its saver and base here (replay reads them) */
+  parameters?: Record<string, unknown>;
   inputs: TensorMeta[];
   outputs: TensorMeta[];
 }

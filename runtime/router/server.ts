@@ -26,7 +26,8 @@ export interface RunningRouter {
   close(): Promise<void>;
 }
 
-const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/[^/]+)?(\/infer|\/ready)?\/?$/;
+const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer|\/ready)?\/?$/;
+const CASCADE_VERSION = '1';
 
 function boundUpstream(client: V2Client, model: string): Upstream {
   return {
@@ -97,7 +98,10 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   let baseState: string | undefined = `base "${opts.baseModel}" at ${opts.baseUrl} not verified yet`;
 
   const server = http.createServer((req, res) => {
-    void handle(req, res).catch((e) => sendError(res, e));
+    void handle(req, res).catch((e) => {
+      req.resume(); // a body left unread (refused early) is discarded
+      sendError(res, e);
+    });
   });
   server.keepAliveTimeout = 65_000;
 
@@ -107,22 +111,26 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     const method = req.method ?? 'GET';
     const m = MODEL_PATH.exec(path);
     if (m) {
-      const model = decodeURIComponent(m[1]);
-      if (model !== opts.name) {
-        req.resume();
-        throw new OipError(404, `unknown model "${model}"; this router serves "${opts.name}"`);
+      let model = m[1];
+      try {
+        model = decodeURIComponent(m[1]);
+      } catch {
+        // not valid percent-encoding: reported as an unknown model below
       }
-      if (m[2] === '/infer') {
+      if (model !== opts.name) throw new OipError(404, `unknown model "${model}"; this router serves "${opts.name}"`);
+      if (m[2] !== undefined && m[2] !== CASCADE_VERSION) {
+        throw new OipError(404, `unknown version "${m[2]}" of model "${opts.name}" (available: ${CASCADE_VERSION})`);
+      }
+      if (m[3] === '/infer') {
         if (method !== 'POST') throw new OipError(405, `use POST for ${path}`);
         return infer(req, res);
       }
       if (method !== 'GET') throw new OipError(405, `use GET for ${path}`);
-      if (m[2] === '/ready') return sendJson(res, cascade ? 200 : 503, { name: opts.name, ready: cascade !== undefined });
+      if (m[3] === '/ready') return sendJson(res, cascade ? 200 : 503, { name: opts.name, ready: cascade !== undefined });
       if (!metadata) throw new OipError(503, 'router not ready: waiting for the saver and base metadata');
       return sendJson(res, 200, metadata);
     }
     if (method !== 'GET') {
-      req.resume();
       throw new OipError(405, `method ${method} not allowed for ${path}`);
     }
     switch (path) {
@@ -145,7 +153,6 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
 
   async function infer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (!cascade || closing) {
-      req.resume();
       throw new OipError(503, closing ? 'router shutting down' : 'router not ready: waiting for the saver and base metadata');
     }
     const body = await readBody(req, opts.maxBodyBytes);
@@ -179,7 +186,10 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   };
 
   const adopt = (layout: CascadeLayout, saver: ModelMeta) => {
-    metadata = cascadeMetadata(opts.name, saver, layout);
+    metadata = {
+      ...cascadeMetadata(opts.name, saver, layout),
+      parameters: { tinysaver_saver_model: opts.saverModel, tinysaver_base_model: opts.baseModel },
+    };
     if (layout.dropped.length > 0) log(`saver outputs not served by the cascade (the base lacks them): ${layout.dropped.join(', ')}`);
   };
 
