@@ -9,6 +9,7 @@ export interface CommandSpec {
 
 export const COMMANDS: Record<string, CommandSpec> = {
   // Each issue's work adds its commands here.
+  profile: { summary: 'parameters, MACs and FLOPs of an ONNX model from its graph', load: () => import('./commands/profile.js') },
   'serve-model': { summary: 'serve one ONNX model over the Open Inference Protocol v2 (dynamic batching)', load: () => import('./commands/serve-model.js') },
   route: { summary: 'cascade router sidecar: saver first, base for rows below the threshold', load: () => import('./commands/route.js') },
 };
