@@ -28,19 +28,18 @@ function grants(rules: Rule[]): Record<string, string[]> {
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v].sort()]));
 }
 
-const WRITE = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
-const READ = ['get', 'list', 'watch'];
-/** What the operator does (operator/: informers, server-side apply, status, events, pod discovery). */
+const OWNED = ['create', 'delete', 'list', 'patch', 'watch'];
+/** What operator/ does: informers (list+watch), server-side apply (patch, +create for new objects),
+ *  deletes of objects a spec no longer asks for, status apply, Events, router pod discovery. */
 const EXPECTED_WORKLOAD_GRANTS: Record<string, string[]> = {
-  'tinysaver.io/modelcascades': READ,
-  'tinysaver.io/modelcascades/status': ['get', 'patch', 'update'],
-  'core/configmaps': WRITE,
-  'core/services': WRITE,
-  'apps/deployments': WRITE,
-  'autoscaling/horizontalpodautoscalers': WRITE,
-  'core/pods': READ,
-  'core/events': ['create', 'patch'],
-  'events.k8s.io/events': ['create', 'patch'],
+  'tinysaver.io/modelcascades': ['list', 'watch'],
+  'tinysaver.io/modelcascades/status': ['patch'],
+  'core/configmaps': OWNED,
+  'core/services': OWNED,
+  'apps/deployments': OWNED,
+  'autoscaling/horizontalpodautoscalers': OWNED,
+  'core/pods': ['list'],
+  'core/events': ['create'],
 };
 
 describe('helm lint', () => {
@@ -121,7 +120,7 @@ describe('default values', () => {
     // The Lease lives only in the operator's namespace.
     const leaseRole = findObject(objs, 'Role', 'ts-tinysaver-operator-leader-election');
     expect(leaseRole.metadata.namespace).toBe(NS);
-    expect(grants(leaseRole.rules)).toEqual({ 'coordination.k8s.io/leases': ['create', 'get', 'list', 'patch', 'update', 'watch'] });
+    expect(grants(leaseRole.rules)).toEqual({ 'coordination.k8s.io/leases': ['create', 'get', 'update'] });
     expect(grants(cluster)['coordination.k8s.io/leases']).toBeUndefined();
   });
 });
@@ -199,6 +198,28 @@ describe('every optional feature on', () => {
     );
     // More than one replica: leader election forced on.
     expect(container(objs).c.args).toContain('--leader-elect=true');
+  });
+
+  it('selects exactly the router Service the operator builds (labels and port name)', async () => {
+    const { buildRouterService, buildBaseService } = await import('../../operator/reconcile/builders/services.js');
+    const mc = {
+      apiVersion: 'tinysaver.io/v1alpha1',
+      kind: 'ModelCascade',
+      metadata: { name: 'demo', namespace: 'ml', uid: '00000000-0000-0000-0000-000000000001' },
+      spec: { saver: { model: '/app/models/zoo/saver.onnx' }, base: { model: '/app/models/zoo/base.onnx' } },
+    };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const routerSvc = buildRouterService(mc as any) as any;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const baseSvc = buildBaseService(mc as any) as any;
+    const sm = findObject(await renderChart({ ...ALL_FEATURES }), 'ServiceMonitor', 'ts-tinysaver-operator-routers').spec;
+    const selects = (labels: Record<string, string>) =>
+      Object.entries(sm.selector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v) &&
+      (sm.selector.matchExpressions as Array<{ key: string; operator: string }>).every((e) => e.operator === 'Exists' && e.key in labels);
+    expect(selects(routerSvc.metadata.labels)).toBe(true);
+    expect(selects(baseSvc.metadata.labels)).toBe(false);
+    expect(routerSvc.spec.ports.map((p: { name: string }) => p.name)).toContain(sm.endpoints[0].port);
+    expect(routerSvc.metadata.labels['tinysaver.io/cascade']).toBe('demo');
   });
 
   it('limits the router ServiceMonitor to the watched namespace in namespaced mode', async () => {

@@ -62,38 +62,40 @@ app.kubernetes.io/part-of: tinysaver
 {{- end }}
 
 {{/*
-RBAC rules for ModelCascades and the objects reconciled from them: exactly the verbs the operator
-uses (operator/ reads with list/watch informers, writes with server-side apply = patch, deletes
-objects a spec change removes, writes status, emits Events, and the threshold controller lists the
-router pods it scrapes). test/e2e/helm-install.test.ts runs the operator under these rules.
+RBAC rules for ModelCascades and the objects reconciled from them: exactly the verbs operator/ uses.
+Informers list+watch (owned kinds filtered by label); writes are server-side apply (PATCH; creating an
+object that way also needs create); objects a spec change removes are deleted; status is applied to the
+status subresource; Events are created; the threshold controller lists the router pods it scrapes.
+No get/update: the operator reads from its informer caches. test/e2e/helm-install.test.ts runs the
+operator under exactly these rules and checks that broader verbs are refused.
 */}}
 {{- define "tinysaver.workloadRules" -}}
 - apiGroups: ["tinysaver.io"]
   resources: ["modelcascades"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["tinysaver.io"]
   resources: ["modelcascades/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["configmaps", "services"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-- apiGroups: ["", "events.k8s.io"]
+  verbs: ["list"]
+- apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}
 
 {{/* Leader election Lease, only in the operator's own namespace. */}}
 {{- define "tinysaver.leaseRules" -}}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "list", "watch", "create", "update", "patch"]
+  verbs: ["get", "create", "update"]
 {{- end }}
