@@ -1,0 +1,212 @@
+// A small Kubernetes REST client over node:https: JSON requests, server-side apply, and watch streams.
+// Chosen over @kubernetes/client-node to keep SSA, watch and error handling explicit and dependency-free.
+import http from 'node:http';
+import https from 'node:https';
+import type { ClusterConfig } from './kubeconfig.js';
+
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const MAX_WATCH_LINE_BYTES = 16 * 1024 * 1024;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface WatchEvent<T = any> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export const FIELD_MANAGER = 'tinysaver-operator';
+
+function qs(query?: RequestOptions['query']): string {
+  if (!query) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+export class KubeClient {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly mod: typeof http | typeof https;
+
+  constructor(readonly config: ClusterConfig) {
+    this.url = new URL(config.server);
+    const tls = this.url.protocol === 'https:';
+    this.mod = tls ? https : http;
+    this.agent = tls
+      ? new https.Agent({
+          keepAlive: true,
+          maxSockets: 64,
+          ca: config.ca,
+          cert: config.cert,
+          key: config.key,
+          rejectUnauthorized: !config.insecureSkipTlsVerify,
+        })
+      : new http.Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private open(method: string, path: string, opts: RequestOptions, onResponse: (res: http.IncomingMessage) => void, onError: (e: Error) => void): http.ClientRequest {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const token = this.config.token?.();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.from(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
+      headers['Content-Type'] = opts.contentType ?? 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    }
+    const req = this.mod.request(
+      {
+        protocol: this.url.protocol,
+        hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
+        port: this.url.port,
+        path: `${this.url.pathname.replace(/\/$/, '')}${path}${qs(opts.query)}`,
+        method,
+        headers,
+        agent: this.agent,
+        signal: opts.signal,
+      },
+      onResponse,
+    );
+    req.on('error', onError);
+    if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out after ${opts.timeoutMs} ms`)));
+    req.end(payload);
+    return req;
+  }
+
+  /** One JSON request; non-2xx answers throw ApiError with the apiserver's Status message. */
+  request<T = any>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    return new Promise<T>((resolvePromise, reject) => {
+      this.open(method, path, { timeoutMs: 30_000, ...opts }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BODY_BYTES) {
+            res.destroy(new Error(`${method} ${path}: response larger than ${MAX_BODY_BYTES} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: any;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            body = undefined;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) return resolvePromise(body as T);
+          reject(new ApiError(status, body?.reason ?? 'Unknown', `${method} ${path}: ${status} ${body?.message ?? text.slice(0, 500)}`, body?.details));
+        });
+      }, reject);
+    });
+  }
+
+  get<T = any>(path: string, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('GET', path, opts);
+  }
+
+  /** GET that answers null for 404. */
+  async getOrNull<T = any>(path: string): Promise<T | null> {
+    try {
+      return await this.get<T>(path);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Server-side apply (field manager tinysaver-operator, force: we are the controller of these fields). */
+  apply<T = any>(path: string, obj: unknown, opts: { force?: boolean; fieldManager?: string } = {}): Promise<T> {
+    return this.request<T>('PATCH', path, {
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: opts.force ?? true },
+    });
+  }
+
+  /**
+   * Streams a watch. Resolves when the server closes the stream (timeoutSeconds) or the signal aborts;
+   * rejects on HTTP errors (ApiError; 410 means the resourceVersion expired: relist).
+   */
+  watch(path: string, query: RequestOptions['query'], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolvePromise, reject) => {
+      const fail = (e: Error) => (signal.aborted ? resolvePromise() : reject(e));
+      this.open('GET', path, { query: { ...query, watch: 1 }, signal }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
+          res.on('end', () => {
+            let body: any;
+            try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { body = undefined; }
+            reject(new ApiError(status, body?.reason ?? 'Unknown', `watch ${path}: ${status} ${body?.message ?? ''}`));
+          });
+          res.on('error', fail);
+          return;
+        }
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          if (buf.length > MAX_WATCH_LINE_BYTES) {
+            res.destroy(new Error(`watch ${path}: event larger than ${MAX_WATCH_LINE_BYTES} bytes`));
+            return;
+          }
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (!line) continue;
+            let ev: WatchEvent;
+            try {
+              ev = JSON.parse(line) as WatchEvent;
+            } catch {
+              res.destroy(new Error(`watch ${path}: malformed event`));
+              return;
+            }
+            onEvent(ev);
+          }
+        });
+        res.on('end', () => resolvePromise());
+        res.on('error', fail);
+        res.on('aborted', () => resolvePromise());
+      }, fail);
+    });
+  }
+}
+
+/** REST path of a namespaced object or collection. */
+export function resourcePath(apiVersion: string, plural: string, namespace?: string, name?: string, sub?: string): string {
+  const prefix = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  let p = prefix;
+  if (namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+  p += `/${plural}`;
+  if (name) p += `/${encodeURIComponent(name)}`;
+  if (sub) p += `/${sub}`;
+  return p;
+}

@@ -1,0 +1,196 @@
+// The operator process: leader election; while leading, informers feed a work queue that runs the
+// reconciler; an HTTP server for /metrics, /healthz, /readyz; graceful shutdown.
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { API_VERSION, PLURAL, type ModelCascade } from './api/model-cascade.js';
+import { KubeClient, resourcePath } from './kube/client.js';
+import { Informer, objectKey, type KubeObject } from './kube/informer.js';
+import { LeaderElector } from './kube/leader.js';
+import { WorkQueue } from './kube/workqueue.js';
+import { OWNED_KINDS } from './reconcile/builders/index.js';
+import { CASCADE_LABEL } from './reconcile/builders/labels.js';
+import { EventRecorder } from './reconcile/events.js';
+import { Reconciler, controllerKey } from './reconcile/reconciler.js';
+import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
+import { startOperatorHttp } from './http-server.js';
+import type { ClusterConfig } from './kube/kubeconfig.js';
+
+export interface OperatorOptions {
+  cluster: ClusterConfig;
+  /** Namespace to watch; undefined watches all namespaces. */
+  watchNamespace?: string;
+  identity: string;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDurationSeconds: number;
+  retryPeriodMs: number;
+  workers: number;
+  httpHost: string;
+  httpPort: number;
+  /** Every key is re-reconciled this often even without events (drift repair). */
+  resyncMs: number;
+  log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
+}
+
+export class Operator {
+  readonly metrics: OperatorMetrics;
+  readonly client: KubeClient;
+  private server?: http.Server;
+  private elector?: LeaderElector;
+  private electionAbort = new AbortController();
+  private electionLoop?: Promise<void>;
+  private controllers?: { abort: AbortController; queue: WorkQueue; informers: Informer<KubeObject>[]; resync: NodeJS.Timeout };
+  private controllerTransition: Promise<void> = Promise.resolve();
+  private started = false;
+  /** Lets stop() interrupt a startControllers() still waiting for caches to sync. */
+  private pendingAbort?: AbortController;
+
+  constructor(private readonly opts: OperatorOptions) {
+    this.metrics = createOperatorMetrics();
+    this.client = new KubeClient(opts.cluster);
+  }
+
+  get isLeader(): boolean {
+    return this.elector?.isLeader ?? false;
+  }
+
+  get httpPort(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    this.server = await startOperatorHttp(this.opts.httpHost, this.opts.httpPort, this.metrics.registry, {
+      healthy: () => this.started,
+      ready: () => this.started && (!this.isLeader || (this.controllers?.informers.every((i) => i.hasSynced) ?? false)),
+    });
+    this.elector = new LeaderElector(this.client, {
+      namespace: this.opts.leaseNamespace,
+      name: this.opts.leaseName,
+      identity: this.opts.identity,
+      leaseDurationSeconds: this.opts.leaseDurationSeconds,
+      retryPeriodMs: this.opts.retryPeriodMs,
+      onStartedLeading: () => {
+        this.metrics.isLeader.set(1);
+        this.opts.log('info', 'became leader', { identity: this.opts.identity });
+        this.controllerTransition = this.controllerTransition.then(() => this.startControllers());
+      },
+      onStoppedLeading: () => {
+        this.metrics.isLeader.set(0);
+        this.pendingAbort?.abort();
+        this.opts.log('warn', 'stopped leading', { identity: this.opts.identity });
+        this.controllerTransition = this.controllerTransition.then(() => this.stopControllers());
+      },
+      onError: (err) => this.opts.log('warn', 'leader election', { error: (err as Error).message }),
+    });
+    this.started = true;
+    this.electionLoop = this.elector.run(this.electionAbort.signal);
+  }
+
+  /** Graceful: finish in-flight reconciles, release the lease, close the HTTP server. */
+  async stop(): Promise<void> {
+    this.electionAbort.abort();
+    this.pendingAbort?.abort();
+    await this.electionLoop;
+    await this.controllerTransition;
+    await this.stopControllers();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server?.closeAllConnections?.();
+    this.client.close();
+    this.started = false;
+  }
+
+  private async startControllers(): Promise<void> {
+    if (this.controllers) return;
+    const abort = new AbortController();
+    const ns = this.opts.watchNamespace;
+    const log = (msg: string, extra?: object) => this.opts.log('info', msg, extra);
+    const informers: Informer<KubeObject>[] = [];
+    const owned = new Map<string, Informer<KubeObject>>();
+    let queue!: WorkQueue;
+
+    const cascades = new Informer<ModelCascade & KubeObject>(this.client, {
+      name: 'modelcascades',
+      path: resourcePath(API_VERSION, PLURAL, ns),
+      onEvent: (type, obj) => {
+        if (type !== 'DELETED') queue.add(objectKey(obj));
+      },
+      onError: (err) => this.watchError('modelcascades', err),
+      onRelist: (reason) => this.metrics.relists.inc({ resource: 'modelcascades', reason }),
+    });
+    informers.push(cascades as unknown as Informer<KubeObject>);
+    for (const kind of OWNED_KINDS) {
+      const inf = new Informer<KubeObject>(this.client, {
+        name: kind.plural,
+        path: resourcePath(kind.apiVersion, kind.plural, ns),
+        labelSelector: CASCADE_LABEL,
+        onEvent: (_type, obj) => {
+          const key = controllerKey(obj);
+          if (key) queue.add(key);
+        },
+        onError: (err) => this.watchError(kind.plural, err),
+        onRelist: (reason) => this.metrics.relists.inc({ resource: kind.plural, reason }),
+      });
+      owned.set(kind.kind, inf);
+      informers.push(inf);
+    }
+    const reconciler = new Reconciler({
+      client: this.client,
+      cascades,
+      owned,
+      events: new EventRecorder(this.client, this.opts.identity, log),
+      log,
+    });
+    queue = new WorkQueue(
+      async (key) => {
+        const end = this.metrics.reconcileDuration.startTimer();
+        try {
+          const result = await reconciler.reconcile(key);
+          this.metrics.reconciles.inc({ result: result === 'applied' ? 'success' : result });
+        } catch (err) {
+          this.metrics.reconciles.inc({ result: 'error' });
+          throw err;
+        } finally {
+          end();
+          this.metrics.queueDepth.set(queue.length);
+        }
+      },
+      {
+        workers: this.opts.workers,
+        baseMs: 100,
+        maxMs: 60_000,
+        onError: (key, err, retryInMs) => this.opts.log('warn', 'reconcile failed', { key, retryInMs, error: (err as Error).message }),
+      },
+    );
+    // Owned caches first, so the first reconciles see what already exists (no spurious "Created" events).
+    this.pendingAbort = abort;
+    for (const inf of informers) inf.start(abort.signal);
+    const aborted = new Promise<void>((r) => abort.signal.addEventListener('abort', () => r(), { once: true }));
+    await Promise.race([Promise.all(informers.map((i) => i.waitForSync())), aborted]);
+    if (abort.signal.aborted) {
+      await Promise.all(informers.map((i) => i.stopped()));
+      return;
+    }
+    queue.start();
+    const resync = setInterval(() => {
+      for (const mc of cascades.list()) queue.add(objectKey(mc));
+    }, this.opts.resyncMs);
+    resync.unref();
+    this.controllers = { abort, queue, informers, resync };
+    this.opts.log('info', 'controllers started', { cascades: cascades.list().length });
+  }
+
+  private async stopControllers(): Promise<void> {
+    const c = this.controllers;
+    if (!c) return;
+    this.controllers = undefined;
+    clearInterval(c.resync);
+    c.abort.abort();
+    await c.queue.stop();
+    await Promise.all(c.informers.map((i) => i.stopped()));
+  }
+
+  private watchError(resource: string, err: unknown): void {
+    this.metrics.watchErrors.inc({ resource });
+    this.opts.log('warn', 'list/watch error', { resource, error: (err as Error).message });
+  }
+}

@@ -1,0 +1,155 @@
+// Reconciles one ModelCascade: server-side apply of every owned object, removal of owned objects the
+// spec no longer asks for, then status (conditions from the owned Deployments) and Events on transitions.
+// Idempotent: running it twice in a row changes nothing the second time.
+import { API_VERSION, KIND, PLURAL, type Condition, type ModelCascade } from '../api/model-cascade.js';
+import { ApiError, FIELD_MANAGER, resourcePath, type KubeClient } from '../kube/client.js';
+import type { Informer, KubeObject } from '../kube/informer.js';
+import { buildOwnedObjects, OWNED_KINDS } from './builders/index.js';
+import { CASCADE_LABEL } from './builders/labels.js';
+import { ModelUriError } from './builders/model-source.js';
+import { effectiveThreshold } from './builders/router-config.js';
+import { computeConditions, conditionsEqual, mergeConditions, type DeploymentLike } from './status.js';
+import type { EventRecorder } from './events.js';
+import type { JsonObject } from './builders/json.js';
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  cascades: Informer<ModelCascade & KubeObject>;
+  /** Owned-object caches by kind (ConfigMap, Deployment, Service, HorizontalPodAutoscaler). */
+  owned: Map<string, Informer<KubeObject>>;
+  events: EventRecorder;
+  log: (msg: string, extra?: object) => void;
+}
+
+export type ReconcileResult = 'applied' | 'gone' | 'invalid';
+
+const CONFLICT_RETRIES = 5;
+
+async function retryOnConflict<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 409) || i >= CONFLICT_RETRIES) throw err;
+      await new Promise((r) => setTimeout(r, 20 * 2 ** i + Math.random() * 20));
+    }
+  }
+}
+
+function pluralOf(kind: string): { apiVersion: string; plural: string } {
+  const k = OWNED_KINDS.find((o) => o.kind === kind);
+  if (!k) throw new Error(`no REST mapping for ${kind}`);
+  return k;
+}
+
+export class Reconciler {
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const mc = this.d.cascades.get(key);
+    if (!mc) return 'gone'; // deleted: owner references let the garbage collector remove what we created
+    if (mc.metadata.deletionTimestamp) return 'gone';
+    const ns = mc.metadata.namespace ?? 'default';
+
+    let desired: JsonObject[];
+    try {
+      desired = buildOwnedObjects(mc);
+    } catch (err) {
+      if (!(err instanceof ModelUriError)) throw err;
+      // The spec passed the CRD schema but cannot be turned into pods: say so in status; retrying won't help.
+      await this.writeStatus(mc, [], { reason: 'InvalidSpec', message: err.message });
+      return 'invalid';
+    }
+
+    const applied: JsonObject[] = [];
+    try {
+      for (const obj of desired) {
+        const meta = obj.metadata as { name: string };
+        const { apiVersion, plural } = pluralOf(obj.kind as string);
+        const existed = this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`);
+        const live = await retryOnConflict(() =>
+          this.d.client.apply<JsonObject>(resourcePath(apiVersion, plural, ns, meta.name), obj),
+        );
+        applied.push(live);
+        if (!existed && this.d.owned.get(obj.kind as string)?.hasSynced) {
+          void this.d.events.record(mc, 'Normal', 'Created', `created ${obj.kind} ${meta.name}`);
+        }
+      }
+      await this.prune(mc, desired);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], { reason: 'ApplyFailed', message }).catch(() => {});
+      throw err;
+    }
+    await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);
+    return 'applied';
+  }
+
+  /** Deletes objects this cascade controls that the current spec no longer produces (e.g. base -> external). */
+  private async prune(mc: ModelCascade, desired: JsonObject[]): Promise<void> {
+    const ns = mc.metadata.namespace ?? 'default';
+    const want = new Set(desired.map((o) => `${o.kind}/${(o.metadata as { name: string }).name}`));
+    for (const kind of OWNED_KINDS) {
+      const cache = this.d.owned.get(kind.kind);
+      if (!cache) continue;
+      for (const obj of cache.list()) {
+        if (obj.metadata.namespace !== ns) continue;
+        const labels = (obj.metadata as { labels?: Record<string, string> }).labels;
+        if (labels?.[CASCADE_LABEL] !== mc.metadata.name) continue;
+        const refs = (obj.metadata as { ownerReferences?: { uid: string; controller?: boolean }[] }).ownerReferences ?? [];
+        if (!refs.some((r) => r.controller && r.uid === mc.metadata.uid)) continue;
+        if (want.has(`${kind.kind}/${obj.metadata.name}`)) continue;
+        try {
+          await this.d.client.request('DELETE', resourcePath(kind.apiVersion, kind.plural, ns, obj.metadata.name), {
+            body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: { uid: obj.metadata.uid } },
+          });
+          void this.d.events.record(mc, 'Normal', 'Deleted', `deleted ${kind.kind} ${obj.metadata.name} (no longer in spec)`);
+        } catch (err) {
+          if (!(err instanceof ApiError && (err.status === 404 || err.status === 409))) throw err;
+        }
+      }
+    }
+  }
+
+  private async writeStatus(mc: ModelCascade, deployments: DeploymentLike[], reconcileError?: { reason: string; message: string }): Promise<void> {
+    const generation = mc.metadata.generation ?? 1;
+    const computed = computeConditions({ generation, deployments, reconcileError });
+    const old = mc.status ?? {};
+    // The threshold controller (issue 5) owns status.threshold in mode adaptive; reconcile only fills it in
+    // when unset and keeps it equal to the ConfigMap's value otherwise.
+    const threshold = effectiveThreshold(mc);
+    const unchanged = old.observedGeneration === generation && conditionsEqual(old.conditions, computed) && old.threshold === threshold;
+    if (unchanged) return;
+    const conditions: Condition[] = mergeConditions(old.conditions, computed, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    const body = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      // resourceVersion makes this apply conditional: if the object changed since our cache saw it (e.g. the
+      // threshold controller just wrote status.threshold), the apiserver answers 409 and we retry on fresh data
+      // instead of overwriting newer values.
+      metadata: { name: mc.metadata.name, namespace: mc.metadata.namespace, resourceVersion: mc.metadata.resourceVersion },
+      status: { observedGeneration: generation, threshold, conditions },
+    };
+    await this.d.client.apply(resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'), body, { fieldManager: FIELD_MANAGER });
+    this.transitionEvents(mc, old.conditions, conditions);
+  }
+
+  private transitionEvents(mc: ModelCascade, before: Condition[] | undefined, after: Condition[]): void {
+    const was = (t: string) => before?.find((c) => c.type === t);
+    const now = (t: string) => after.find((c) => c.type === t)!;
+    const ready = now('Ready');
+    if (ready.status === 'True' && was('Ready')?.status !== 'True') void this.d.events.record(mc, 'Normal', 'Ready', ready.message ?? 'ready');
+    if (ready.status !== 'True' && was('Ready')?.status === 'True') void this.d.events.record(mc, 'Warning', 'NotReady', ready.message ?? 'not ready');
+    const deg = now('Degraded');
+    if (deg.status === 'True' && (was('Degraded')?.status !== 'True' || was('Degraded')?.message !== deg.message)) {
+      void this.d.events.record(mc, 'Warning', deg.reason ?? 'Degraded', deg.message ?? 'degraded');
+    }
+  }
+}
+
+/** Owner key (namespace/name) of an object a ModelCascade controls, or undefined. */
+export function controllerKey(obj: KubeObject): string | undefined {
+  const refs = (obj.metadata as { ownerReferences?: { kind: string; name: string; controller?: boolean; apiVersion: string }[] }).ownerReferences;
+  const ref = refs?.find((r) => r.controller && r.kind === KIND && r.apiVersion.startsWith('tinysaver.io/'));
+  return ref && obj.metadata.namespace ? `${obj.metadata.namespace}/${ref.name}` : undefined;
+}

@@ -1,0 +1,271 @@
+// The threshold controller: one loop per ModelCascade, every spec.control.interval:
+//   discover router pods -> scrape /metrics -> per-pod deltas -> sliding window -> policy (shared
+//   certification math) -> apply: status (own field manager), router ConfigMap (reconciler's builder),
+//   an Event per change, operator metrics.
+// Each cascade's cycles are serialized (the next one is scheduled when the previous finished), a failing
+// cycle is logged and retried next interval, and nothing a router sends can throw out of a cycle.
+// Only the leader runs it (the operator starts/stops it with leadership).
+
+import type { Registry } from 'prom-client';
+import { type ModelCascade } from '../api/model-cascade.js';
+import { effectiveThreshold } from '../reconcile/builders/router-config.js';
+import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
+import { type ScrapeOptions, type ScrapeResult, DEFAULT_ROUTER_PORT, scrapeTargets, targetsFromPods } from '../telemetry/scrape.js';
+import type { ControllerKube } from './kube.js';
+import { ThresholdMetrics } from './metrics.js';
+import { type Decision, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
+import { type ControlSettings, controlSettings } from './spec.js';
+import { CONDITION_TYPE, type ThresholdStatus, buildThresholdStatus } from './status.js';
+
+export interface ThresholdControllerOptions {
+  io: ControllerKube;
+  /** operator registry for the per-cascade metrics (none: no metrics) */
+  registry?: Registry;
+  scrape?: ScrapeOptions;
+  /** router metrics port when the pod has no tinysaver.io/metrics-port annotation */
+  routerPort?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface CycleResult {
+  decision: Decision;
+  report: IngestReport;
+  status: ThresholdStatus;
+  applied: boolean;
+}
+
+interface Loop {
+  mc: ModelCascade;
+  pipeline?: TelemetryPipeline;
+  policyState: PolicyState;
+  timer?: NodeJS.Timeout;
+  intervalMs?: number;
+  busy?: Promise<unknown>;
+  lastStatusJson?: string;
+}
+
+const keyOf = (mc: ModelCascade) => `${mc.metadata.namespace ?? ''}/${mc.metadata.name}`;
+
+export class ThresholdController {
+  private readonly loops = new Map<string, Loop>();
+  private readonly metrics?: ThresholdMetrics;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private running = false;
+
+  constructor(private readonly opts: ThresholdControllerOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    if (opts.registry) this.metrics = new ThresholdMetrics(opts.registry, this.now);
+  }
+
+  /** Start timers for every known cascade (called when this operator becomes leader). */
+  start(): void {
+    this.running = true;
+    for (const key of this.loops.keys()) this.schedule(key, true);
+  }
+
+  /** Stop all timers (lost leadership or shutdown); waits for cycles in flight. */
+  async stop(): Promise<void> {
+    this.running = false;
+    const busy: Promise<unknown>[] = [];
+    for (const l of this.loops.values()) {
+      if (l.timer) clearTimeout(l.timer);
+      l.timer = undefined;
+      if (l.busy) busy.push(l.busy);
+    }
+    await Promise.allSettled(busy);
+  }
+
+  /** The informer saw this object (added or modified). */
+  upsert(mc: ModelCascade): void {
+    if (mc.metadata.deletionTimestamp) return this.remove(mc);
+    const key = keyOf(mc);
+    const loop = this.loops.get(key);
+    if (loop) {
+      // keep our own last view of status fields we write if the informer copy is older
+      loop.mc = mc;
+      const s = controlSettings(mc).settings;
+      if (s && loop.intervalMs !== undefined && s.intervalMs !== loop.intervalMs && this.running) this.schedule(key, false);
+      return;
+    }
+    this.loops.set(key, { mc, policyState: { ...INITIAL_POLICY_STATE } });
+    if (this.running) this.schedule(key, true);
+  }
+
+  remove(mc: ModelCascade): void {
+    const key = keyOf(mc);
+    const l = this.loops.get(key);
+    if (l?.timer) clearTimeout(l.timer);
+    this.loops.delete(key);
+    this.metrics?.remove({ namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name });
+  }
+
+  private schedule(key: string, immediate: boolean): void {
+    const l = this.loops.get(key);
+    if (!l || !this.running) return;
+    if (l.timer) clearTimeout(l.timer);
+    const s = controlSettings(l.mc).settings;
+    const interval = s?.intervalMs ?? 30_000;
+    l.intervalMs = interval;
+    l.timer = setTimeout(
+      () => {
+        l.timer = undefined;
+        const p = this.runCycle(key)
+          .catch((e) => this.log(`threshold-controller ${key}: cycle failed: ${(e as Error).message}`))
+          .finally(() => {
+            if (l.busy === p) l.busy = undefined;
+            if (this.loops.get(key) === l) this.schedule(key, false);
+          });
+        l.busy = p;
+      },
+      immediate ? 0 : interval,
+    );
+    l.timer.unref?.();
+  }
+
+  /** One control cycle for a cascade (exported for tests; the timers call it). */
+  async runCycle(key: string): Promise<CycleResult | undefined> {
+    const l = this.loops.get(key);
+    if (!l) return undefined;
+    const mc = l.mc;
+    const labels = { namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name };
+    const { settings, errors } = controlSettings(mc);
+    if (!settings) {
+      await this.writeInvalidSpec(l, errors);
+      return undefined;
+    }
+    if (!l.pipeline) l.pipeline = new TelemetryPipeline(settings.windowMs);
+    l.pipeline.setWindowMs(settings.windowMs);
+
+    const scrape = await this.scrape(mc);
+    const nowMs = this.now();
+    const report = l.pipeline.ingest(scrape, nowMs, settings.modelKey);
+    if (scrape.observed.length > 0) this.metrics?.scraped(labels, nowMs);
+    const current = effectiveThreshold(mc);
+    let decision = decide({
+      window: { counters: report.window.counters, rows: report.window.rows, ageMs: report.window.ageMs },
+      current,
+      spec: settings.policy,
+      state: l.policyState,
+    });
+    let changeReason: string | undefined;
+    if (report.windowReset && settings.policy.mode === 'adaptive' && current !== settings.initial) {
+      // New models: the old certification says nothing about them. Start over from spec.threshold.initial.
+      decision = {
+        ...decision,
+        threshold: settings.initial,
+        changed: true,
+        direction: settings.initial > current ? 'raise' : 'lower',
+        reason: 'NoData',
+        message: `saver/base model changed: telemetry window reset, threshold back to initial ${settings.initial}`,
+      };
+      changeReason = 'ModelChanged';
+      l.policyState = { ...INITIAL_POLICY_STATE };
+    } else {
+      l.policyState = decision.state;
+    }
+    decision = withScrapeNotes(decision, scrape, report);
+
+    const built = buildThresholdStatus({
+      decision,
+      from: current,
+      mode: settings.policy.mode,
+      windowMs: settings.windowMs,
+      generation: mc.metadata.generation,
+      previous: mc.status,
+      now: new Date(nowMs),
+      epsilon: settings.policy.epsilon,
+      changeReason,
+    });
+    const applied = await this.apply(l, decision, built.status, built.event, settings);
+    this.metrics?.update(labels, {
+      threshold: applied ? decision.threshold : current,
+      max: settings.policy.max,
+      bound: decision.bound,
+      budget: settings.policy.epsilon,
+      share: decision.share,
+    });
+    if (applied && decision.changed && decision.direction !== 'none') this.metrics?.changed(labels, decision.direction);
+    return { decision, report, status: built.status, applied };
+  }
+
+  private async scrape(mc: ModelCascade): Promise<ScrapeResult> {
+    let pods;
+    try {
+      pods = await this.opts.io.listRouterPods(mc);
+    } catch (e) {
+      return { observed: [], failed: [{ key: '(pod list)', url: '', reason: `listing router pods failed: ${(e as Error).message}` }] };
+    }
+    const targets = targetsFromPods(pods, this.opts.routerPort ?? DEFAULT_ROUTER_PORT);
+    return scrapeTargets(targets, this.opts.scrape);
+  }
+
+  private async apply(
+    l: Loop,
+    d: Decision,
+    status: ThresholdStatus,
+    event: import('./status.js').ThresholdEvent | undefined,
+    settings: ControlSettings,
+  ): Promise<boolean> {
+    const mc = l.mc;
+    const json = JSON.stringify({ ...status, conditions: status.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })) });
+    let updated = mc;
+    if (json !== l.lastStatusJson || d.changed) {
+      updated = await this.opts.io.applyStatus(mc, status);
+      l.lastStatusJson = json;
+      // Our write is newer than the informer's copy until the watch delivers it.
+      if (updated && updated.metadata) l.mc = updated;
+    }
+    if (d.changed && settings.policy.mode === 'adaptive') {
+      await this.opts.io.applyRouterConfig(updated);
+      if (event) {
+        try {
+          await this.opts.io.emitEvent(updated, event);
+        } catch (e) {
+          this.log(`threshold-controller ${keyOf(mc)}: event failed: ${(e as Error).message}`);
+        }
+      }
+      this.log(`threshold-controller ${keyOf(mc)}: ${event?.reason ?? 'ThresholdChanged'} ${event?.message ?? ''}`);
+      return true;
+    }
+    return false;
+  }
+
+  private async writeInvalidSpec(l: Loop, errors: string[]): Promise<void> {
+    const nowIso = new Date(this.now()).toISOString();
+    const prev = l.mc.status?.conditions?.find((c) => c.type === CONDITION_TYPE);
+    const status: ThresholdStatus = {
+      conditions: [
+        {
+          type: CONDITION_TYPE,
+          status: 'False',
+          reason: 'InvalidSpec',
+          message: errors.join('; ').slice(0, 1024),
+          lastTransitionTime: prev?.status === 'False' ? (prev.lastTransitionTime ?? nowIso) : nowIso,
+          ...(l.mc.metadata.generation !== undefined ? { observedGeneration: l.mc.metadata.generation } : {}),
+        },
+      ],
+    };
+    const json = JSON.stringify(status.conditions?.[0]?.message);
+    if (json === l.lastStatusJson) return;
+    await this.opts.io.applyStatus(l.mc, status);
+    l.lastStatusJson = json;
+  }
+}
+
+/** Tell status which routers failed or reset (the policy only sees the pooled window). */
+function withScrapeNotes(d: Decision, scrape: ScrapeResult, report: IngestReport): Decision {
+  const notes: string[] = [];
+  const total = scrape.observed.length + scrape.failed.length;
+  if (scrape.failed.length > 0) {
+    const shown = scrape.failed.slice(0, 3).map((f) => `${f.key}: ${f.reason}`);
+    notes.push(`${scrape.failed.length}/${total} router scrape(s) failed (${shown.join('; ')}${scrape.failed.length > 3 ? '; …' : ''})`);
+  }
+  if (total === 0) notes.push('no Running+Ready router pods found');
+  const resets = report.perPod.filter((p) => p.kind === 'reset');
+  if (resets.length > 0) notes.push(`counter reset on ${resets.map((r) => `${r.key} (${r.reason})`).join(', ')}`);
+  if (notes.length === 0) return d;
+  return { ...d, message: `${d.message} [${notes.join('; ')}]` };
+}

@@ -1,0 +1,78 @@
+// The threshold controller's Kubernetes I/O, behind a small interface so the loop is testable and the
+// bench can run the same loop without a cluster.
+// - Status: server-side apply on the status subresource with its OWN field manager, so the reconciler's
+//   status apply (Ready/Progressing/...) and this one never remove each other's fields.
+// - ConfigMap: the reconciler's own builder (buildRouterConfigMap) and field manager, so the object is
+//   byte-for-byte what the next reconcile would write: no fight, no pod restart (routers poll the file).
+
+import os from 'node:os';
+import { API_VERSION, KIND, PLURAL, type ModelCascade } from '../api/model-cascade.js';
+import { type KubeClient, resourcePath } from '../kube/client.js';
+import { buildRouterConfigMap } from '../reconcile/builders/router-config.js';
+import { CASCADE_LABEL, COMPONENT_LABEL, names } from '../reconcile/builders/labels.js';
+import type { PodLike } from '../telemetry/scrape.js';
+import type { ThresholdEvent, ThresholdStatus } from './status.js';
+
+export const STATUS_FIELD_MANAGER = 'tinysaver-threshold-controller';
+
+export interface ControllerKube {
+  /** the cascade's router pods (the saver Deployment's pods carry the router sidecar) */
+  listRouterPods(mc: ModelCascade): Promise<PodLike[]>;
+  /** apply the controller's status fields; returns the updated object */
+  applyStatus(mc: ModelCascade, status: ThresholdStatus): Promise<ModelCascade>;
+  /** re-apply the router ConfigMap from the (updated) object */
+  applyRouterConfig(mc: ModelCascade): Promise<void>;
+  emitEvent(mc: ModelCascade, e: ThresholdEvent): Promise<void>;
+}
+
+export function routerPodSelector(mc: ModelCascade): string {
+  return `${CASCADE_LABEL}=${mc.metadata.name},${COMPONENT_LABEL}=saver`;
+}
+
+export function kubeControllerIO(client: KubeClient): ControllerKube {
+  return {
+    async listRouterPods(mc) {
+      const list = await client.get<{ items?: PodLike[] }>(resourcePath('v1', 'pods', mc.metadata.namespace), {
+        query: { labelSelector: routerPodSelector(mc) },
+      });
+      return Array.isArray(list?.items) ? list.items : [];
+    },
+    async applyStatus(mc, status) {
+      const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name: mc.metadata.name, namespace: mc.metadata.namespace }, status };
+      return client.apply<ModelCascade>(resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'), body, {
+        fieldManager: STATUS_FIELD_MANAGER,
+        force: true,
+      });
+    },
+    async applyRouterConfig(mc) {
+      const cm = buildRouterConfigMap(mc);
+      await client.apply(resourcePath('v1', 'configmaps', mc.metadata.namespace, names.routerConfig(mc)), cm);
+    },
+    async emitEvent(mc, e) {
+      const now = new Date().toISOString();
+      await client.request('POST', resourcePath('v1', 'events', mc.metadata.namespace), {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${mc.metadata.name}.`, namespace: mc.metadata.namespace },
+          involvedObject: {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            name: mc.metadata.name,
+            namespace: mc.metadata.namespace,
+            uid: mc.metadata.uid,
+          },
+          reason: e.reason,
+          message: e.message.slice(0, 1024),
+          type: e.type,
+          source: { component: 'tinysaver-operator', host: os.hostname() },
+          reportingComponent: 'tinysaver.io/threshold-controller',
+          reportingInstance: os.hostname(),
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    },
+  };
+}
