@@ -84,8 +84,8 @@ export class ThresholdController {
     const key = keyOf(mc);
     const loop = this.loops.get(key);
     if (loop) {
-      // keep our own last view of status fields we write if the informer copy is older
-      loop.mc = mc;
+      // Our own status write can be newer than an informer event still in flight: keep the newer copy.
+      if (!olderThan(mc, loop.mc)) loop.mc = mc;
       const s = controlSettings(mc).settings;
       if (s && loop.intervalMs !== undefined && s.intervalMs !== loop.intervalMs && this.running) this.schedule(key, false);
       return;
@@ -253,6 +253,14 @@ export class ThresholdController {
     await this.opts.io.applyStatus(l.mc, status);
     l.lastStatusJson = json;
   }
+}
+
+/** True when `a` is an older revision of the same object than `b` (resourceVersions are etcd revisions). */
+function olderThan(a: ModelCascade, b: ModelCascade): boolean {
+  if (a.metadata.uid !== b.metadata.uid) return false;
+  const ra = Number(a.metadata.resourceVersion);
+  const rb = Number(b.metadata.resourceVersion);
+  return Number.isSafeInteger(ra) && Number.isSafeInteger(rb) && ra < rb;
 }
 
 /** Tell status which routers failed or reset (the policy only sees the pooled window). */
