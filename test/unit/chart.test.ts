@@ -86,12 +86,11 @@ describe('default values', () => {
     expect(c.resources.requests).toEqual({ cpu: '50m', memory: '128Mi' });
     expect(c.resources.limits.memory).toBe('256Mi');
     const ports = Object.fromEntries(c.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
-    expect(ports).toEqual({ metrics: 8080, health: 8081 });
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(ports).toEqual({ metrics: 8081 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     expect(c.args[0]).toBe('operator');
-    expect(c.args).toContain('--metrics-port=8080');
-    expect(c.args).toContain('--health-port=8081');
+    expect(c.args).toContain('--metrics-port=8081');
     expect(c.args.some((a: string) => a.startsWith('--namespace'))).toBe(false);
     expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
   });
@@ -105,7 +104,7 @@ describe('default values', () => {
     const svc = findObject(objs, 'Service');
     expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(dep.spec.template.metadata.labels[k]).toBe(v);
-    expect(svc.spec.ports).toEqual([{ name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
+    expect(svc.spec.ports).toEqual([{ name: 'metrics', port: 8081, targetPort: 'metrics', protocol: 'TCP' }]);
   });
 
   it('grants exactly what the operator uses: no wildcards, no secrets, nodes or RBAC objects', async () => {
@@ -126,26 +125,36 @@ describe('default values', () => {
 });
 
 describe('leader election', () => {
-  const leaderArg = async (values: Record<string, string | number | boolean>) => {
-    const objs = await renderChart(values);
-    const { c } = container(objs);
-    return { args: c.args as string[], leaseRole: objs.some((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election')) };
-  };
-  it('is on by default and names the Lease in the release namespace', async () => {
-    const { args, leaseRole } = await leaderArg({});
-    expect(args).toContain('--leader-elect=true');
-    expect(args).toContain(`--lease-namespace=${NS}`);
-    expect(leaseRole).toBe(true);
+  it('always runs, on a Lease in the release namespace held under the pod name, with a working Role', async () => {
+    for (const replicaCount of [1, 3]) {
+      const objs = await renderChart({ replicaCount });
+      const { c } = container(objs);
+      expect(c.args).toEqual(expect.arrayContaining([`--lease-namespace=${NS}`, '--lease-name=ts-tinysaver-operator', '--identity=$(POD_NAME)']));
+      expect(c.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+      expect(findObject(objs, 'RoleBinding', 'ts-tinysaver-operator-leader-election').roleRef.name).toBe('ts-tinysaver-operator-leader-election');
+    }
   });
-  it('can be turned off for a single replica, and then needs no Lease permissions', async () => {
-    const { args, leaseRole } = await leaderArg({ 'leaderElection.enabled': false });
-    expect(args).toContain('--leader-elect=false');
-    expect(leaseRole).toBe(false);
+  it('renews at most every 2 s and well inside a short lease', async () => {
+    const retry = async (lease: number) =>
+      Number((container(await renderChart({ 'operator.leaseDurationSeconds': lease })).c.args as string[]).find((a) => a.startsWith('--retry-period='))!.split('=')[1]);
+    expect(await retry(15)).toBe(2000);
+    expect(await retry(5)).toBe(1000);
   });
-  it('is forced on with more than one replica', async () => {
-    const { args, leaseRole } = await leaderArg({ 'leaderElection.enabled': false, replicaCount: 3 });
-    expect(args).toContain('--leader-elect=true');
-    expect(leaseRole).toBe(true);
+  it('passes only flags that `tinysaver operator` accepts', async () => {
+    const { run } = await import('../../runtime/cli/commands/operator.js');
+    let help = '';
+    const log = console.log;
+    console.log = (s: string) => (help += s);
+    try {
+      expect(await run(['--help'])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    const objs = await renderChart({ ...ALL_FEATURES, 'namespaced.enabled': true });
+    for (const a of (container(objs).c.args as string[]).slice(1)) {
+      const flag = a.split('=')[0];
+      expect(help, `chart passes ${flag}`).toMatch(new RegExp(`^\\s+${flag}\\b`, 'm'));
+    }
   });
 });
 
@@ -196,8 +205,6 @@ describe('every optional feature on', () => {
     expect(dash.panels.map((p: { title: string }) => p.title)).toEqual(
       expect.arrayContaining(['Saver share', 'Confidence threshold', 'Accuracy loss bound vs budget', 'Escalation rate', 'Latency by stage (p50 / p95)']),
     );
-    // More than one replica: leader election forced on.
-    expect(container(objs).c.args).toContain('--leader-elect=true');
   });
 
   it('selects exactly the router Service the operator builds (labels and port name)', async () => {
@@ -236,7 +243,7 @@ describe('values.schema.json rejects bad values', () => {
     ['unknown nested key', ['--set', 'image.name=x'], /\/image.*additional properties 'name' not allowed/],
     ['bad pull policy', ['--set', 'image.pullPolicy=Sometimes'], /pullPolicy.*must be one of/],
     ['port out of range', ['--set', 'operator.metricsPort=70000'], /metricsPort.*maximum/],
-    ['bad log level', ['--set', 'operator.logLevel=loud'], /logLevel.*must be one of/],
+    ['zero workers', ['--set', 'operator.workers=0'], /workers.*minimum/],
     ['bad digest', ['--set', 'image.digest=latest'], /digest/],
     ['feature flag not a boolean', ['--set-string', 'prometheusRule.enabled=yes'], /prometheusRule\/enabled.*want boolean/],
     ['bad scrape interval', ['--set', 'serviceMonitor.interval=soon'], /serviceMonitor\/interval/],

@@ -159,9 +159,10 @@ describe('ports match the chart, the operator builders and DESIGN defaults', () 
     expect(exposed(parsed['runtime-gpu'])).toEqual([BASE_PORT]);
   });
 
-  it('operator: the metrics and health ports the chart configures', () => {
-    const values = yaml.load(read('charts/tinysaver-operator/values.yaml')) as { operator: { metricsPort: number; healthPort: number } };
-    expect(exposed(parsed.operator)).toEqual([values.operator.metricsPort, values.operator.healthPort].sort((a, b) => a - b));
+  it('operator: the metrics/health port the chart configures, which is also the CLI default', () => {
+    const values = yaml.load(read('charts/tinysaver-operator/values.yaml')) as { operator: { metricsPort: number } };
+    expect(exposed(parsed.operator)).toEqual([values.operator.metricsPort]);
+    expect(read('runtime/cli/commands/operator.ts')).toMatch(new RegExp(`--metrics-port PORT .*\\(default: ${values.operator.metricsPort}\\)`));
   });
 });
 

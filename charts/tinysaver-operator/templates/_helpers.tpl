@@ -48,11 +48,6 @@ app.kubernetes.io/part-of: tinysaver
 {{- default .Release.Namespace .Values.namespaced.namespace }}
 {{- end }}
 
-{{/* Leader election is on when asked for, and always with more than one replica. */}}
-{{- define "tinysaver.leaderElect" -}}
-{{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ else }}false{{ end }}
-{{- end }}
-
 {{- define "tinysaver.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
