@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { computeConditions, conditionsEqual, mergeConditions, rolloutState, type DeploymentLike } from '../../operator/reconcile/status.js';
+import { backoffDelay } from '../../operator/kube/backoff.js';
+
+const dep = (name: string, replicas: number, status: DeploymentLike['status'], generation = 2): DeploymentLike => ({
+  metadata: { name, generation },
+  spec: { replicas },
+  status,
+});
+const ready = (name: string, n = 1) => dep(name, n, { observedGeneration: 2, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n });
+const cond = (cs: ReturnType<typeof computeConditions>, t: string) => cs.find((c) => c.type === t)!;
+
+describe('rolloutState', () => {
+  it('is rolled out only when the controller saw the current generation and all replicas are updated and available', () => {
+    expect(rolloutState(ready('a', 2)).rolledOut).toBe(true);
+    expect(rolloutState(dep('a', 2, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).rolledOut).toBe(false);
+    expect(rolloutState(dep('a', 2, { observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })).rolledOut).toBe(false);
+    expect(rolloutState(dep('a', 2, { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 1 })).rolledOut).toBe(false);
+    expect(rolloutState(dep('a', 1, undefined)).rolledOut).toBe(false);
+  });
+});
+
+describe('computeConditions', () => {
+  it('Ready=True when every deployment is rolled out', () => {
+    const cs = computeConditions({ generation: 5, deployments: [ready('x-saver'), ready('x-base')] });
+    expect(cond(cs, 'Ready')).toMatchObject({ status: 'True', observedGeneration: 5 });
+    expect(cond(cs, 'Progressing').status).toBe('False');
+    expect(cond(cs, 'Degraded').status).toBe('False');
+  });
+  it('Progressing while a deployment rolls out', () => {
+    const cs = computeConditions({ generation: 1, deployments: [ready('x-saver'), dep('x-base', 1, {})] });
+    expect(cond(cs, 'Ready')).toMatchObject({ status: 'False', reason: 'Unavailable' });
+    expect(cond(cs, 'Ready').message).toContain('x-base 0/1 available');
+    expect(cond(cs, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
+  });
+  it('Degraded on a stalled rollout or a reconcile error', () => {
+    const stalled = dep('x-base', 1, { observedGeneration: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] });
+    expect(cond(computeConditions({ generation: 1, deployments: [stalled] }), 'Degraded')).toMatchObject({ status: 'True', reason: 'ProgressDeadlineExceeded' });
+    const cs = computeConditions({ generation: 1, deployments: [ready('a')], reconcileError: { reason: 'InvalidSpec', message: 'saver.model: bad' } });
+    expect(cond(cs, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec', message: 'saver.model: bad' });
+    expect(cond(cs, 'Ready').status).toBe('False');
+  });
+  it('keeps lastTransitionTime while status is unchanged and detects equality', () => {
+    const first = mergeConditions(undefined, computeConditions({ generation: 1, deployments: [ready('a')] }), 't1');
+    const again = computeConditions({ generation: 1, deployments: [ready('a')] });
+    expect(conditionsEqual(first, again)).toBe(true);
+    const merged = mergeConditions(first, computeConditions({ generation: 1, deployments: [dep('a', 1, {})] }), 't2');
+    expect(cond(merged, 'Ready').lastTransitionTime).toBe('t2');
+    expect(cond(merged, 'Degraded').lastTransitionTime).toBe('t1');
+  });
+});
+
+describe('backoffDelay', () => {
+  it('doubles per attempt within [d/2, d] and caps at max', () => {
+    expect(backoffDelay(0, { baseMs: 100, maxMs: 10_000 }, () => 0)).toBe(50);
+    expect(backoffDelay(0, { baseMs: 100, maxMs: 10_000 }, () => 1)).toBe(100);
+    expect(backoffDelay(3, { baseMs: 100, maxMs: 10_000 }, () => 1)).toBe(800);
+    expect(backoffDelay(50, { baseMs: 100, maxMs: 10_000 }, () => 0.5)).toBe(7500);
+  });
+});
