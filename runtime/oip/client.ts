@@ -9,6 +9,7 @@ import {
   parseHeaderLength,
   HEADER_LENGTH_HEADER,
 } from './codec.js';
+import { BodyCollector } from './body.js';
 import { OipError, type InferRequest, type InferResponse, type ModelMetadata } from './types.js';
 
 export interface V2ClientOptions {
@@ -129,23 +130,23 @@ export class V2Client {
           headers,
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
+          const tooBig = (): void => {
+            req.destroy(new OipError(502, `response from ${this.baseUrl} exceeds ${this.maxResponseBytes} bytes`));
+          };
+          const declared = Number(res.headers['content-length']);
+          if (declared > this.maxResponseBytes) return tooBig();
+          let hl = 0;
+          try {
+            hl = parseHeaderLength(res.headers[HEADER_LENGTH_HEADER]) ?? 0;
+          } catch {
+            // a bad header length is reported by the decoder
+          }
+          const body = new BodyCollector(Number.isSafeInteger(declared) ? declared : undefined, hl);
           res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > this.maxResponseBytes) {
-              req.destroy(new OipError(502, `response from ${this.baseUrl} exceeds ${this.maxResponseBytes} bytes`));
-              return;
-            }
-            chunks.push(c);
+            if (body.length + c.length > this.maxResponseBytes) return tooBig();
+            body.push(c);
           });
-          res.once('end', () =>
-            finish(null, {
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
-            }),
-          );
+          res.once('end', () => finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: body.finish() }));
           res.once('error', (e) => finish(toOipError(e, this.baseUrl)));
         },
       );

@@ -4,38 +4,39 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OipError } from './types.js';
 import type { EncodedMessage } from './codec.js';
+import { BodyCollector } from './body.js';
 
 /**
  * Read a request body of at most `limitBytes`. Over the limit: rejects with OipError(413), stops
  * buffering and discards the rest (the 413 reply closes the connection), so memory stays bounded.
+ * `alignOffset` (the Inference-Header-Content-Length, when known) is placed on an 8-byte boundary
+ * so the binary tensors decode as zero-copy views.
  */
-export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limitBytes) {
+export function readBody(req: IncomingMessage, limitBytes: number, alignOffset = 0): Promise<Buffer> {
+  const declaredHeader = req.headers['content-length'];
+  const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
+  if (declared !== undefined && declared > limitBytes) {
     req.resume();
-    return Promise.reject(tooLarge(Number(declared), limitBytes));
+    return Promise.reject(tooLarge(declared, limitBytes));
   }
   return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+    const body = new BodyCollector(Number.isSafeInteger(declared) ? declared : undefined, alignOffset);
     let settled = false;
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limitBytes) {
+      if (body.length + chunk.length > limitBytes) {
         settled = true;
-        chunks.length = 0;
         req.removeListener('data', onData);
         req.resume(); // discard the remainder without buffering it
-        reject(tooLarge(size, limitBytes, true));
+        reject(tooLarge(body.length + chunk.length, limitBytes, true));
         return;
       }
-      chunks.push(chunk);
+      body.push(chunk);
     };
     req.on('data', onData);
     req.once('end', () => {
       if (settled) return;
       settled = true;
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      resolve(body.finish());
     });
     req.once('error', (e) => {
       if (settled) return;

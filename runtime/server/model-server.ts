@@ -150,8 +150,9 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
         metrics.rejected.inc({ model: name, reason: 'not_ready' });
         throw new OipError(503, `model '${name}' is not ready (server shutting down)`);
       }
-      const body = await readBody(req, o.maxBodyBytes);
-      const request = decodeInferRequest(body, parseHeaderLength(req.headers[HEADER_LENGTH_HEADER]));
+      const headerLength = parseHeaderLength(req.headers[HEADER_LENGTH_HEADER]);
+      const body = await readBody(req, o.maxBodyBytes, headerLength);
+      const request = decodeInferRequest(body, headerLength);
       const v = validateRequest(request, model.inputs, model.outputs, {
         allowNonFinite: o.allowNonFinite,
         batchable,

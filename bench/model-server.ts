@@ -1,0 +1,133 @@
+// Benchmark: `tinysaver serve-model` (child process, HTTP on 127.0.0.1, binary and JSON tensors)
+// vs raw in-process session.run, at equal batch size. Prints a table; asserts nothing.
+//
+//   npm run build && node dist/bench/model-server.js [--seconds 2] [--batches 1,8,32] [--concurrency 4] [--models a,b]
+//
+// Each request carries exactly one batch of B rows and the server runs with --max-batch-size B, so
+// every session run has B rows on both sides. Target: server >= 0.9 x raw throughput.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { V2Client } from '../runtime/oip/client.js';
+import type { InferRequest } from '../runtime/oip/types.js';
+import { loadOnnxModel } from '../runtime/onnx/session.js';
+import { loadZooManifest, zooModelPath } from '../models/zoo.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
+
+function images(rows: number): Float32Array {
+  const out = new Float32Array(rows * 784);
+  let s = 12345;
+  for (let i = 0; i < out.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    out[i] = (s >>> 8) / 16777216;
+  }
+  return out;
+}
+
+async function rawThroughput(modelPath: string, batch: number, seconds: number): Promise<number> {
+  const model = await loadOnnxModel(modelPath);
+  const input = { input: { datatype: 'FP32' as const, shape: [batch, 1, 28, 28], data: images(batch) } };
+  for (let i = 0; i < 20; i++) await model.run(input); // warm-up
+  let rows = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) {
+    await model.run(input);
+    rows += batch;
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  await model.release();
+  return rows / elapsed;
+}
+
+async function startServer(modelPath: string, batch: number): Promise<{ child: ChildProcess; url: string; name: string }> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve-model', '--model', modelPath, '--port', '0', '--max-batch-size', String(batch), '--max-queue-delay-ms', '1'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const m = /serving "([^"]+)" at (http:\/\/[^/\s]+)\//.exec(err);
+    if (m) return { child, url: m[2], name: m[1] };
+    if (child.exitCode !== null) throw new Error(`serve-model exited: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`serve-model did not start: ${err}`);
+}
+
+async function serverThroughput(
+  client: V2Client,
+  name: string,
+  batch: number,
+  seconds: number,
+  concurrency: number,
+  binary: boolean,
+): Promise<number> {
+  const req: InferRequest = { inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28], data: images(batch) }] };
+  for (let i = 0; i < 20; i++) await client.infer(name, req, { binary });
+  let rows = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < end) {
+      await client.infer(name, req, { binary });
+      rows += batch;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return rows / ((performance.now() - t0) / 1000);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '2' },
+      batches: { type: 'string', default: '1,8,32' },
+      concurrency: { type: 'string', default: '4' },
+      models: { type: 'string' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  const batches = values.batches!.split(',').map(Number);
+  const concurrency = Number(values.concurrency);
+  const manifest = loadZooManifest();
+  const names = values.models ? values.models.split(',') : manifest.models.map((m) => m.name);
+
+  const header = ['model', 'batch', 'raw rows/s', 'server bin rows/s', 'bin/raw', 'server JSON rows/s', 'JSON/raw'];
+  const rows: string[][] = [];
+  for (const name of names) {
+    const path = zooModelPath(name);
+    for (const batch of batches) {
+      const raw = await rawThroughput(path, batch, seconds);
+      const srv = await startServer(path, batch);
+      const client = new V2Client(srv.url, { maxSockets: concurrency });
+      try {
+        const bin = await serverThroughput(client, srv.name, batch, seconds, concurrency, true);
+        const json = await serverThroughput(client, srv.name, batch, seconds, concurrency, false);
+        rows.push([name, String(batch), raw.toFixed(0), bin.toFixed(0), (bin / raw).toFixed(2), json.toFixed(0), (json / raw).toFixed(2)]);
+        console.error(`  ${rows[rows.length - 1].join('  ')}`);
+      } finally {
+        client.close();
+        srv.child.kill('SIGTERM');
+        await new Promise((r) => srv.child.once('exit', r));
+      }
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(`model server vs in-process session.run (equal batch size; ${concurrency} requests in flight; ${seconds}s each)`);
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
