@@ -1,0 +1,136 @@
+// `tinysaver simulate`: what would a cascade of this saver and base save, and what would it cost in
+// accuracy? Sweeps the threshold offline, picks operating points on a calibration split and reports
+// them on a held-out split; writes a table, JSON, an SVG plot and a ModelCascade snippet.
+
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
+import { type FlagDef, parseFlags } from '../../router/flags.js';
+import { DEFAULT_BASE, DEFAULT_SAVER, modelMacs, predictionsFromFile, predictionsFromModels, resolveModel } from '../../simulate/inputs.js';
+import { predictionsToJsonl } from '../../simulate/predictions.js';
+import { plotSvg } from '../../simulate/plot.js';
+import { formatReport } from '../../simulate/report.js';
+import { type SimulationReport, simulate } from '../../simulate/simulate.js';
+import { modelCascadeSnippet } from '../../simulate/snippet.js';
+
+export const SIMULATE_FLAGS: Record<string, FlagDef> = {
+  saver: { kind: 'string', meta: 'MODEL', default: DEFAULT_SAVER, help: 'saver ONNX file or bundled zoo model name' },
+  base: { kind: 'string', meta: 'MODEL', default: DEFAULT_BASE, help: 'base ONNX file or bundled zoo model name' },
+  predictions: { kind: 'string', meta: 'FILE.jsonl', help: 'logged predictions instead of running models (format in README: {"saver":[...],"base":[...],"label":3} or {"saverConf":0.93,"saverTop1":3,"baseTop1":3,"label":3})' },
+  'dataset-dir': { kind: 'string', meta: 'DIR', help: 'Fashion-MNIST IDX directory (default $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)' },
+  limit: { kind: 'int', min: 2, meta: 'N', help: 'use only the first N test images' },
+  'batch-size': { kind: 'int', min: 1, default: 512, help: 'rows per model run' },
+  measure: { kind: 'string', choices: CONFIDENCE_MEASURES, default: 'max-prob', help: 'saver confidence measure' },
+  probabilities: { kind: 'boolean', default: false, help: 'model outputs / logged scores are probabilities (default: logits for models, auto-detected per row for --predictions)' },
+  'cost-ratio': { kind: 'number', meta: 'S', help: 'saver cost / base cost (default: MACs ratio from the ONNX graphs)' },
+  'audit-rate': { kind: 'fraction', default: 0, help: 'audit rate a counted in the relative cost s + (1 - r) + a r' },
+  budget: { kind: 'fraction', default: 0.01, help: 'ε: allowed share of rows where the cascade differs from the base' },
+  delta: { kind: 'fraction', default: 0.05, help: 'δ: the budget holds with confidence 1 - δ' },
+  min: { kind: 'fraction', default: 0.5, help: 'lowest threshold the budget pick may choose' },
+  max: { kind: 'fraction', default: 1, help: 'highest threshold (held when nothing certifies)' },
+  strata: { kind: 'int', min: 1, default: 3, help: 'strata of the Clopper-Pearson bound' },
+  'calibration-fraction': { kind: 'fraction', default: 0.5, help: 'share of rows used to pick thresholds (the rest reports)' },
+  seed: { kind: 'int', min: 0, default: 1, help: 'seed of the calibration/evaluation shuffle' },
+  step: { kind: 'fraction', default: 0.01, help: 'fine grid step of the sweep (bucket edges are always included)' },
+  json: { kind: 'boolean', default: false, help: 'print the full report as JSON' },
+  plot: { kind: 'string', meta: 'FILE.svg', help: 'write the accuracy vs relative compute plot' },
+  snippet: { kind: 'string', meta: 'FILE.yaml', help: 'write a ModelCascade manifest for the budget operating point' },
+  name: { kind: 'string', default: 'my-cascade', help: 'metadata.name in the snippet' },
+  'save-predictions': { kind: 'string', meta: 'FILE.jsonl', help: 'also write the per-row predictions (compact JSONL, reusable with --predictions)' },
+};
+
+const USAGE = 'tinysaver simulate [--saver MODEL] [--base MODEL | --predictions FILE.jsonl] [flags]';
+const SUMMARY = 'Simulate a saver/base cascade offline: sweep the threshold, pick it by the TinySaver criterion and by a certified accuracy budget (picked on a calibration split, reported on a held-out split).';
+
+/** JSON with Infinity thresholds written as the string "Infinity" (base only). */
+export function reportJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => (v === Infinity ? 'Infinity' : v), 2);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseFlags(argv, USAGE, SUMMARY, SIMULATE_FLAGS);
+  if (parsed.kind === 'help') {
+    console.log(parsed.text);
+    return 0;
+  }
+  if (parsed.kind === 'error') {
+    console.error(`tinysaver simulate: ${parsed.message}`);
+    return 2;
+  }
+  const f = parsed.values;
+  if ((f.min as number) > (f.max as number)) {
+    console.error(`tinysaver simulate: --min ${f.min} is above --max ${f.max}`);
+    return 2;
+  }
+  if (f.delta === 0 || f.delta === 1) {
+    console.error('tinysaver simulate: --delta must be strictly between 0 and 1');
+    return 2;
+  }
+  if (f['calibration-fraction'] === 0 || f['calibration-fraction'] === 1) {
+    console.error('tinysaver simulate: --calibration-fraction must be strictly between 0 and 1');
+    return 2;
+  }
+  const measure = f.measure as ConfidenceMeasure;
+  const argvHas = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  let saverPath: string | undefined;
+  let basePath: string | undefined;
+  let report: SimulationReport;
+  let title: string;
+  try {
+    const modelsGiven = !f.predictions || argvHas('saver') || argvHas('base');
+    if (modelsGiven) {
+      saverPath = resolveModel(f.saver as string);
+      basePath = resolveModel(f.base as string);
+    }
+    let costRatio = f['cost-ratio'] as number | undefined;
+    if (costRatio === undefined) {
+      if (!saverPath || !basePath) throw new Error('--cost-ratio is required with --predictions (or pass --saver and --base ONNX files to profile)');
+      costRatio = (await modelMacs(saverPath)) / (await modelMacs(basePath));
+    }
+    if (!(costRatio >= 0)) throw new Error(`--cost-ratio: must be >= 0, got ${costRatio}`);
+    const preds = f.predictions
+      ? await predictionsFromFile(f.predictions as string, measure, f.probabilities ? true : 'auto')
+      : await predictionsFromModels(saverPath!, basePath!, {
+          datasetDir: f['dataset-dir'] as string | undefined,
+          limit: f.limit as number | undefined,
+          batchSize: f['batch-size'] as number,
+          measure,
+          probabilities: f.probabilities as boolean,
+          progressLabel: 'simulate: running saver + base',
+        });
+    if (f['save-predictions']) await writeFile(f['save-predictions'] as string, predictionsToJsonl(preds));
+    report = simulate(preds, {
+      costRatio,
+      auditRate: f['audit-rate'] as number,
+      budget: f.budget as number,
+      delta: f.delta as number,
+      min: f.min as number,
+      max: f.max as number,
+      strata: f.strata as number,
+      calibrationFraction: f['calibration-fraction'] as number,
+      seed: f.seed as number,
+      step: f.step as number,
+    });
+    title = f.predictions ? `tinysaver simulate: ${f.predictions}` : `tinysaver simulate: saver ${f.saver} / base ${f.base}`;
+  } catch (e) {
+    console.error(`tinysaver simulate: ${(e as Error).message}`);
+    return 2;
+  }
+  if (f.plot) await writeFile(f.plot as string, plotSvg(report, title.replace('tinysaver simulate: ', '')));
+  if (f.snippet) {
+    await writeFile(
+      f.snippet as string,
+      modelCascadeSnippet(report, {
+        name: f.name as string,
+        saverModel: saverPath ? `file://${resolve(saverPath)}` : 'pvc://models/saver.onnx',
+        baseModel: basePath ? `file://${resolve(basePath)}` : 'pvc://models/base.onnx',
+        measure,
+        min: f.min as number,
+        max: f.max as number,
+      }),
+    );
+  }
+  if (f.json) console.log(reportJson({ ...report, title }));
+  else console.log(formatReport(report, title));
+  return 0;
+}

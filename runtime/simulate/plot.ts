@@ -1,0 +1,65 @@
+// Accuracy (or agreement with the base, without labels) vs relative compute as a standalone SVG,
+// with the chosen operating points marked. Hand-written SVG: no dependency, renders anywhere.
+
+import type { OperatingPoint, SimulationReport } from './simulate.js';
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function plotSvg(r: SimulationReport, title: string): string {
+  const W = 720;
+  const H = 440;
+  const m = { l: 70, r: 30, t: 50, b: 60 };
+  const yOf = (p: { accuracy: number | null; agreement: number }) => (r.labelled ? (p.accuracy as number) : p.agreement);
+  const pts = r.sweep.map((p) => ({ x: p.relativeCost, y: yOf(p), t: p.threshold }));
+  const xs = pts.map((p) => p.x);
+  const ys = pts.map((p) => p.y);
+  const xMin = 0;
+  const xMax = Math.max(1.05, ...xs) * 1.02;
+  const yLo = Math.min(...ys);
+  const yHi = Math.max(...ys);
+  const pad = Math.max(0.005, (yHi - yLo) * 0.1);
+  const y0 = Math.max(0, yLo - pad);
+  const y1 = Math.min(1, yHi + pad);
+  const X = (v: number) => m.l + ((v - xMin) / (xMax - xMin)) * (W - m.l - m.r);
+  const Y = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
+  const sorted = [...pts].sort((a, b) => a.x - b.x || a.y - b.y);
+  const path = sorted.map((p, i) => `${i ? 'L' : 'M'}${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)}`).join(' ');
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${esc(title)}</text>`);
+  // grid + ticks
+  for (let i = 0; i <= 5; i++) {
+    const xv = xMin + ((xMax - xMin) * i) / 5;
+    const yv = y0 + ((y1 - y0) * i) / 5;
+    out.push(`<line x1="${X(xv)}" y1="${m.t}" x2="${X(xv)}" y2="${H - m.b}" stroke="#eee"/>`);
+    out.push(`<line x1="${m.l}" y1="${Y(yv)}" x2="${W - m.r}" y2="${Y(yv)}" stroke="#eee"/>`);
+    out.push(`<text x="${X(xv)}" y="${H - m.b + 18}" text-anchor="middle">${xv.toFixed(2)}</text>`);
+    out.push(`<text x="${m.l - 8}" y="${Y(yv) + 4}" text-anchor="end">${(100 * yv).toFixed(1)}%</text>`);
+  }
+  out.push(`<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`);
+  out.push(`<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`);
+  out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 18}" text-anchor="middle">relative compute (1 = base model alone; saver cost ratio s = ${r.costRatio.toPrecision(3)})</text>`);
+  out.push(`<text transform="translate(18 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${r.labelled ? 'cascade accuracy' : 'agreement with base'} (evaluation split)</text>`);
+  // base accuracy reference line
+  const base = r.sweep[r.sweep.length - 1];
+  out.push(`<line x1="${m.l}" y1="${Y(yOf(base)).toFixed(1)}" x2="${W - m.r}" y2="${Y(yOf(base)).toFixed(1)}" stroke="#999" stroke-dasharray="4 4"/>`);
+  out.push(`<text x="${W - m.r - 4}" y="${(Y(yOf(base)) - 6).toFixed(1)}" text-anchor="end" fill="#666">base only</text>`);
+  // relative compute 1 = the base alone: right of this line the cascade costs more than no cascade
+  out.push(`<line x1="${X(1).toFixed(1)}" y1="${m.t}" x2="${X(1).toFixed(1)}" y2="${H - m.b}" stroke="#999" stroke-dasharray="2 3"/>`);
+  out.push(`<path d="${path}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
+  for (const p of pts) out.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="1.8" fill="#1f77b4"/>`);
+  const mark = (o: OperatingPoint, color: string, label: string, dy: number) => {
+    const x = X(o.evaluation.relativeCost);
+    const y = Y(yOf(o.evaluation));
+    out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="6" fill="none" stroke="${color}" stroke-width="2.5"/>`);
+    // labels right of the point, or left of it near the right edge so they are not clipped
+    const right = x < W * 0.6;
+    out.push(`<text x="${(right ? x + 10 : x - 10).toFixed(1)}" y="${(y + dy).toFixed(1)}" text-anchor="${right ? 'start' : 'end'}" fill="${color}">${esc(label)}</text>`);
+  };
+  if (r.paper) mark(r.paper, '#d62728', `(a) paper: t=${r.paper.threshold}`, 16);
+  const c = r.budget.certification!;
+  mark(r.budget, '#2ca02c', `(b) budget ε=${c.epsilon}, ${100 * (1 - c.delta)}%: t=${r.budget.threshold}`, -8);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
