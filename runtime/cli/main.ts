@@ -12,6 +12,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   operator: { summary: 'run the ModelCascade operator against a cluster (kubeconfig or in-cluster)', load: () => import('./commands/operator.js') },
   'fetch-model': { summary: 'download a model file (init container helper): size limit, optional sha256', load: () => import('./commands/fetch-model.js') },
   profile: { summary: 'parameters, MACs and FLOPs of an ONNX model from its graph', load: () => import('./commands/profile.js') },
+  simulate: { summary: 'offline cascade simulation: threshold sweep, paper and certified-budget operating points, plot, ModelCascade snippet', load: () => import('./commands/simulate.js') },
   'serve-model': { summary: 'serve one ONNX model over the Open Inference Protocol v2 (dynamic batching)', load: () => import('./commands/serve-model.js') },
   route: { summary: 'cascade router sidecar: saver first, base for rows below the threshold', load: () => import('./commands/route.js') },
 };
