@@ -196,7 +196,14 @@ describe('every optional feature on', () => {
 
     const rule = findObject(objs, 'PrometheusRule');
     const alerts = rule.spec.groups.flatMap((g: { rules: { alert: string }[] }) => g.rules.map((r) => r.alert));
-    expect(alerts.sort()).toEqual(['TinySaverBaseEscalationsFailing', 'TinySaverLossBoundAboveBudget', 'TinySaverTelemetryStale', 'TinySaverThresholdPinnedAtMax']);
+    expect(alerts.sort()).toEqual([
+      'TinySaverBaseEscalationsFailing',
+      'TinySaverLossBoundAboveBudget',
+      'TinySaverOperatorNoLeader',
+      'TinySaverOperatorReconcileErrors',
+      'TinySaverTelemetryStale',
+      'TinySaverThresholdPinnedAtMax',
+    ]);
 
     const cm = findObject(objs, 'ConfigMap', 'ts-tinysaver-operator-dashboard');
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
