@@ -3,7 +3,7 @@
 // commands the chart/operator run exist in the package, EXPOSEd ports match the defaults the chart and
 // the operator use, every COPY source exists and passes .dockerignore, and the operator image (which
 // drops onnxruntime-node) never imports it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinModules } from 'node:module';
@@ -145,6 +145,28 @@ describe.each(Object.keys(FILES) as Array<keyof typeof FILES>)('%s image', (name
     expect(runs.some((r) => r.startsWith('npm ci --ignore-scripts'))).toBe(true);
     expect(runs.some((r) => r.includes('npm prune --omit=dev'))).toBe(true);
     expect(ops(finalStage(df), 'RUN').some((r) => /npm (ci|install)/.test(r.args))).toBe(false);
+  });
+});
+
+describe('models baked into the runtime images', () => {
+  it('every image-path model URI in examples/ names a bundled model file', () => {
+    const dir = join(ROOT, 'examples');
+    const uris = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .flatMap((f) => yaml.loadAll(readFileSync(join(dir, f), 'utf8')) as Array<{ spec?: { saver?: { model?: string }; base?: { model?: string } } }>)
+      .flatMap((d) => [d?.spec?.saver?.model, d?.spec?.base?.model])
+      .filter((u): u is string => typeof u === 'string' && (u.startsWith('file://') || u.startsWith('/')));
+    expect(uris.length).toBeGreaterThan(0);
+    for (const name of ['runtime', 'runtime-gpu'] as const) {
+      const copy = ops(finalStage(parsed[name]), 'COPY').find((c) => c.args.startsWith('--from=build /src/models/zoo/ '));
+      expect(copy, `${name}: COPY of models/zoo`).toBeDefined();
+      const dest = copy!.args.split(/\s+/).pop()!;
+      for (const uri of uris) {
+        const path = uri.replace(/^file:\/\//, '');
+        expect(path.startsWith(dest), `${uri} is not under ${dest}`).toBe(true);
+        expect(existsSync(join(ROOT, 'models/zoo', path.slice(dest.length))), `${uri}: models/zoo/${path.slice(dest.length)} missing`).toBe(true);
+      }
+    }
   });
 });
 
