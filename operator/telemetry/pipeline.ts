@@ -2,6 +2,7 @@
 // sliding window. Each cycle ingests one scrape result (from the pod scraper, a Prometheus query, or a
 // local router in the bench) and returns the window the policy reads plus what happened per pod.
 
+import type { RouterCounters } from './counters.js';
 import { type PodState, type PodDelta, stepDeltas } from './deltas.js';
 import type { ScrapeResult } from './scrape.js';
 import { SlidingWindow, type WindowSum } from './window.js';
@@ -17,6 +18,8 @@ export interface IngestReport {
   routerThresholds: number[];
   /** rows added to the window by this cycle */
   newRows: number;
+  /** this cycle's pooled deltas (what was added to the window) */
+  delta: RouterCounters;
 }
 
 export class TelemetryPipeline {
@@ -62,6 +65,7 @@ export class TelemetryPipeline {
       windowReset,
       routerThresholds: scrape.observed.map((o) => o.snapshot.threshold),
       newRows,
+      delta: step.delta,
     };
   }
 
