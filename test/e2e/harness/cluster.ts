@@ -109,6 +109,8 @@ export async function startCluster(): Promise<Cluster> {
     `--secure-port=${apiPort}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // Loopback cannot be published as the kubernetes Service endpoint; envtest does the same.
+    '--endpoint-reconciler-type=none',
     '--service-cluster-ip-range=10.0.0.0/24',
     '--service-account-issuer=https://kubernetes.default.svc',
     `--service-account-key-file=${join(dir, 'sa.pub')}`,
