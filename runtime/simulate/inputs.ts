@@ -8,7 +8,8 @@ import type { ConfidenceMeasure } from '../cascade/confidence.js';
 import { profileOnnxBytes } from '../profile/profile.js';
 import { progressReporter } from '../router/progress.js';
 import { type Predictions, parsePredictionsJsonl } from './predictions.js';
-import { predictWithModels } from './run-models.js';
+import { type LabelledImages, combinePredictions, predictWithModels, scoreModel } from './run-models.js';
+import type { RowConfidence } from '../cascade/confidence.js';
 
 export const DEFAULT_SAVER = 'saver-tinycnn';
 export const DEFAULT_BASE = 'base-cnn';
@@ -40,12 +41,31 @@ export interface ModelRunOptions {
 
 let testSet: Awaited<ReturnType<typeof loadFashionMnist>> | undefined;
 
-/** Run both models over the Fashion-MNIST test set (loaded once per process). */
-export async function predictionsFromModels(saverPath: string, basePath: string, o: ModelRunOptions = {}): Promise<Predictions> {
-  testSet ??= await loadFashionMnist('test', o.datasetDir);
+async function fashionTestSet(dir?: string): Promise<LabelledImages> {
+  testSet ??= await loadFashionMnist('test', dir);
+  return { images: testSet.images, labels: testSet.labels, count: testSet.count, sampleShape: [1, 28, 28] };
+}
+
+/** One model's confidence/top-1 over the Fashion-MNIST test set, with progress on stderr. */
+export async function scoreOnTestSet(modelPath: string, o: ModelRunOptions = {}): Promise<{ rows: RowConfidence; labels: ArrayLike<number> }> {
+  const set = await fashionTestSet(o.datasetDir);
   const bar = o.progressLabel ? progressReporter(o.progressLabel) : undefined;
   try {
-    return await predictWithModels(saverPath, basePath, { images: testSet.images, labels: testSet.labels, count: testSet.count, sampleShape: [1, 28, 28] }, {
+    const rows = await scoreModel(modelPath, set, { batchSize: o.batchSize, limit: o.limit, measure: o.measure, probabilities: o.probabilities, onProgress: bar?.update });
+    return { rows, labels: set.labels };
+  } finally {
+    bar?.end();
+  }
+}
+
+export { combinePredictions };
+
+/** Run both models over the Fashion-MNIST test set (loaded once per process). */
+export async function predictionsFromModels(saverPath: string, basePath: string, o: ModelRunOptions = {}): Promise<Predictions> {
+  const set = await fashionTestSet(o.datasetDir);
+  const bar = o.progressLabel ? progressReporter(o.progressLabel) : undefined;
+  try {
+    return await predictWithModels(saverPath, basePath, set, {
       batchSize: o.batchSize,
       limit: o.limit,
       measure: o.measure,

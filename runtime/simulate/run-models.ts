@@ -1,7 +1,7 @@
 // Run a saver and a base ONNX model in-process (onnxruntime-node, same session code as the model
 // server) over a labelled image set and collect per-row predictions, with a progress bar on stderr.
 
-import { type ConfidenceMeasure, rowConfidence } from '../cascade/confidence.js';
+import { type ConfidenceMeasure, type RowConfidence, rowConfidence } from '../cascade/confidence.js';
 import { type OnnxModel, loadOnnxModel } from '../onnx/session.js';
 import type { Predictions } from './predictions.js';
 
@@ -33,32 +33,42 @@ async function scoresOf(model: OnnxModel, data: Float32Array, rows: number, samp
   return { scores: t.data as ArrayLike<number>, classes: t.shape[1] };
 }
 
-/** Saver and base predictions for every image (or the first `limit`). */
-export async function predictWithModels(saverPath: string, basePath: string, set: LabelledImages, opts: RunModelsOptions = {}): Promise<Predictions> {
+/** One model's per-row confidence and top-1 over the images (or the first `limit`). */
+export async function scoreModel(modelPath: string, set: LabelledImages, opts: RunModelsOptions = {}): Promise<RowConfidence> {
   const batch = opts.batchSize ?? 512;
   const n = Math.min(set.count, opts.limit ?? set.count);
   const per = set.sampleShape.reduce((a, b) => a * b, 1);
   if (set.images.length < set.count * per) throw new Error(`image data holds ${set.images.length} values, expected ${set.count} x ${per}`);
-  const [saver, base] = await Promise.all([loadOnnxModel(saverPath), loadOnnxModel(basePath)]);
+  const model = await loadOnnxModel(modelPath);
   try {
-    const saverConfidence = new Float64Array(n);
-    const saverTop1 = new Int32Array(n);
-    const baseTop1 = new Int32Array(n);
-    const labels = new Int32Array(n);
+    const confidence = new Float64Array(n);
+    const top1 = new Int32Array(n);
     for (let start = 0; start < n; start += batch) {
       const rows = Math.min(batch, n - start);
-      const data = set.images.subarray(start * per, (start + rows) * per);
-      const [s, b] = await Promise.all([scoresOf(saver, data, rows, set.sampleShape), scoresOf(base, data, rows, set.sampleShape)]);
-      const sc = rowConfidence(s.scores, rows, s.classes, opts.measure ?? 'max-prob', opts.probabilities ?? false);
-      const bc = rowConfidence(b.scores, rows, b.classes, 'max-prob', opts.probabilities ?? false);
-      saverConfidence.set(sc.confidence, start);
-      saverTop1.set(sc.top1, start);
-      baseTop1.set(bc.top1, start);
-      for (let i = 0; i < rows; i++) labels[start + i] = set.labels[start + i];
+      const s = await scoresOf(model, set.images.subarray(start * per, (start + rows) * per), rows, set.sampleShape);
+      const c = rowConfidence(s.scores, rows, s.classes, opts.measure ?? 'max-prob', opts.probabilities ?? false);
+      confidence.set(c.confidence, start);
+      top1.set(c.top1, start);
       opts.onProgress?.(start + rows, n);
     }
-    return { count: n, saverConfidence, saverTop1, baseTop1, labels };
+    return { confidence, top1 };
   } finally {
-    await Promise.all([saver.release(), base.release()]);
+    await model.release();
   }
+}
+
+/** Predictions from already scored saver and base rows. */
+export function combinePredictions(saver: RowConfidence, base: RowConfidence, labels: ArrayLike<number>): Predictions {
+  const n = saver.top1.length;
+  if (base.top1.length !== n) throw new Error(`saver scored ${n} rows but base ${base.top1.length}`);
+  return { count: n, saverConfidence: saver.confidence, saverTop1: saver.top1, baseTop1: base.top1, labels: Int32Array.from({ length: n }, (_, i) => labels[i]) };
+}
+
+/** Saver and base predictions for every image (or the first `limit`). */
+export async function predictWithModels(saverPath: string, basePath: string, set: LabelledImages, opts: RunModelsOptions = {}): Promise<Predictions> {
+  const n = Math.min(set.count, opts.limit ?? set.count);
+  // progress counts both passes: saver rows then base rows
+  const saver = await scoreModel(saverPath, set, { ...opts, onProgress: (d) => opts.onProgress?.(d, 2 * n) });
+  const base = await scoreModel(basePath, set, { ...opts, onProgress: (d) => opts.onProgress?.(n + d, 2 * n) });
+  return combinePredictions(saver, base, set.labels);
 }
