@@ -27,6 +27,8 @@ export interface ModelServerOptions {
   maxQueueDelayMs?: number;
   maxQueueRows?: number;
   maxBodyBytes?: number;
+  /** request bytes being read or waiting for inference, all requests together; beyond, 429 */
+  maxInflightBytes?: number;
   provider?: Provider;
   intraOpThreads?: number;
   /** accept NaN/Inf in float inputs (default: reject with 400) */
@@ -44,6 +46,7 @@ export const MODEL_SERVER_DEFAULTS = {
   maxQueueDelayMs: 2,
   maxQueueRows: 4096,
   maxBodyBytes: 64 * 1024 * 1024,
+  maxInflightBytes: 256 * 1024 * 1024,
   provider: 'cpu' as Provider,
   drainTimeoutMs: 10_000,
 };
@@ -134,6 +137,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   const queue = batcher;
   let ready = true;
   let inFlight = 0;
+  let inflightBytes = 0;
 
   const checkModel = (r: { model: string; version?: string }): void => {
     if (r.model !== name) throw new OipError(404, `unknown model '${r.model}' (this server serves '${name}')`);
@@ -151,6 +155,16 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
         throw new OipError(503, `model '${name}' is not ready (server shutting down)`);
       }
       const headerLength = parseHeaderLength(req.headers[HEADER_LENGTH_HEADER]);
+      // Bodies held in memory are bounded in total, not only per request: reserve the declared size
+      // (the per-request limit when chunked) until the response is done.
+      const declared = Number(req.headers['content-length']);
+      const reserve = Number.isSafeInteger(declared) && declared <= o.maxBodyBytes ? declared : o.maxBodyBytes;
+      if (inflightBytes > 0 && inflightBytes + reserve > o.maxInflightBytes) {
+        metrics.rejected.inc({ model: name, reason: 'overload' });
+        throw new OipError(429, `server overloaded: ${inflightBytes} request bytes in flight (limit ${o.maxInflightBytes}); retry later`);
+      }
+      inflightBytes += reserve;
+      res.once('close', () => (inflightBytes -= reserve));
       const body = await readBody(req, o.maxBodyBytes, headerLength);
       const request = decodeInferRequest(body, headerLength);
       const v = validateRequest(request, model.inputs, model.outputs, {

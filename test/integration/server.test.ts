@@ -262,6 +262,23 @@ describe('overload and shutdown', () => {
     }
   });
 
+  test('request bytes in flight are capped across requests (429), then it serves again', async () => {
+    // one binary 1-row request is ~3.3 kB; 8000 bytes admit two while the batch waits to fill
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1500, maxInflightBytes: 8000 });
+    const client = new V2Client(server.url, { maxSockets: 16 });
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 5 }, (_, k) => client.infer(server.name, request(1, k))));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+      for (const r of results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')) {
+        expect(r.reason).toMatchObject({ status: 429, message: expect.stringMatching(/request bytes in flight \(limit 8000\)/) });
+      }
+      expect((await client.infer(server.name, request(1, 1))).outputs[0].shape).toEqual([1, 10]);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
   test('close() drains in-flight requests, then refuses connections', async () => {
     const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 300 });
     const client = new V2Client(server.url);
