@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
         size += chunk.length;
         if (size > maxBytes) throw new Error(`download exceeds --max-bytes ${maxBytes}`);
         hash.update(chunk);
-        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
       }
     } finally {
       await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
