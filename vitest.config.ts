@@ -9,5 +9,8 @@ export default defineConfig({
     // machine, so keep parallelism modest.
     maxWorkers: 2,
     reporters: ['default'],
+    // Builds (once, cached outside the repo) the kube-apiserver/kubectl the e2e tests run against, before any
+    // e2e file starts; a no-op when the run is filtered to non-e2e files or KUBEBUILDER_ASSETS is set.
+    globalSetup: ['test/e2e/harness/global-setup.ts'],
   },
 });
