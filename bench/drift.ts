@@ -54,6 +54,7 @@ const FLAGS = {
   'max-step': { type: 'string', default: '0.02', help: 'largest downward move per interval' },
   'min-audits': { type: 'string', default: '200', help: 'fewest audits above a lower threshold before lowering' },
   'audit-rate': { type: 'string', default: '0.05', help: 'router audit rate floor (spec.router.auditRate); the controller may raise it up to 0.25' },
+  strata: { type: 'string', default: '1', help: 'strata of the certification bound (runtime/cascade/certify.ts; its default is 3)' },
   severity: { type: 'string', default: '1', help: 'scale of the corruption severity at the peak of the schedule (0..1)' },
   saver: { type: 'string', default: 'models/zoo/saver-tinycnn.onnx', help: 'saver ONNX model' },
   base: { type: 'string', default: 'models/zoo/base-cnn.onnx', help: 'base ONNX model' },
@@ -109,6 +110,8 @@ interface BlockScore {
   fixed: { loss: number; share: number; cost: number };
   controller: { loss: number; share: number; cost: number; threshold: number; disagreeLoss: number };
   oracle: { loss: number; share: number; cost: number; threshold: number };
+  /** knows the base's answer on every row (no labels): lowest t whose saver/base disagreement share <= ε */
+  oracleAgree: { loss: number; share: number; cost: number; threshold: number; disagreeLoss: number };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -141,6 +144,7 @@ export async function main(argv: string[]): Promise<number> {
       auditRate: num(values, 'audit-rate', 0, 1),
       severity: num(values, 'severity', 0, 1),
       seed: num(values, 'seed', 0, 2 ** 31, true),
+      strata: num(values, 'strata', 1, 64, true),
     };
     if (cfg.min > cfg.max) throw new Error(`--min ${cfg.min} > --max ${cfg.max}`);
     if (cfg.intervalRows % cfg.batch !== 0) throw new Error(`--interval-rows ${cfg.intervalRows} must be a multiple of --batch ${cfg.batch}`);
@@ -175,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
   const calBaseTop1 = argmaxRows(calB, calibIdx.length, 10);
   const calAgree = Array.from(calConf.top1, (t, i) => t === calBaseTop1[i]);
   const calCounts = countsFromRows(calConf.confidence, calAgree, { kind: 'audit' });
-  const fixedCert = certifyThreshold(calCounts, { epsilon: cfg.epsilon, delta, min: cfg.min, max: cfg.max });
+  const fixedCert = certifyThreshold(calCounts, { epsilon: cfg.epsilon, delta, min: cfg.min, max: cfg.max, strata: cfg.strata });
   const tFixed = fixedCert.threshold;
   say(`calibration (${calibIdx.length} clean rows, disjoint from the stream): fixed threshold ${tFixed} — ${fixedCert.reason}`);
 
@@ -239,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
       events.push(e);
     },
   };
-  const controller = new ThresholdController({ io, now: () => clock, log: () => {} });
+  const controller = new ThresholdController({ io, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata } });
   controller.upsert(mc);
   const key = 'bench/drift';
 
@@ -346,12 +350,16 @@ export async function main(argv: string[]): Promise<number> {
     const replay = (t: number) => {
       let ok = 0;
       let kept = 0;
+      let dis = 0;
       for (let r = b0; r < b1; r++) {
         const saver = conf[r] >= t;
-        if (saver) kept++;
+        if (saver) {
+          kept++;
+          if (saverTop1[r] !== baseTop1[r]) dis++;
+        }
         if ((saver ? saverTop1[r] : baseTop1[r]) === label[r]) ok++;
       }
-      return { loss: (baseOk - ok) / n, share: kept / n };
+      return { loss: (baseOk - ok) / n, share: kept / n, disagreeLoss: dis / n };
     };
     let liveOk = 0;
     let liveKept = 0;
@@ -375,6 +383,15 @@ export async function main(argv: string[]): Promise<number> {
         oracleT = t;
       }
     }
+    let agreeT = cfg.max;
+    let agreeX = replay(cfg.max);
+    for (const t of cands) {
+      const x = replay(t);
+      if (x.disagreeLoss <= cfg.epsilon + 1e-12 && x.share >= agreeX.share) {
+        agreeX = x;
+        agreeT = t;
+      }
+    }
     const liveShare = liveKept / n;
     const tAtBlockStart = bi * intervalsPerBlock === 0 ? tFixed : intervalTrace[bi * intervalsPerBlock - 1].threshold;
     blocks.push({
@@ -382,7 +399,7 @@ export async function main(argv: string[]): Promise<number> {
       severity: severity[b0 + Math.floor(n / 2)],
       phase: phase[b0 + Math.floor(n / 2)],
       accBase: baseOk / n,
-      fixed: { ...fixed, cost: relativeCost(s, fixed.share, 0) },
+      fixed: { loss: fixed.loss, share: fixed.share, cost: relativeCost(s, fixed.share, 0) },
       controller: {
         loss: (baseOk - liveOk) / n,
         share: liveShare,
@@ -390,7 +407,8 @@ export async function main(argv: string[]): Promise<number> {
         threshold: tAtBlockStart,
         disagreeLoss: disagree / n,
       },
-      oracle: { ...oracle, cost: relativeCost(s, oracle.share, 0), threshold: oracleT },
+      oracle: { loss: oracle.loss, share: oracle.share, cost: relativeCost(s, oracle.share, 0), threshold: oracleT },
+      oracleAgree: { ...agreeX, cost: relativeCost(s, agreeX.share, 0), threshold: agreeT },
     });
   }
   const changes = intervalTrace.filter((x, i) => x.threshold !== (i === 0 ? tFixed : intervalTrace[i - 1].threshold)).length;
@@ -400,16 +418,22 @@ export async function main(argv: string[]): Promise<number> {
     const mean = (f: (x: { loss: number; share: number; cost: number }) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
     return { within, windows: xs.length, meanLoss: mean((x) => x.loss), maxLoss: Math.max(...xs.map((x) => x.loss)), meanShare: mean((x) => x.share), meanCost: mean((x) => x.cost) };
   };
-  const sum = { fixed: summarize((b) => b.fixed), controller: summarize((b) => b.controller), oracle: summarize((b) => b.oracle) };
+  const sum = {
+    fixed: summarize((b) => b.fixed),
+    controller: summarize((b) => b.controller),
+    oracle: summarize((b) => b.oracle),
+    oracleAgree: summarize((b) => b.oracleAgree),
+  };
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   const rowOf = (name: string, x: ReturnType<typeof summarize>, ch: string) =>
-    `| ${name} | ${x.within}/${x.windows} (${pct(x.within / x.windows)}) | ${pct(x.meanLoss)} | ${pct(x.maxLoss)} | ${pct(x.meanShare)} | ${pct(x.meanShare / sum.oracle.meanShare)} | ${x.meanCost.toFixed(3)} | ${ch} |`;
+    `| ${name} | ${x.within}/${x.windows} (${pct(x.within / x.windows)}) | ${pct(x.meanLoss)} | ${pct(x.maxLoss)} | ${pct(x.meanShare)} | ${pct(x.meanShare / sum.oracle.meanShare)} / ${pct(x.meanShare / sum.oracleAgree.meanShare)} | ${x.meanCost.toFixed(3)} | ${ch} |`;
   const table = [
-    `| policy | windows within budget (loss <= ${pct(cfg.epsilon)}) | mean loss vs base | worst window | mean saver share | share vs oracle | relative compute | threshold changes |`,
+    `| policy | windows within budget (loss <= ${pct(cfg.epsilon)}) | mean loss vs base | worst window | mean saver share | share vs oracle / vs agreement oracle | relative compute (base = 1) | threshold changes |`,
     '|---|---|---|---|---|---|---|---|',
     rowOf(`fixed t=${tFixed} (offline, clean calibration)`, sum.fixed, '0'),
     rowOf('controller (live router + operator policy)', sum.controller, String(changes)),
     rowOf('oracle (labels, best t per window)', sum.oracle, 'per window'),
+    rowOf('oracle on agreement (base answer of every row known, no labels)', sum.oracleAgree, 'per window'),
   ];
   const phases = [...new Set(blocks.map((b) => b.phase))];
   const phaseTable = [
@@ -448,6 +472,7 @@ export async function main(argv: string[]): Promise<number> {
           { label: 'fixed', color: '#777', values: blocks.map(() => tFixed) },
           { label: 'controller', color: '#1f77b4', values: blocks.map((b) => b.controller.threshold) },
           { label: 'oracle', color: '#2ca02c', dash: '5 3', values: blocks.map((b) => b.oracle.threshold) },
+          { label: 'oracle (agreement)', color: '#9467bd', dash: '2 2', values: blocks.map((b) => b.oracleAgree.threshold) },
         ],
       },
       {
@@ -459,6 +484,7 @@ export async function main(argv: string[]): Promise<number> {
           { label: 'fixed', color: '#777', values: blocks.map((b) => b.fixed.share) },
           { label: 'controller', color: '#1f77b4', values: blocks.map((b) => b.controller.share) },
           { label: 'oracle', color: '#2ca02c', dash: '5 3', values: blocks.map((b) => b.oracle.share) },
+          { label: 'oracle (agreement)', color: '#9467bd', dash: '2 2', values: blocks.map((b) => b.oracleAgree.share) },
         ],
       },
       {

@@ -13,7 +13,7 @@ import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
 import { type ScrapeOptions, type ScrapeResult, DEFAULT_ROUTER_PORT, scrapeTargets, targetsFromPods } from '../telemetry/scrape.js';
 import type { ControllerKube } from './kube.js';
 import { ThresholdMetrics } from './metrics.js';
-import { type Decision, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
+import { type Decision, type PolicySpec, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
 import { type ControlSettings, controlSettings } from './spec.js';
 import { CONDITION_TYPE, type ThresholdStatus, buildThresholdStatus } from './status.js';
 
@@ -26,6 +26,8 @@ export interface ThresholdControllerOptions {
   routerPort?: number;
   now?: () => number;
   log?: (line: string) => void;
+  /** policy settings the CRD does not carry (operator-wide): strata, minRows, alarm hold */
+  policyDefaults?: Partial<Pick<PolicySpec, 'strata' | 'minRows' | 'alarmHoldIntervals'>>;
 }
 
 export interface CycleResult {
@@ -147,7 +149,7 @@ export class ThresholdController {
     let decision = decide({
       window: { counters: report.window.counters, rows: report.window.rows, ageMs: report.window.ageMs },
       current,
-      spec: settings.policy,
+      spec: { ...this.opts.policyDefaults, ...settings.policy },
       state: l.policyState,
     });
     let changeReason: string | undefined;

@@ -10,7 +10,9 @@
 //   is mostly sampling noise, so an alarm then needs evidence: the Clopper-Pearson LOWER bound on the
 //   loss must already exceed ε (otherwise hold and ask for more audits);
 // - lower: only when s* < t, no alarm holds (none now and none in the last `alarmHoldIntervals`), and the
-//   window has at least minAudits audits above the new threshold; one grid step per interval, and at
+//   window has at least minAudits fresh agreement observations above the new threshold (audited rows, and
+//   escalated rows between the new threshold and t, whose agreement the base reported exactly — counting
+//   only audits would pin a raised threshold forever, since a high t leaves few rows to audit); one grid step per interval, and at
 //   most maxStep below t (a single grid step is always allowed so a coarse grid cannot pin t);
 // - mode fixed never moves t; mode observe computes everything and reports the recommendation only;
 // - audit rate: enough audits per window to certify the budget at the current share (see neededAudits).
@@ -285,9 +287,12 @@ export function decide(input: PolicyInput): Decision {
       step = limited ?? step; // one grid step, within maxStep when the grid allows
       const target = Math.max(recommended, step);
       const above = lossUpperBound(c, target, { delta: spec.delta, strata, edges });
-      if (above.audits < spec.minAudits) {
+      // Fresh agreement observations above the new threshold: audits, plus the escalated rows between
+      // it and t (the base answered those, so their agreement is known exactly, not sampled).
+      const observed = above.audits + above.escalatedRows;
+      if (observed < spec.minAudits) {
         reason = 'InsufficientAudits';
-        message = `${summary}: certified ${thr(recommended)}, but only ${above.audits} audits above ${thr(target)} (< ${spec.minAudits}); holding`;
+        message = `${summary}: certified ${thr(recommended)}, but only ${observed} observed rows (audited or escalated) above ${thr(target)} (< ${spec.minAudits}); holding`;
       } else {
         proposed = target;
         reason = 'Certified';
