@@ -14,6 +14,8 @@ import { Reconciler, controllerKey } from './reconcile/reconciler.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
 import { startOperatorHttp } from './http-server.js';
 import type { ClusterConfig } from './kube/kubeconfig.js';
+import { ThresholdController } from './threshold/controller.js';
+import { kubeControllerIO } from './threshold/kube.js';
 
 export interface OperatorOptions {
   cluster: ClusterConfig;
@@ -35,6 +37,8 @@ export interface OperatorOptions {
 export class Operator {
   readonly metrics: OperatorMetrics;
   readonly client: KubeClient;
+  /** drift-adaptive threshold controller (issue 5): runs only while this replica leads */
+  readonly threshold: ThresholdController;
   private server?: http.Server;
   private elector?: LeaderElector;
   private electionAbort = new AbortController();
@@ -48,6 +52,12 @@ export class Operator {
   constructor(private readonly opts: OperatorOptions) {
     this.metrics = createOperatorMetrics();
     this.client = new KubeClient(opts.cluster);
+    const thresholdEvents = new EventRecorder(this.client, opts.identity, (msg, extra) => opts.log('warn', msg, extra));
+    this.threshold = new ThresholdController({
+      io: kubeControllerIO(this.client, thresholdEvents),
+      registry: this.metrics.registry,
+      log: (line) => opts.log('info', line),
+    });
   }
 
   get isLeader(): boolean {
@@ -113,6 +123,9 @@ export class Operator {
       path: resourcePath(API_VERSION, PLURAL, ns),
       onEvent: (type, obj) => {
         if (type !== 'DELETED') queue.add(objectKey(obj));
+        // The threshold controller follows the same cache.
+        if (type === 'DELETED') this.threshold.remove(obj);
+        else this.threshold.upsert(obj);
       },
       onError: (err) => this.watchError('modelcascades', err),
       onRelist: (reason) => this.metrics.relists.inc({ resource: 'modelcascades', reason }),
@@ -171,6 +184,7 @@ export class Operator {
       return;
     }
     queue.start();
+    this.threshold.start();
     const resync = setInterval(() => {
       for (const mc of cascades.list()) queue.add(objectKey(mc));
     }, this.opts.resyncMs);
@@ -184,6 +198,7 @@ export class Operator {
     if (!c) return;
     this.controllers = undefined;
     clearInterval(c.resync);
+    await this.threshold.stop();
     c.abort.abort();
     await c.queue.stop();
     await Promise.all(c.informers.map((i) => i.stopped()));

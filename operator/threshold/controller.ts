@@ -68,7 +68,10 @@ export class ThresholdController {
     for (const key of this.loops.keys()) this.schedule(key, true);
   }
 
-  /** Stop all timers (lost leadership or shutdown); waits for cycles in flight. */
+  /**
+   * Stop all timers (lost leadership or shutdown), wait for cycles in flight, and forget every cascade:
+   * a later leader term starts from the informer's fresh list with empty windows.
+   */
   async stop(): Promise<void> {
     this.running = false;
     const busy: Promise<unknown>[] = [];
@@ -78,6 +81,7 @@ export class ThresholdController {
       if (l.busy) busy.push(l.busy);
     }
     await Promise.allSettled(busy);
+    for (const l of [...this.loops.values()]) this.remove(l.mc);
   }
 
   /** The informer saw this object (added or modified). */

@@ -5,10 +5,10 @@
 // - ConfigMap: the reconciler's own builder (buildRouterConfigMap) and field manager, so the object is
 //   byte-for-byte what the next reconcile would write: no fight, no pod restart (routers poll the file).
 
-import os from 'node:os';
 import { API_VERSION, KIND, PLURAL, type ModelCascade } from '../api/model-cascade.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import { buildRouterConfigMap } from '../reconcile/builders/router-config.js';
+import type { EventRecorder } from '../reconcile/events.js';
 import { CASCADE_LABEL, COMPONENT_LABEL, names } from '../reconcile/builders/labels.js';
 import type { PodLike } from '../telemetry/scrape.js';
 import type { ThresholdEvent, ThresholdStatus } from './status.js';
@@ -29,7 +29,8 @@ export function routerPodSelector(mc: ModelCascade): string {
   return `${CASCADE_LABEL}=${mc.metadata.name},${COMPONENT_LABEL}=saver`;
 }
 
-export function kubeControllerIO(client: KubeClient): ControllerKube {
+/** Kubernetes I/O of the controller; Events go through the operator's EventRecorder (best effort). */
+export function kubeControllerIO(client: KubeClient, events: EventRecorder): ControllerKube {
   return {
     async listRouterPods(mc) {
       const list = await client.get<{ items?: PodLike[] }>(resourcePath('v1', 'pods', mc.metadata.namespace), {
@@ -49,30 +50,7 @@ export function kubeControllerIO(client: KubeClient): ControllerKube {
       await client.apply(resourcePath('v1', 'configmaps', mc.metadata.namespace, names.routerConfig(mc)), cm);
     },
     async emitEvent(mc, e) {
-      const now = new Date().toISOString();
-      await client.request('POST', resourcePath('v1', 'events', mc.metadata.namespace), {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { generateName: `${mc.metadata.name}.`, namespace: mc.metadata.namespace },
-          involvedObject: {
-            apiVersion: API_VERSION,
-            kind: KIND,
-            name: mc.metadata.name,
-            namespace: mc.metadata.namespace,
-            uid: mc.metadata.uid,
-          },
-          reason: e.reason,
-          message: e.message.slice(0, 1024),
-          type: e.type,
-          source: { component: 'tinysaver-operator', host: os.hostname() },
-          reportingComponent: 'tinysaver.io/threshold-controller',
-          reportingInstance: os.hostname(),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
+      await events.record(mc, e.type, e.reason, e.message);
     },
   };
 }
