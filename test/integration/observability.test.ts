@@ -266,8 +266,9 @@ describe('live router /metrics', () => {
 
   beforeAll(async () => {
     const zoo = loadZooManifest();
+    // Any two compatible zoo models make a real cascade; the metrics do not depend on which is bigger.
     const saverModel = zoo.models.find((m) => m.role === 'saver')!;
-    const baseModel = zoo.models.find((m) => m.role === 'base')!;
+    const baseModel = zoo.models.find((m) => m.role === 'base') ?? zoo.models.find((m) => m !== saverModel)!;
     saver = await startModelServer({ modelPath: zooModelPath(saverModel.name), name: 'saver', port: 0 });
     base = await startModelServer({ modelPath: zooModelPath(baseModel.name), name: 'base', port: 0 });
     router = await startRouter({
