@@ -9,7 +9,9 @@
 import type { Registry } from 'prom-client';
 import { type ModelCascade } from '../api/model-cascade.js';
 import { effectiveThreshold } from '../reconcile/builders/router-config.js';
+import { zeroCounters } from '../telemetry/counters.js';
 import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
+import { prometheusWindow } from '../telemetry/prometheus.js';
 import { type ScrapeOptions, type ScrapeResult, DEFAULT_ROUTER_PORT, scrapeTargets, targetsFromPods } from '../telemetry/scrape.js';
 import type { ControllerKube } from './kube.js';
 import { ThresholdMetrics } from './metrics.js';
@@ -26,6 +28,11 @@ export interface ThresholdControllerOptions {
   routerPort?: number;
   now?: () => number;
   log?: (line: string) => void;
+  /**
+   * Read the window from a Prometheus server (PromQL increase() over the window) instead of scraping the
+   * routers; `selector` gives the label matchers of one cascade's routers (default: namespace and pod name).
+   */
+  prometheus?: { url: string; selector?: (mc: ModelCascade) => string; timeoutMs?: number };
   /** policy settings the CRD does not carry (operator-wide): strata, minRows, alarm hold */
   policyDefaults?: Partial<Pick<PolicySpec, 'strata' | 'minRows' | 'alarmHoldIntervals'>>;
 }
@@ -145,9 +152,7 @@ export class ThresholdController {
     if (!l.pipeline) l.pipeline = new TelemetryPipeline(settings.windowMs);
     l.pipeline.setWindowMs(settings.windowMs);
 
-    const scrape = await this.scrape(mc);
-    const nowMs = this.now();
-    const report = l.pipeline.ingest(scrape, nowMs, settings.modelKey);
+    const { scrape, report, nowMs } = this.opts.prometheus ? await this.fromPrometheus(mc, settings) : await this.fromScrape(l, mc, settings);
     if (scrape.observed.length > 0) this.metrics?.scraped(labels, nowMs);
     const current = effectiveThreshold(mc);
     let decision = decide({
@@ -195,6 +200,36 @@ export class ThresholdController {
     });
     if (applied && decision.changed && decision.direction !== 'none') this.metrics?.changed(labels, decision.direction);
     return { decision, report, status: built.status, applied };
+  }
+
+  private async fromScrape(l: Loop, mc: ModelCascade, settings: ControlSettings): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {
+    const scrape = await this.scrape(mc);
+    const nowMs = this.now();
+    const report = (l.pipeline as TelemetryPipeline).ingest(scrape, nowMs, settings.modelKey);
+    return { scrape, report, nowMs };
+  }
+
+  /** The Prometheus source: the window comes back already summed; shaped like a scrape cycle. */
+  private async fromPrometheus(mc: ModelCascade, settings: ControlSettings): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {
+    const p = this.opts.prometheus!;
+    const nowMs = this.now();
+    const selector = p.selector?.(mc) ?? `namespace="${mc.metadata.namespace ?? ''}",pod=~"${mc.metadata.name}-saver-.*"`;
+    const empty = zeroCounters();
+    try {
+      const w = await prometheusWindow({ url: p.url, selector, timeoutMs: p.timeoutMs }, settings.windowMs / 1000, nowMs);
+      return {
+        scrape: { observed: [{ key: 'prometheus', snapshot: { counters: w.counters, threshold: NaN, auditRate: NaN } }], failed: [] },
+        report: { window: { counters: w.counters, slots: 1, rows: w.rows, spanMs: settings.windowMs, ageMs: w.ageMs }, perPod: [], failed: [], dropped: [], windowReset: false, routerThresholds: [], newRows: 0, delta: empty },
+        nowMs,
+      };
+    } catch (e) {
+      const failed = [{ key: 'prometheus', url: p.url, reason: (e as Error).message }];
+      return {
+        scrape: { observed: [], failed },
+        report: { window: { counters: empty, slots: 0, rows: 0, spanMs: 0, ageMs: Infinity }, perPod: [], failed, dropped: [], windowReset: false, routerThresholds: [], newRows: 0, delta: empty },
+        nowMs,
+      };
+    }
   }
 
   private async scrape(mc: ModelCascade): Promise<ScrapeResult> {
