@@ -82,6 +82,13 @@ function dockerIgnored(path: string): boolean {
   return ignored;
 }
 
+/** Top-level source folders docker/tsconfig.image.json compiles. */
+function imageTsconfigDirs(): string[] {
+  const cfg = JSON.parse(read('docker/tsconfig.image.json')) as { extends: string; include: string[] };
+  expect(cfg.extends).toBe('../tsconfig.json');
+  return cfg.include.map((inc) => inc.replace(/^\.\.\//, '').split('/')[0]);
+}
+
 describe.each(Object.keys(FILES) as Array<keyof typeof FILES>)('%s image', (name) => {
   const df = parsed[name];
 
@@ -134,10 +141,10 @@ describe.each(Object.keys(FILES) as Array<keyof typeof FILES>)('%s image', (name
         }
       }
     }
-    // The build stage compiles what tsconfig includes; each of those trees must be in the context.
-    const tsconfig = JSON.parse(read('tsconfig.json')) as { include: string[] };
+    // The build stage compiles docker/tsconfig.image.json; each tree it includes must be copied in.
     const copied = ops(df.stages[0], 'COPY').flatMap((c) => c.args.split(/\s+/).slice(0, -1));
-    for (const inc of tsconfig.include) expect(copied, `tsconfig include ${inc}`).toContain(`${inc.split('/')[0]}/`);
+    for (const dir of imageTsconfigDirs()) expect(copied, `tsconfig.image include ${dir}`).toContain(`${dir}/`);
+    expect(ops(df.stages[0], 'RUN').some((r) => r.args.startsWith('npx tsc -p docker/tsconfig.image.json'))).toBe(true);
   });
 
   it('installs production dependencies only', () => {
@@ -244,6 +251,14 @@ describe('operator image without onnxruntime-node', () => {
     }
     return { packages, files };
   }
+
+  it('everything the CLI can load (every command) lies in the trees the image compiles', () => {
+    const { files } = importedPackages(['runtime/cli/main.ts']);
+    const dirs = imageTsconfigDirs();
+    const outside = [...files].map((f) => f.slice(ROOT.length)).filter((f) => !dirs.includes(f.split('/')[0]));
+    expect(files.size).toBeGreaterThan(10);
+    expect(outside).toEqual([]);
+  });
 
   it('`tinysaver operator` reaches no onnxruntime package, only declared dependencies', () => {
     const opCmd = 'runtime/cli/commands/operator.ts';
