@@ -49,7 +49,7 @@ describe('helm lint', () => {
     expect(res.code).toBe(0);
   });
   it('passes --strict with every optional feature on, and in namespaced mode', async () => {
-    for (const extra of [{}, { 'namespaced.enabled': true }]) {
+    for (const extra of [{}, { 'namespaced.enabled': true }] as Array<Record<string, boolean>>) {
       const res = await helm(['lint', '--strict', CHART_DIR, ...setArgs({ ...ALL_FEATURES, ...extra })]);
       expect(res.code, res.stdout + res.stderr).toBe(0);
     }
@@ -206,7 +206,7 @@ describe('every optional feature on', () => {
     ]);
 
     const cm = findObject(objs, 'ConfigMap', 'ts-tinysaver-operator-dashboard');
-    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
     const dash = JSON.parse(cm.data['tinysaver-cascades.json']);
     expect(dash.uid).toBe('tinysaver-cascades');
     expect(dash.panels.map((p: { title: string }) => p.title)).toEqual(
