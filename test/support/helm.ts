@@ -7,7 +7,8 @@ import { toolPath } from './tools.js';
 
 const run = promisify(execFile);
 
-export const CHART_DIR = fileURLToPath(new URL('../../charts/tinysaver-operator', import.meta.url));
+/** The chart under test; TINYSAVER_CHART_DIR points the suites at a modified copy (RBAC experiments). */
+export const CHART_DIR = process.env.TINYSAVER_CHART_DIR || fileURLToPath(new URL('../../charts/tinysaver-operator', import.meta.url));
 
 /** A rendered Kubernetes object; tests index into it freely. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
