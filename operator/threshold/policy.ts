@@ -12,8 +12,9 @@
 // - lower: only when s* < t, no alarm holds (none now and none in the last `alarmHoldIntervals`), and the
 //   window has at least minAudits fresh agreement observations above the new threshold (audited rows, and
 //   escalated rows between the new threshold and t, whose agreement the base reported exactly — counting
-//   only audits would pin a raised threshold forever, since a high t leaves few rows to audit); one grid step per interval, and at
-//   most maxStep below t (a single grid step is always allowed so a coarse grid cannot pin t);
+//   only audits would pin a raised threshold forever, since a high t leaves few rows to audit); per interval
+//   at most maxStep down (to the lowest grid edge in that range; one grid edge is always allowed so a
+//   coarse grid cannot pin t), never below s*;
 // - mode fixed never moves t; mode observe computes everything and reports the recommendation only;
 // - audit rate: enough audits per window to certify the budget at the current share (see neededAudits).
 
@@ -282,9 +283,10 @@ export function decide(input: PolicyInput): Decision {
       reason = 'AlarmHold';
       message = `${summary}: certified ${thr(recommended)} but an alarm was raised recently (${state.alarmHoldLeft + 1} interval(s) to wait)`;
     } else {
-      let step = stepBelow(current, spec) ?? recommended;
-      const limited = candidateThresholds(spec.min, spec.max, edges).find((e) => e < current - 1e-12 && e >= current - spec.maxStep - 1e-12);
-      step = limited ?? step; // one grid step, within maxStep when the grid allows
+      // The lowest grid edge within maxStep below t (the dense grid near 1 holds several), and at least
+      // the next edge down (a coarse grid step wider than maxStep must not pin t); never below s*.
+      const within = candidateThresholds(spec.min, spec.max, edges).filter((e) => e < current - 1e-12 && e >= current - spec.maxStep - 1e-12);
+      const step = within.length > 0 ? within[within.length - 1] : (stepBelow(current, spec) ?? recommended);
       const target = Math.max(recommended, step);
       const above = lossUpperBound(c, target, { delta: spec.delta, strata, edges });
       // Fresh agreement observations above the new threshold: audits, plus the escalated rows between
