@@ -104,6 +104,9 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     });
   });
   server.keepAliveTimeout = 65_000;
+  // A client that stops sending mid-body gets cut off instead of holding a socket forever.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 30_000;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = req.url ?? '/';

@@ -64,41 +64,44 @@ export class ThresholdFileWatcher {
   private timer: NodeJS.Timeout | undefined;
   private lastText: string | undefined;
   private lastErrorKey: string | undefined;
-  private polling = false;
+  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: ThresholdWatcherOptions) {}
 
-  /** Reads once now; returns the parsed value, or undefined when the file is missing or invalid. */
-  async poll(): Promise<ThresholdSettings | undefined> {
-    if (this.polling) return undefined;
-    this.polling = true;
+  /**
+   * Reads once now (after any read in progress, so a caller always sees the current file); returns
+   * the value when it changed and is valid, else undefined.
+   */
+  poll(): Promise<ThresholdSettings | undefined> {
+    const next = this.chain.then(() => this.readOnce());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async readOnce(): Promise<ThresholdSettings | undefined> {
+    let text: string;
     try {
-      let text: string;
-      try {
-        text = await readFile(this.opts.path, 'utf8');
-      } catch (e) {
-        this.reportInvalid(`cannot read ${this.opts.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        this.lastText = undefined;
-        return undefined;
-      }
-      if (text === this.lastText) return undefined;
-      this.lastText = text;
-      const parsed = parseThresholdFile(text);
-      if (!parsed.ok) {
-        this.reportInvalid(`${this.opts.path}: ${parsed.error}`);
-        return undefined;
-      }
-      this.lastErrorKey = undefined;
-      this.opts.onChange(parsed.value);
-      return parsed.value;
-    } finally {
-      this.polling = false;
+      text = await readFile(this.opts.path, 'utf8');
+    } catch (e) {
+      this.reportInvalid(`cannot read ${this.opts.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      this.lastText = undefined;
+      return undefined;
     }
+    if (text === this.lastText) return undefined;
+    this.lastText = text;
+    const parsed = parseThresholdFile(text);
+    if (!parsed.ok) {
+      this.reportInvalid(`${this.opts.path}: ${parsed.error}`);
+      return undefined;
+    }
+    this.lastErrorKey = undefined;
+    this.opts.onChange(parsed.value);
+    return parsed.value;
   }
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.poll(), this.opts.intervalMs);
+    this.timer = setInterval(() => void this.poll().catch(() => undefined), this.opts.intervalMs);
     this.timer.unref();
   }
 

@@ -1,0 +1,78 @@
+// `tinysaver replay`: the Fashion-MNIST test set through a v2 endpoint, with a summary of saver share,
+// accuracy vs the base, relative compute and latency.
+
+import { loadFashionMnist } from '../../../models/dataset/fashion-mnist.js';
+import { loadZooManifest } from '../../../models/zoo.js';
+import { V2Client } from '../../oip/client.js';
+import { parseFlags, type FlagDef } from '../../router/flags.js';
+import { progressReporter } from '../../router/progress.js';
+import { formatReplaySummary, replayDataset, type ReplaySummaryInput, type RunStats } from '../../router/replay.js';
+
+export const REPLAY_FLAGS: Record<string, FlagDef> = {
+  url: { kind: 'url', default: 'http://127.0.0.1:8000', help: 'v2 endpoint to replay through (router, model server, Triton, ...)' },
+  model: { kind: 'string', default: 'cascade', help: 'model name at --url' },
+  limit: { kind: 'int', min: 1, help: 'replay only the first N test samples (default: all 10000)', meta: 'N' },
+  'batch-size': { kind: 'int', min: 1, default: 1, help: 'rows per request' },
+  concurrency: { kind: 'int', min: 1, default: 4, help: 'requests in flight' },
+  'base-url': { kind: 'url', help: 'also replay base-only through this endpoint (measured base accuracy and throughput)', meta: 'URL' },
+  'base-model': { kind: 'string', help: 'model name at --base-url (default: the base the cascade names, else base-cnn)', meta: 'NAME' },
+  'saver-zoo': { kind: 'string', help: 'zoo model whose MACs count for the saver (default: the saver the cascade names)', meta: 'NAME' },
+  'base-zoo': { kind: 'string', help: 'zoo model whose MACs count for the base (default: the base the cascade names)', meta: 'NAME' },
+  data: { kind: 'string', help: 'directory of the Fashion-MNIST IDX .gz files (default: $FASHION_MNIST_DIR or the Debian path)', meta: 'DIR' },
+  'timeout-ms': { kind: 'int', min: 1, default: 30_000, help: 'per-request timeout' },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseFlags(argv, 'tinysaver replay [flags]', 'Stream the Fashion-MNIST test set through a v2 endpoint and summarise saver share, accuracy, relative compute and latency.', REPLAY_FLAGS);
+  if (p.kind === 'help') return console.log(p.text), 0;
+  if (p.kind === 'error') return console.error(`tinysaver replay: ${p.message}`), 2;
+  const v = p.values;
+  const url = v.url as string;
+  const model = v.model as string;
+  try {
+    const all = await loadFashionMnist('test', v.data as string | undefined);
+    const count = Math.min(all.count, (v.limit as number | undefined) ?? all.count);
+    const data = { images: all.images.subarray(0, count * 784), labels: all.labels.subarray(0, count), count };
+
+    // Which saver/base the cascade runs (the router names them in its metadata parameters).
+    const probe = new V2Client(url, { timeoutMs: v['timeout-ms'] as number });
+    let named: Record<string, unknown> = {};
+    try {
+      const meta = (await probe.metadata(model)) as { parameters?: Record<string, unknown> };
+      named = meta.parameters ?? {};
+    } finally {
+      probe.close();
+    }
+    const saverName = (v['saver-zoo'] as string | undefined) ?? (named.tinysaver_saver_model as string | undefined);
+    const baseName = (v['base-zoo'] as string | undefined) ?? (named.tinysaver_base_model as string | undefined);
+
+    const opts = { batchSize: v['batch-size'] as number, concurrency: v.concurrency as number, timeoutMs: v['timeout-ms'] as number };
+    const bar = progressReporter(`replay ${model}`);
+    const cascade = await replayDataset({ url, model }, data, { ...opts, onProgress: bar.update });
+    bar.end();
+    let base: RunStats | undefined;
+    if (v['base-url']) {
+      const baseModel = (v['base-model'] as string | undefined) ?? baseName ?? 'base-cnn';
+      const baseBar = progressReporter(`replay ${baseModel} (base only)`);
+      base = await replayDataset({ url: v['base-url'] as string, model: baseModel }, data, { ...opts, onProgress: baseBar.update });
+      baseBar.end();
+    }
+
+    const summary: ReplaySummaryInput = { label: `"${model}" at ${url}`, cascade, base };
+    let manifest;
+    try {
+      manifest = loadZooManifest();
+    } catch {
+      manifest = undefined;
+    }
+    const saverZoo = manifest?.models.find((m) => m.name === saverName);
+    const baseZoo = manifest?.models.find((m) => m.name === baseName);
+    if (saverZoo && baseZoo) summary.macs = { saver: saverZoo.name, saverMacs: saverZoo.macs, base: baseZoo.name, baseMacs: baseZoo.macs };
+    if (!base && baseZoo) summary.baseAccuracyFromManifest = { model: baseZoo.name, accuracy: baseZoo.testAccuracy };
+    console.log(formatReplaySummary(summary));
+    return 0;
+  } catch (e) {
+    console.error(`tinysaver replay: ${(e as Error).message}`);
+    return 1;
+  }
+}
