@@ -1,0 +1,114 @@
+// Base killed mid-stream: with `fallback` every request is still answered (escalated rows marked
+// fallback), with `error` the requests that need the base get 503 naming it; both recover when the
+// base comes back on the same address (circuit breaker half-open probe).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { V2Client } from '../../runtime/oip/client.js';
+import { OipError } from '../../runtime/oip/types.js';
+import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
+import type { RunningModelServer } from '../../runtime/server/model-server.js';
+import { BASE, QUIET_LOG, SAVER, eventually, imageBatch, metricsText, sample, startZooServer, testImages } from './router-helpers.js';
+
+let saver: RunningModelServer;
+let base: RunningModelServer | undefined;
+let basePort = 0;
+let images: Float32Array;
+const routers: RunningRouter[] = [];
+const clients: V2Client[] = [];
+
+async function router(failurePolicy: 'fallback' | 'error') {
+  const r = await startRouter({
+    port: 0,
+    saverUrl: saver.url,
+    saverModel: SAVER,
+    baseUrl: base!.url,
+    baseModel: BASE,
+    threshold: 0.95,
+    auditRate: 0,
+    failurePolicy,
+    baseTimeoutMs: 1000,
+    breakerFailures: 2,
+    breakerCooldownMs: 200,
+    ...QUIET_LOG,
+  });
+  routers.push(r);
+  const c = new V2Client(r.url, { timeoutMs: 10_000 });
+  clients.push(c);
+  return { r, c };
+}
+
+beforeAll(async () => {
+  saver = await startZooServer(SAVER);
+  base = await startZooServer(BASE);
+  basePort = base.port;
+  images = (await testImages(64)).images;
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await Promise.all(routers.map((r) => r.close()));
+  await Promise.all([saver?.close(), base?.close()]);
+});
+
+describe('base failure', () => {
+  it('fallback answers every request while the base is down, error answers 503, both recover', async () => {
+    const fb = await router('fallback');
+    const er = await router('error');
+    const req = imageBatch(images, 16);
+
+    // A steady stream through the fallback router the whole time.
+    const seen: Array<{ status: number; routes?: string[]; degraded?: unknown }> = [];
+    let streaming = true;
+    const stream = (async () => {
+      while (streaming) {
+        try {
+          const res = await fb.c.infer('cascade', req);
+          seen.push({ status: 200, routes: res.parameters?.tinysaver_routes as string[], degraded: res.parameters?.tinysaver_degraded });
+        } catch (e) {
+          seen.push({ status: e instanceof OipError ? e.status : -1 });
+        }
+      }
+    })();
+
+    const erBefore = await er.c.infer('cascade', req);
+    expect((erBefore.parameters?.tinysaver_routes as string[]).includes('base')).toBe(true);
+    expect(await eventually(async () => seen.some((s) => s.routes?.includes('base')))).toBe(true);
+
+    await base!.close();
+    base = undefined;
+    expect(await eventually(async () => seen.filter((s) => s.routes?.includes('fallback')).length >= 5)).toBe(true);
+    const down = await er.c.infer('cascade', req).then(
+      () => undefined,
+      (e: OipError) => e,
+    );
+    expect(down?.status).toBe(503);
+    expect(down?.message).toMatch(new RegExp(`needed the base model and it failed: .*"${BASE}"`));
+
+    base = await startZooServer(BASE, basePort);
+    const mark = seen.length;
+    expect(await eventually(async () => seen.slice(mark).some((s) => s.routes?.includes('base')), 15_000)).toBe(true);
+    expect(
+      await eventually(async () => {
+        try {
+          await er.c.infer('cascade', req);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 15_000),
+    ).toBe(true);
+    streaming = false;
+    await stream;
+
+    expect(seen.length).toBeGreaterThan(10);
+    expect(seen.filter((s) => s.status !== 200)).toEqual([]);
+    for (const s of seen) {
+      // per request either the base answered all escalated rows or none (fallback)
+      expect(s.routes!.includes('base') && s.routes!.includes('fallback')).toBe(false);
+      if (s.routes!.includes('fallback')) expect(String(s.degraded)).toMatch(/base/);
+    }
+    const text = await metricsText(fb.r.url);
+    expect(sample(text, 'tinysaver_rows_total', { route: 'fallback' })).toBeGreaterThan(0);
+    expect(sample(text, 'tinysaver_base_failures_total')).toBeGreaterThan(0);
+  });
+});
