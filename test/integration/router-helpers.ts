@@ -8,7 +8,7 @@ import type { InferRequest, Tensor } from '../../runtime/oip/types.js';
 import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
 
 export const SAVER = 'saver-linear';
-export const BASE = process.env.ROUTER_TEST_BASE ?? 'base-cnn';
+export const BASE = 'base-cnn';
 const quiet = () => undefined;
 export const QUIET_LOG = { log: quiet };
 

@@ -2,6 +2,7 @@
 // on 127.0.0.1: row-by-row merge, JSON and binary, threshold hot reload, audit rate, metrics, bad input.
 
 import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -258,14 +259,36 @@ describe('bad input', () => {
 });
 
 describe('startup check', () => {
-  it('names the upstream that is missing; with fallback it serves saver-only until the base appears', async () => {
+  it('names the upstream that is missing', async () => {
     await expect(router({ baseModel: 'no-such-model', failurePolicy: 'error', startupTimeoutMs: 300 })).rejects.toThrow(/model "no-such-model" at http:\/\/127\.0\.0\.1:\d+: unknown model/);
     await expect(router({ saverModel: 'nope', startupTimeoutMs: 300 })).rejects.toThrow(/model "nope"/);
-    const { c } = await router({ baseModel: 'no-such-model', failurePolicy: 'fallback', startupTimeoutMs: 300, threshold: 1 });
+  });
+
+  it('with fallback, serves saver-only while the base is absent and escalates once it appears', async () => {
+    const port = await freePort();
+    const { c } = await router({ baseUrl: `http://127.0.0.1:${port}`, failurePolicy: 'fallback', startupTimeoutMs: 300, threshold: 1 });
     const res = await c.infer('cascade', imageBatch(images, 8));
     const routes = res.parameters?.tinysaver_routes as string[];
     expect(routes.filter((x) => x === 'fallback').length).toBeGreaterThan(0);
     expect(routes.every((x) => x === 'fallback' || x === 'saver')).toBe(true);
-    expect(res.parameters?.tinysaver_degraded).toMatch(/no-such-model/);
+    expect(res.parameters?.tinysaver_degraded).toMatch(/not verified|not usable/);
+    const late = await startZooServer(BASE, port);
+    try {
+      const ok = await eventually(async () => ((await c.infer('cascade', imageBatch(images, 8))).parameters?.tinysaver_routes as string[]).includes('base'), 15_000);
+      expect(ok).toBe(true);
+    } finally {
+      await late.close();
+    }
   });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
