@@ -49,17 +49,27 @@ export function plotSvg(r: SimulationReport, title: string): string {
   out.push(`<line x1="${X(1).toFixed(1)}" y1="${m.t}" x2="${X(1).toFixed(1)}" y2="${H - m.b}" stroke="#999" stroke-dasharray="2 3"/>`);
   out.push(`<path d="${path}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
   for (const p of pts) out.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="1.8" fill="#1f77b4"/>`);
-  const mark = (o: OperatingPoint, color: string, label: string, dy: number) => {
-    const x = X(o.evaluation.relativeCost);
-    const y = Y(yOf(o.evaluation));
-    out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="6" fill="none" stroke="${color}" stroke-width="2.5"/>`);
-    // labels right of the point, or left of it near the right edge so they are not clipped
-    const right = x < W * 0.6;
-    out.push(`<text x="${(right ? x + 10 : x - 10).toFixed(1)}" y="${(y + dy).toFixed(1)}" text-anchor="${right ? 'start' : 'end'}" fill="${color}">${esc(label)}</text>`);
-  };
-  if (r.paper) mark(r.paper, '#d62728', `(a) paper: t=${r.paper.threshold}`, 16);
+  // markers carry a short tag; the details go in a legend in the empty lower-right corner
+  const marks: Array<{ o: OperatingPoint; color: string; tag: string; text: string }> = [];
+  const acc = (o: OperatingPoint) => (o.evaluation.accuracy === null ? `agreement ${(100 * o.evaluation.agreement).toFixed(2)}%` : `accuracy ${(100 * o.evaluation.accuracy).toFixed(2)}%`);
+  const detail = (o: OperatingPoint) => `t=${o.threshold}, saver share ${(100 * o.evaluation.saverShare).toFixed(1)}%, cost ${o.evaluation.relativeCost.toFixed(3)}, ${acc(o)}`;
+  if (r.paper) marks.push({ o: r.paper, color: '#d62728', tag: '(a)', text: `(a) paper criterion: ${detail(r.paper)}` });
   const c = r.budget.certification!;
-  mark(r.budget, '#2ca02c', `(b) budget ε=${c.epsilon}, ${100 * (1 - c.delta)}%: t=${r.budget.threshold}`, -8);
+  marks.push({ o: r.budget, color: '#2ca02c', tag: '(b)', text: `(b) budget ε=${c.epsilon} at ${+(100 * (1 - c.delta)).toFixed(2)}%: ${detail(r.budget)}` });
+  marks.forEach((k, i) => {
+    const x = X(k.o.evaluation.relativeCost);
+    const y = Y(yOf(k.o.evaluation));
+    out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="6" fill="none" stroke="${k.color}" stroke-width="2.5"/>`);
+    // (a) below-right of its marker, (b) above-left, so two nearby points do not collide
+    const below = i === 0 && marks.length > 1;
+    out.push(`<text x="${(below ? x + 8 : x - 8).toFixed(1)}" y="${(below ? y + 20 : y - 10).toFixed(1)}" text-anchor="${below ? 'start' : 'end'}" fill="${k.color}" font-weight="bold">${k.tag}</text>`);
+  });
+  const lx = W - m.r - 10;
+  marks.forEach((k, i) => {
+    const ly = H - m.b - 12 - (marks.length - 1 - i) * 18;
+    out.push(`<text x="${lx}" y="${ly}" text-anchor="end" fill="${k.color}">${esc(k.text)}</text>`);
+  });
+  out.push(`<text x="${lx}" y="${H - m.b - 12 - marks.length * 18}" text-anchor="end" fill="#666">evaluation split (${r.split.evaluationRows} rows); thresholds picked on ${r.split.calibrationRows} other rows</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

@@ -36,6 +36,8 @@ export const SIMULATE_FLAGS: Record<string, FlagDef> = {
   plot: { kind: 'string', meta: 'FILE.svg', help: 'write the accuracy vs relative compute plot' },
   snippet: { kind: 'string', meta: 'FILE.yaml', help: 'write a ModelCascade manifest for the budget operating point' },
   name: { kind: 'string', default: 'my-cascade', help: 'metadata.name in the snippet' },
+  'saver-uri': { kind: 'string', meta: 'URI', help: 'spec.saver.model in the snippet (default: file:// of the local saver file)' },
+  'base-uri': { kind: 'string', meta: 'URI', help: 'spec.base.model in the snippet (default: file:// of the local base file)' },
   'save-predictions': { kind: 'string', meta: 'FILE.jsonl', help: 'also write the per-row predictions (compact JSONL, reusable with --predictions)' },
 };
 
@@ -122,8 +124,8 @@ export async function run(argv: string[]): Promise<number> {
       f.snippet as string,
       modelCascadeSnippet(report, {
         name: f.name as string,
-        saverModel: saverPath ? `file://${resolve(saverPath)}` : 'pvc://models/saver.onnx',
-        baseModel: basePath ? `file://${resolve(basePath)}` : 'pvc://models/base.onnx',
+        saverModel: (f['saver-uri'] as string | undefined) ?? (saverPath ? `file://${resolve(saverPath)}` : 'pvc://models/saver.onnx'),
+        baseModel: (f['base-uri'] as string | undefined) ?? (basePath ? `file://${resolve(basePath)}` : 'pvc://models/base.onnx'),
         measure,
         min: f.min as number,
         max: f.max as number,
