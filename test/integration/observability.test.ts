@@ -209,6 +209,26 @@ describe('Grafana dashboard', () => {
     const res = await promtool(['check', 'rules', 'dashboard-queries.yaml']);
     expect(res.code, res.out).toBe(0);
   });
+
+  it('is importable: unique panel ids, non-overlapping grid, every query on the datasource variable', () => {
+    const panels = dashboard.panels as Array<Panel & { id: number; type: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string } }>;
+    const ids = panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const cells = new Set<string>();
+    for (const p of panels) {
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++)
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          expect(cells.has(`${x},${y}`), `${p.title} overlaps at ${x},${y}`).toBe(false);
+          cells.add(`${x},${y}`);
+        }
+      if (p.type !== 'row') {
+        expect(p.datasource?.uid, p.title).toBe('${datasource}');
+        expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      }
+    }
+    expect(dashboard.templating.list.map((v) => (v as { name?: string }).name)).toEqual(['datasource', 'namespace', 'cascade']);
+  });
 });
 
 /** Metric families and series of a Prometheus text exposition. */
