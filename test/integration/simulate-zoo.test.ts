@@ -107,3 +107,17 @@ describe('tinysaver simulate on the bundled saver/base', () => {
     expect(e2.stderr).toMatch(/--cost-ratio is required with --predictions/);
   });
 });
+
+describe('tinysaver select on the bundled candidates', () => {
+  it('ranks every bundled saver by ΔC = s - r at the certified point and explains the winner', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/tinysaver.js', 'select', '--limit', String(N), '--json'], { maxBuffer: 16 * 1024 * 1024 });
+    const sel = JSON.parse(stdout);
+    expect(sel.ranking.map((r: any) => r.name).sort()).toEqual(['saver-linear', 'saver-mlp', 'saver-tinycnn']);
+    for (const r of sel.ranking) {
+      expect(r.deltaCost).toBeCloseTo(r.costRatio - r.budget.evaluation.saverShare, 12);
+      expect(r.budget.certification.bound).toBeLessThanOrEqual(0.01);
+    }
+    for (let i = 1; i < sel.ranking.length; i++) expect(sel.ranking[i].deltaCost).toBeGreaterThanOrEqual(sel.ranking[i - 1].deltaCost);
+    expect(sel.why).toMatch(new RegExp(`^${sel.ranking[0].name} wins`));
+  });
+});
