@@ -1,7 +1,7 @@
 // Benchmark: `tinysaver serve-model` (child process, HTTP on 127.0.0.1, binary and JSON tensors)
 // vs raw in-process session.run, at equal batch size. Prints a table; asserts nothing.
 //
-//   npm run build && node dist/bench/model-server.js [--seconds 2] [--batches 1,8,32] [--concurrency 4] [--models a,b]
+//   npm run build && node dist/bench/model-server.js [--seconds 1] [--rounds 3] [--batches 1,8,32] [--concurrency 4] [--models a,b]
 //
 // Each request carries exactly one batch of B rows and the server runs with --max-batch-size B, so
 // every session run has B rows on both sides. Target: server >= 0.9 x raw throughput.
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { V2Client } from '../runtime/oip/client.js';
 import type { InferRequest } from '../runtime/oip/types.js';
-import { loadOnnxModel } from '../runtime/onnx/session.js';
+import { loadOnnxModel, type OnnxModel } from '../runtime/onnx/session.js';
 import { loadZooManifest, zooModelPath } from '../models/zoo.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
@@ -26,10 +26,9 @@ function images(rows: number): Float32Array {
   return out;
 }
 
-async function rawThroughput(modelPath: string, batch: number, seconds: number): Promise<number> {
-  const model = await loadOnnxModel(modelPath);
+async function rawThroughput(model: OnnxModel, batch: number, seconds: number): Promise<number> {
   const input = { input: { datatype: 'FP32' as const, shape: [batch, 1, 28, 28], data: images(batch) } };
-  for (let i = 0; i < 20; i++) await model.run(input); // warm-up
+  for (let i = 0; i < 10; i++) await model.run(input); // warm-up
   let rows = 0;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
@@ -37,9 +36,12 @@ async function rawThroughput(modelPath: string, batch: number, seconds: number):
     await model.run(input);
     rows += batch;
   }
-  const elapsed = (performance.now() - t0) / 1000;
-  await model.release();
-  return rows / elapsed;
+  return rows / ((performance.now() - t0) / 1000);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function startServer(modelPath: string, batch: number): Promise<{ child: ChildProcess; url: string; name: string }> {
@@ -70,7 +72,7 @@ async function serverThroughput(
   binary: boolean,
 ): Promise<number> {
   const req: InferRequest = { inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28], data: images(batch) }] };
-  for (let i = 0; i < 20; i++) await client.infer(name, req, { binary });
+  for (let i = 0; i < 10; i++) await client.infer(name, req, { binary });
   let rows = 0;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
@@ -87,13 +89,15 @@ async function serverThroughput(
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      seconds: { type: 'string', default: '2' },
+      seconds: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
       batches: { type: 'string', default: '1,8,32' },
       concurrency: { type: 'string', default: '4' },
       models: { type: 'string' },
     },
   });
   const seconds = Number(values.seconds);
+  const rounds = Number(values.rounds);
   const batches = values.batches!.split(',').map(Number);
   const concurrency = Number(values.concurrency);
   const manifest = loadZooManifest();
@@ -103,25 +107,34 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const name of names) {
     const path = zooModelPath(name);
+    const model = await loadOnnxModel(path);
     for (const batch of batches) {
-      const raw = await rawThroughput(path, batch, seconds);
       const srv = await startServer(path, batch);
       const client = new V2Client(srv.url, { maxSockets: concurrency });
+      // Interleaved rounds, medians: the machine is shared, so load drifts during a run.
+      const raw: number[] = [];
+      const bin: number[] = [];
+      const json: number[] = [];
       try {
-        const bin = await serverThroughput(client, srv.name, batch, seconds, concurrency, true);
-        const json = await serverThroughput(client, srv.name, batch, seconds, concurrency, false);
-        rows.push([name, String(batch), raw.toFixed(0), bin.toFixed(0), (bin / raw).toFixed(2), json.toFixed(0), (json / raw).toFixed(2)]);
+        for (let r = 0; r < rounds; r++) {
+          raw.push(await rawThroughput(model, batch, seconds));
+          bin.push(await serverThroughput(client, srv.name, batch, seconds, concurrency, true));
+          json.push(await serverThroughput(client, srv.name, batch, seconds, concurrency, false));
+        }
+        const [r, b, j] = [median(raw), median(bin), median(json)];
+        rows.push([name, String(batch), r.toFixed(0), b.toFixed(0), (b / r).toFixed(2), j.toFixed(0), (j / r).toFixed(2)]);
         console.error(`  ${rows[rows.length - 1].join('  ')}`);
       } finally {
         client.close();
         srv.child.kill('SIGTERM');
-        await new Promise((r) => srv.child.once('exit', r));
+        await new Promise((res) => srv.child.once('exit', res));
       }
     }
+    await model.release();
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`model server vs in-process session.run (equal batch size; ${concurrency} requests in flight; ${seconds}s each)`);
+  console.log(`model server vs in-process session.run (equal batch size; ${concurrency} requests in flight; median of ${rounds} interleaved ${seconds}s rounds)`);
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));

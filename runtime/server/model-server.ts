@@ -31,6 +31,8 @@ export interface ModelServerOptions {
   maxInflightBytes?: number;
   provider?: Provider;
   intraOpThreads?: number;
+  /** let idle onnxruntime threads spin between runs (default false, see LoadOptions.spinning) */
+  spinning?: boolean;
   /** accept NaN/Inf in float inputs (default: reject with 400) */
   allowNonFinite?: boolean;
   /** session runs in flight at once (default 1) */
@@ -105,7 +107,7 @@ function route(url: string): Route | undefined {
 export async function startModelServer(opts: ModelServerOptions): Promise<RunningModelServer> {
   const o = { ...MODEL_SERVER_DEFAULTS, ...definedOnly(opts) };
   if (!o.model && !o.modelPath) throw new Error('startModelServer: modelPath or model is required');
-  const model = o.model ?? (await loadOnnxModel(o.modelPath!, { provider: o.provider, intraOpThreads: o.intraOpThreads }));
+  const model = o.model ?? (await loadOnnxModel(o.modelPath!, { provider: o.provider, intraOpThreads: o.intraOpThreads, spinning: o.spinning }));
   const name = o.name ?? modelNameFromPath(model.path);
   const batchable = isBatchable(model);
   const metadata: ModelMetadata = {
