@@ -216,6 +216,18 @@ describe('bad input: 4xx naming the problem, server keeps serving', () => {
     expect(ok.status).toBe(200);
   });
 
+  test('oversized body through the keep-alive client: 413 reaches the caller, the client keeps working', async () => {
+    const c = new V2Client(server.url);
+    try {
+      for (const binary of [true, false]) {
+        await expect(c.infer('saver', request(200, 1), { binary })).rejects.toMatchObject({ status: 413, message: expect.stringMatching(/exceeds the limit of 65536 bytes/) });
+      }
+      expect((await c.infer('saver', request(1, 1))).outputs[0].shape).toEqual([1, 10]);
+    } finally {
+      c.close();
+    }
+  });
+
   test('unknown model metadata is 404', async () => {
     const c = new V2Client(server.url);
     await expect(c.metadata('nope')).rejects.toMatchObject({ status: 404, message: expect.stringMatching(/unknown model 'nope'/) });
