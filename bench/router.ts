@@ -1,0 +1,228 @@
+// Benchmark: the cascade router. Prints tables; asserts nothing.
+//
+//   npm run build && node dist/bench/router.js [--seconds 3] [--requests 2000] [--saver saver-mlp] [--base base-cnn]
+//                                               [--batches 1,32] [--concurrency 32] [--intra-op-threads 1]
+//
+// Every server is its own process, as deployed (saver model server, base model server, router),
+// all on 127.0.0.1; the client is this process.
+// 1. Router overhead: latency of routed requests that the saver answers (threshold 0, no audits) vs
+//    direct saver calls, interleaved so load drift hits both alike; concurrency 1 and 32.
+//    Target: <= 0.3 ms p50 added at concurrency 1.
+// 2. Cascade throughput vs base-only on the Fashion-MNIST test images (real confidence mix), next to
+//    the ideal speed-up 1 / (s + (1 - r)): r = measured saver share, s = measured per-sample time ratio
+//    saver/base (from saver-only and base-only throughput), MACs ratio beside it. Target: >= 0.8 of ideal.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
+import { loadZooManifest, zooModelPath } from '../models/zoo.js';
+import { V2Client } from '../runtime/oip/client.js';
+import type { InferRequest } from '../runtime/oip/types.js';
+import { percentile } from '../runtime/router/replay.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
+
+interface Child {
+  child: ChildProcess;
+  url: string;
+}
+
+async function spawnServer(args: string[], pattern: RegExp): Promise<Child> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const m = pattern.exec(err);
+    if (m) return { child, url: m[1] };
+    if (child.exitCode !== null) throw new Error(`${args[0]} exited: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${args[0]} did not start: ${err}`);
+}
+
+const serveModel = (name: string, threads: number) =>
+  spawnServer(['serve-model', '--model', zooModelPath(name), '--name', name, '--port', '0', '--max-queue-delay-ms', '0', '--intra-op-threads', String(threads)], /at (http:\/\/[^/\s]+)\//);
+
+const route = (saver: Child, saverName: string, base: Child, baseName: string, extra: string[]) =>
+  spawnServer(
+    ['route', '--port', '0', '--saver-url', saver.url, '--saver-model', saverName, '--base-url', base.url, '--base-model', baseName, ...extra],
+    /at (http:\/\/[^/\s]+) /,
+  );
+
+async function stop(c: Child): Promise<void> {
+  if (c.child.exitCode !== null) return;
+  c.child.kill('SIGTERM');
+  await new Promise((r) => c.child.once('exit', r));
+}
+
+function batchOf(images: Float32Array, count: number, start: number, batch: number): InferRequest {
+  const data = new Float32Array(batch * 784);
+  for (let i = 0; i < batch; i++) {
+    const row = (start + i) % count;
+    data.set(images.subarray(row * 784, (row + 1) * 784), i * 784);
+  }
+  return { inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28], data }] };
+}
+
+/** Latencies (ms) of `n` requests per target at concurrency c; targets interleaved request by request (c = 1) or in alternating rounds. */
+async function latencies(targets: Array<{ client: V2Client; model: string }>, req: InferRequest, n: number, c: number): Promise<number[][]> {
+  const out = targets.map(() => [] as number[]);
+  for (const t of targets) for (let i = 0; i < 50; i++) await t.client.infer(t.model, req); // warm-up
+  const rounds = c === 1 ? n : 6;
+  const perRound = c === 1 ? 1 : Math.ceil(n / rounds);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(r + k) % targets.length];
+      const lat = out[(r + k) % targets.length];
+      let left = perRound;
+      const worker = async () => {
+        while (left-- > 0) {
+          const t0 = performance.now();
+          await t.client.infer(t.model, req);
+          lat.push(performance.now() - t0);
+        }
+      };
+      await Promise.all(Array.from({ length: c }, worker));
+    }
+  }
+  return out;
+}
+
+async function throughput(client: V2Client, model: string, images: Float32Array, count: number, batch: number, c: number, seconds: number, routes?: Record<string, number>): Promise<number> {
+  let next = 0;
+  for (let i = 0; i < 20; i++) await client.infer(model, batchOf(images, count, i * batch, batch));
+  let rows = 0;
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (performance.now() < end) {
+      const start = next;
+      next += batch;
+      const res = await client.infer(model, batchOf(images, count, start, batch));
+      rows += batch;
+      const rr = res.parameters?.tinysaver_routes;
+      if (routes && Array.isArray(rr)) for (const x of rr) routes[String(x)] = (routes[String(x)] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: c }, worker));
+  return rows / ((performance.now() - t0) / 1000);
+}
+
+function table(title: string, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  console.log(`\n${title}`);
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '3' },
+      requests: { type: 'string', default: '2000' },
+      saver: { type: 'string', default: 'saver-mlp' },
+      base: { type: 'string', default: 'base-cnn' },
+      batches: { type: 'string', default: '1,32' },
+      concurrency: { type: 'string', default: '32' },
+      'intra-op-threads': { type: 'string', default: '1' },
+      threshold: { type: 'string', default: '0.9' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  const n = Number(values.requests);
+  const batches = values.batches!.split(',').map(Number);
+  const conc = Number(values.concurrency);
+  const saverName = values.saver!;
+  const baseName = values.base!;
+  const threads = Number(values['intra-op-threads']);
+  const test = await loadFashionMnist('test');
+  const manifest = loadZooManifest();
+  const macs = (name: string) => manifest.models.find((m) => m.name === name)!.macs;
+
+  console.log(`machine: ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; node ${process.version}`);
+  console.log(`saver ${saverName}, base ${baseName}; onnxruntime intra-op threads ${threads}`);
+  const saver = await serveModel(saverName, threads);
+  const base = await serveModel(baseName, threads);
+  const children: Child[] = [saver, base];
+  const clients: V2Client[] = [];
+  const client = (url: string) => {
+    const c = new V2Client(url, { maxSockets: 64 });
+    clients.push(c);
+    return c;
+  };
+  try {
+    // 1. overhead: every row answered by the saver, no audits
+    const plain = await route(saver, saverName, base, baseName, ['--threshold', '0', '--audit-rate', '0']);
+    children.push(plain);
+    const direct = { client: client(saver.url), model: saverName };
+    const routed = { client: client(plain.url), model: 'cascade' };
+    const req = batchOf(test.images, test.count, 0, 1);
+    const rows: string[][] = [];
+    for (const c of [1, conc]) {
+      const [d, r] = await latencies([direct, routed], req, n, c);
+      const p = (xs: number[], q: number) => percentile(xs, q);
+      rows.push([
+        String(c),
+        p(d, 50).toFixed(3),
+        p(r, 50).toFixed(3),
+        (p(r, 50) - p(d, 50)).toFixed(3),
+        p(d, 99).toFixed(3),
+        p(r, 99).toFixed(3),
+        (p(r, 99) - p(d, 99)).toFixed(3),
+      ]);
+    }
+    table(`router overhead: saver-answered 1-row requests via the router vs direct saver calls (${n} requests each, ms)`, ['concurrency', 'direct p50', 'routed p50', 'added p50', 'direct p99', 'routed p99', 'added p99'], rows);
+    // The router's own time per request, from its metrics: total minus the saver call (no HTTP parsing).
+    const text = await (await fetch(`${plain.url}/metrics`)).text();
+    const stat = (stage: string, what: 'sum' | 'count') => Number(new RegExp(`^tinysaver_request_duration_seconds_${what}\\{stage="${stage}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    const own = (stat('total', 'sum') - stat('saver', 'sum')) / stat('total', 'count');
+    console.log(`router logic per request (stage total - stage saver, mean over ${stat('total', 'count')} requests): ${(own * 1000).toFixed(3)} ms`);
+
+    // 2. throughput on real images
+    const cascadeRouter = await route(saver, saverName, base, baseName, ['--threshold', values.threshold!]);
+    children.push(cascadeRouter);
+    const trows: string[][] = [];
+    for (const batch of batches) {
+      const thrSaver = await throughput(client(saver.url), saverName, test.images, test.count, batch, conc, seconds);
+      const thrBase = await throughput(client(base.url), baseName, test.images, test.count, batch, conc, seconds);
+      const routes: Record<string, number> = {};
+      const thrCascade = await throughput(client(cascadeRouter.url), 'cascade', test.images, test.count, batch, conc, seconds, routes);
+      const total = Object.values(routes).reduce((a, b) => a + b, 0);
+      const r = (routes.saver ?? 0) / total;
+      const s = thrBase / thrSaver;
+      const ideal = 1 / (s + (1 - r));
+      const achieved = thrCascade / thrBase;
+      trows.push([
+        String(batch),
+        thrSaver.toFixed(0),
+        thrBase.toFixed(0),
+        thrCascade.toFixed(0),
+        r.toFixed(3),
+        s.toFixed(3),
+        (macs(saverName) / macs(baseName)).toFixed(4),
+        ideal.toFixed(2),
+        achieved.toFixed(2),
+        (achieved / ideal).toFixed(2),
+      ]);
+    }
+    table(
+      `cascade vs base-only throughput, rows/s (Fashion-MNIST test images, threshold ${values.threshold}, audit rate 0.02, ${conc} requests in flight, ${seconds}s each)`,
+      ['batch', 'saver-only', 'base-only', 'cascade', 'share r', 'time ratio s', 'MACs ratio', 'ideal 1/(s+1-r)', 'achieved', 'achieved/ideal'],
+      trows,
+    );
+  } finally {
+    for (const c of clients) c.close();
+    for (const c of children.reverse()) await stop(c);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
