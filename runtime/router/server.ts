@@ -28,6 +28,8 @@ export interface RunningRouter {
 
 const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer|\/ready)?\/?$/;
 const CASCADE_VERSION = '1';
+/** Longest startup wait for the base under the fallback policy before serving saver-only. */
+const FALLBACK_BASE_WAIT_MS = 10_000;
 
 function boundUpstream(client: V2Client, model: string): Upstream {
   return {
@@ -129,7 +131,10 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
         return infer(req, res);
       }
       if (method !== 'GET') throw new OipError(405, `use GET for ${path}`);
-      if (m[3] === '/ready') return sendJson(res, cascade ? 200 : 503, { name: opts.name, ready: cascade !== undefined });
+      if (m[3] === '/ready') {
+        const ready = await isReady();
+        return sendJson(res, ready ? 200 : 503, { name: opts.name, ready });
+      }
       if (!metadata) throw new OipError(503, 'router not ready: waiting for the saver and base metadata');
       return sendJson(res, 200, metadata);
     }
@@ -145,13 +150,21 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
       }
       case '/v2/health/live':
         return sendJson(res, 200, { live: true });
-      case '/v2/health/ready':
-        return sendJson(res, cascade ? 200 : 503, { ready: cascade !== undefined });
+      case '/v2/health/ready': {
+        const ready = await isReady();
+        return sendJson(res, ready ? 200 : 503, { ready });
+      }
       case '/v2':
         return sendJson(res, 200, { name: 'tinysaver-router', version: '0.1.0', extensions: ['binary_tensor_data'] });
       default:
         throw new OipError(404, `no route for ${method} ${path}`);
     }
+  }
+
+  // The saver sits on 127.0.0.1 next to the router where kubelet probes cannot reach it, so the
+  // router's readiness includes the saver's: a pod whose saver is down takes no traffic.
+  async function isReady(): Promise<boolean> {
+    return cascade !== undefined && !closing && (await saverClient.ready(opts.saverModel, 1000));
   }
 
   async function infer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -217,7 +230,8 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     if (!own.ok) throw new IncompatibleError(`saver "${opts.saverModel}": ${own.problems.join('; ')}`);
     let layout: CascadeLayout;
     try {
-      layout = await verifyBase(deadline);
+      // With the fallback policy the saver alone can serve, so the base gets a shorter wait.
+      layout = await verifyBase(opts.failurePolicy === 'fallback' ? Math.min(deadline, Date.now() + FALLBACK_BASE_WAIT_MS) : deadline);
       baseState = undefined;
     } catch (e) {
       if (e instanceof IncompatibleError || opts.failurePolicy === 'error') throw e;

@@ -7,7 +7,7 @@ import { V2Client } from '../../runtime/oip/client.js';
 import { OipError } from '../../runtime/oip/types.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
 import type { RunningModelServer } from '../../runtime/server/model-server.js';
-import { BASE, QUIET_LOG, SAVER, eventually, imageBatch, metricsText, sample, startZooServer, testImages } from './router-helpers.js';
+import { BASE, QUIET_LOG, SAVER, eventually, imageBatch, metricsText, rawRequest, sample, startZooServer, testImages } from './router-helpers.js';
 
 let saver: RunningModelServer;
 let base: RunningModelServer | undefined;
@@ -110,5 +110,30 @@ describe('base failure', () => {
     const text = await metricsText(fb.r.url);
     expect(sample(text, 'tinysaver_rows_total', { route: 'fallback' })).toBeGreaterThan(0);
     expect(sample(text, 'tinysaver_base_failures_total')).toBeGreaterThan(0);
+  });
+
+  it('readiness follows the saver: a dead saver makes the router unready and infer 503, until it returns', async () => {
+    let ownSaver: RunningModelServer | undefined = await startZooServer(SAVER);
+    const port = ownSaver.port;
+    try {
+      const r = await startRouter({ port: 0, saverUrl: ownSaver.url, saverModel: SAVER, baseUrl: base!.url, baseModel: BASE, ...QUIET_LOG });
+      routers.push(r);
+      const c = new V2Client(r.url);
+      clients.push(c);
+      expect((await rawRequest(r.url, 'GET', '/v2/health/ready')).status).toBe(200);
+      await ownSaver.close();
+      ownSaver = undefined;
+      expect((await rawRequest(r.url, 'GET', '/v2/health/ready')).status).toBe(503);
+      expect((await rawRequest(r.url, 'GET', '/v2/models/cascade/ready')).status).toBe(503);
+      expect((await rawRequest(r.url, 'GET', '/v2/health/live')).status).toBe(200);
+      const err = await c.infer('cascade', imageBatch(images, 2)).catch((e: OipError) => e);
+      expect((err as OipError).status).toBe(503);
+      expect((err as OipError).message).toMatch(new RegExp(`saver "${SAVER}" at .*unreachable`));
+      ownSaver = await startZooServer(SAVER, port);
+      expect((await rawRequest(r.url, 'GET', '/v2/health/ready')).status).toBe(200);
+      expect((await c.infer('cascade', imageBatch(images, 2))).outputs[0].shape).toEqual([2, 10]);
+    } finally {
+      await ownSaver?.close();
+    }
   });
 });
