@@ -14,7 +14,7 @@
 //                vs the base stays within the budget (maximum saver share).
 // Realized loss = accuracy(base) - accuracy(cascade) on the window's rows (labels).
 //
-// Run: npm run build && node dist/bench/drift.js [--rows 40000] (see --help). Writes bench/out/drift.{json,svg,md}.
+// Run: npm run build && node dist/bench/drift.js [--rows 100000] (see --help; ~2 min on 2 cores). Writes bench/out/drift.{json,svg,md}.
 
 import { copyFile, mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -36,16 +36,17 @@ import { METRICS_PORT_ANNOTATION } from '../operator/telemetry/scrape.js';
 import { ThresholdController, type CycleResult } from '../operator/threshold/controller.js';
 import type { ControllerKube } from '../operator/threshold/kube.js';
 import type { ThresholdEvent } from '../operator/threshold/status.js';
+import { DEFAULT_STRATA } from '../operator/threshold/policy.js';
 import { CORRUPTIONS, PIXELS, corrupt, seededRandom } from './drift/corruptions.js';
 import { renderSvg } from './drift/plot.js';
 import { severityAt } from './drift/schedule.js';
 
 const FLAGS = {
-  rows: { type: 'string', default: '40000', help: 'stream length (rows); the 5000-row stream split is cycled' },
+  rows: { type: 'string', default: '100000', help: 'stream length (rows); the 5000-row stream split is cycled' },
   batch: { type: 'string', default: '100', help: 'rows per inference request' },
   'interval-rows': { type: 'string', default: '500', help: 'rows between two controller cycles (one control interval)' },
   'interval-seconds': { type: 'string', default: '30', help: 'simulated length of one control interval' },
-  'window-intervals': { type: 'string', default: '8', help: 'telemetry window length in intervals' },
+  'window-intervals': { type: 'string', default: '16', help: 'telemetry window length in intervals' },
   'block-rows': { type: 'string', default: '1000', help: 'rows per scoring window' },
   epsilon: { type: 'string', default: '0.02', help: 'budget: max accuracy loss vs base (fraction of rows)' },
   confidence: { type: 'string', default: '0.95', help: 'confidence level of the bound (1 - delta)' },
@@ -53,8 +54,9 @@ const FLAGS = {
   max: { type: 'string', default: '1', help: 'highest threshold' },
   'max-step': { type: 'string', default: '0.02', help: 'largest downward move per interval' },
   'min-audits': { type: 'string', default: '200', help: 'fewest audits above a lower threshold before lowering' },
-  'audit-rate': { type: 'string', default: '0.05', help: 'router audit rate floor (spec.router.auditRate); the controller may raise it up to 0.25' },
-  strata: { type: 'string', default: '1', help: 'strata of the certification bound (runtime/cascade/certify.ts; its default is 3)' },
+  'audit-rate': { type: 'string', default: '0.05', help: 'router audit rate floor (spec.router.auditRate); the controller may raise it up to --audit-max' },
+  'audit-max': { type: 'string', default: '0.25', help: 'highest audit rate the controller may ask for' },
+  strata: { type: 'string', default: String(DEFAULT_STRATA), help: 'strata of the certification bound (the controller\'s default; certify.ts allows any)' },
   severity: { type: 'string', default: '1', help: 'scale of the corruption severity at the peak of the schedule (0..1)' },
   saver: { type: 'string', default: 'models/zoo/saver-tinycnn.onnx', help: 'saver ONNX model' },
   base: { type: 'string', default: 'models/zoo/base-cnn.onnx', help: 'base ONNX model' },
@@ -145,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
       severity: num(values, 'severity', 0, 1),
       seed: num(values, 'seed', 0, 2 ** 31, true),
       strata: num(values, 'strata', 1, 64, true),
+      auditMax: num(values, 'audit-max', 0, 1),
     };
     if (cfg.min > cfg.max) throw new Error(`--min ${cfg.min} > --max ${cfg.max}`);
     if (cfg.intervalRows % cfg.batch !== 0) throw new Error(`--interval-rows ${cfg.intervalRows} must be a multiple of --batch ${cfg.batch}`);
@@ -243,7 +246,7 @@ export async function main(argv: string[]): Promise<number> {
       events.push(e);
     },
   };
-  const controller = new ThresholdController({ io, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata } });
+  const controller = new ThresholdController({ io, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata }, maxAuditRate: cfg.auditMax });
   controller.upsert(mc);
   const key = 'bench/drift';
 

@@ -33,6 +33,8 @@ export interface ThresholdControllerOptions {
    * routers; `selector` gives the label matchers of one cascade's routers (default: namespace and pod name).
    */
   prometheus?: { url: string; selector?: (mc: ModelCascade) => string; timeoutMs?: number };
+  /** highest audit rate the controller asks routers for (default MAX_AUDIT_RATE); the floor is spec.router.auditRate */
+  maxAuditRate?: number;
   /** policy settings the CRD does not carry (operator-wide): strata, minRows, alarm hold */
   policyDefaults?: Partial<Pick<PolicySpec, 'strata' | 'minRows' | 'alarmHoldIntervals'>>;
 }
@@ -99,7 +101,7 @@ export class ThresholdController {
     if (loop) {
       // Our own status write can be newer than an informer event still in flight: keep the newer copy.
       if (!olderThan(mc, loop.mc)) loop.mc = mc;
-      const s = controlSettings(mc).settings;
+      const s = controlSettings(mc, this.opts.maxAuditRate).settings;
       if (s && loop.intervalMs !== undefined && s.intervalMs !== loop.intervalMs && this.running) this.schedule(key, false);
       return;
     }
@@ -119,7 +121,7 @@ export class ThresholdController {
     const l = this.loops.get(key);
     if (!l || !this.running) return;
     if (l.timer) clearTimeout(l.timer);
-    const s = controlSettings(l.mc).settings;
+    const s = controlSettings(l.mc, this.opts.maxAuditRate).settings;
     const interval = s?.intervalMs ?? 30_000;
     l.intervalMs = interval;
     l.timer = setTimeout(
@@ -144,7 +146,7 @@ export class ThresholdController {
     if (!l) return undefined;
     const mc = l.mc;
     const labels = { namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name };
-    const { settings, errors } = controlSettings(mc);
+    const { settings, errors } = controlSettings(mc, this.opts.maxAuditRate);
     if (!settings) {
       await this.writeInvalidSpec(l, errors);
       return undefined;

@@ -45,7 +45,11 @@ export interface PolicySpec {
   auditRate: { min: number; max: number };
   /** intervals after an alarm during which the threshold is not lowered (default 2) */
   alarmHoldIntervals?: number;
-  /** strata of the bound (default: certify's default, 3) */
+  /**
+   * strata of the bound (default 1: the routers audit uniformly at random, so splitting the audited rows
+   * into strata does not reduce variance but costs a Bonferroni split of δ; measured in bench/drift.ts:
+   * same budget compliance, saver share 49.4% with 1 stratum vs 46.0% with 3)
+   */
   strata?: number;
   edges?: readonly number[];
 }
@@ -54,6 +58,9 @@ export interface PolicyState {
   /** intervals left during which lowering is blocked after an alarm */
   alarmHoldLeft: number;
 }
+
+/** see PolicySpec.strata */
+export const DEFAULT_STRATA = 1;
 
 export const INITIAL_POLICY_STATE: PolicyState = { alarmHoldLeft: 0 };
 
@@ -195,7 +202,7 @@ export function decide(input: PolicyInput): Decision {
   const { window: w, current, spec } = input;
   const state: PolicyState = { ...(input.state ?? INITIAL_POLICY_STATE) };
   const minRows = spec.minRows ?? 200;
-  const strata = spec.strata ?? 3;
+  const strata = spec.strata ?? DEFAULT_STRATA;
   const edges = spec.edges ?? CONFIDENCE_BUCKETS;
   const c = w.counters;
   const rows = w.rows;

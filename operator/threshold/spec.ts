@@ -43,7 +43,7 @@ export interface ControlSettings {
   modelKey: string;
 }
 
-export function controlSettings(mc: ModelCascade): { settings?: ControlSettings; errors: string[] } {
+export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE): { settings?: ControlSettings; errors: string[] } {
   const d = withDefaults(mc.spec);
   const errors: string[] = [];
   const control = mc.spec.control ?? {};
@@ -73,7 +73,7 @@ export function controlSettings(mc: ModelCascade): { settings?: ControlSettings;
     minAudits: control.minAudits ?? 200,
     // three missed intervals (and at least 30 s) before telemetry counts as stale
     staleAfterMs: Math.max(3 * intervalMs + 1000, 30_000),
-    auditRate: { min: auditFloor, max: Math.max(auditFloor, MAX_AUDIT_RATE) },
+    auditRate: { min: auditFloor, max: Math.max(auditFloor, maxAuditRate) },
   };
   errors.push(...validatePolicySpec(policy).map((e) => `spec: ${e}`));
   const key = modelKey([d.saver.model, d.saver.modelSha256, d.base.model ?? d.base.external?.url, d.base.modelSha256, d.base.external?.modelName]);
