@@ -30,6 +30,8 @@ const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/infer|\/rea
 const CASCADE_VERSION = '1';
 /** Longest startup wait for the base under the fallback policy before serving saver-only. */
 const FALLBACK_BASE_WAIT_MS = 10_000;
+/** How long close() lets in-flight requests finish before cutting connections. */
+const SHUTDOWN_DRAIN_MS = 10_000;
 
 function boundUpstream(client: V2Client, model: string): Upstream {
   return {
@@ -192,8 +194,16 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     if (closing) return;
     closing = true;
     watcher?.stop();
+    // In-flight requests finish; keep-alive connections are closed as soon as they go idle (not
+    // after keepAliveTimeout), and whatever is left after the drain time is cut.
     await new Promise<void>((resolve) => {
-      server.close(() => resolve());
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DRAIN_MS);
+      server.close(() => {
+        clearInterval(idle);
+        clearTimeout(cut);
+        resolve();
+      });
       server.closeIdleConnections();
     });
     if (cascade) await Promise.race([cascade.auditRunner.idle(), sleep(opts.baseTimeoutMs)]);

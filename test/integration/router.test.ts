@@ -292,3 +292,28 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+describe('shutdown', () => {
+  // A regression here hangs until keepAliveTimeout (65 s), past the test timeout.
+  it('close() lets an in-flight request finish, then closes its keep-alive connection and refuses new ones', async () => {
+    const r = await startRouter({ port: 0, saverUrl: saver.url, saverModel: SAVER, baseUrl: base.url, baseModel: BASE, ...QUIET_LOG });
+    const enc = encodeInferRequest(imageBatch(images, 4));
+    const sock = net.connect(r.port, '127.0.0.1');
+    await new Promise((res) => sock.once('connect', res));
+    let reply = '';
+    sock.on('data', (c: Buffer) => (reply += c.toString()));
+    const ended = new Promise((res) => sock.once('close', res));
+    // Headers and half the body: the request is in flight (keep-alive) when close() starts.
+    const head = `POST /v2/models/cascade/infer HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${enc.body.length}\r\n\r\n`;
+    sock.write(head);
+    sock.write(enc.body.subarray(0, 100));
+    await new Promise((res) => setTimeout(res, 50));
+    const closed = r.close();
+    sock.write(enc.body.subarray(100));
+    await closed;
+    await ended; // the server closed the connection once the answer was out
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(reply).toContain('"model_name":"cascade"');
+    await expect(rawRequest(r.url, 'GET', '/v2/health/live')).rejects.toThrow(/ECONNREFUSED/);
+  });
+});

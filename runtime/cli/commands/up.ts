@@ -82,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
         exampleRequest(router.url, input),
         '',
         'Replay the Fashion-MNIST test set through it:',
-        `  npx tinysaver replay --url ${router.url} --base-url ${base.url}`,
+        `  node bin/tinysaver.js replay --url ${router.url} --base-url ${base.url}`,
       ].join('\n'),
     );
   } catch (e) {
