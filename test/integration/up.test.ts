@@ -64,7 +64,7 @@ test('up serves the cascade, replay summarises it, SIGINT stops everything', asy
 });
 
 test('replay names a bad flag and exits 2', async () => {
-  const r = await run(process.execPath, [BIN, 'replay', '--batch-size', 'zero']).catch((e) => e as { code: number; stderr: string });
+  const r = (await run(process.execPath, [BIN, 'replay', '--batch-size', 'zero']).catch((e) => e)) as { code?: number; stderr: string };
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/--batch-size: "zero" is not a number/);
 });
