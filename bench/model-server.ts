@@ -1,12 +1,13 @@
 // Benchmark: `tinysaver serve-model` (child process, HTTP on 127.0.0.1, binary and JSON tensors)
 // vs raw in-process session.run, at equal batch size. Prints a table; asserts nothing.
 //
-//   npm run build && node dist/bench/model-server.js [--seconds 1] [--rounds 3] [--batches 1,8,32] [--concurrency 4] [--models a,b]
+//   npm run build && node dist/bench/model-server.js [--seconds 1] [--rounds 3] [--batches 1,8,32] [--concurrency 4] [--models a,b] [--intra-op-threads N]
 //
 // Each request carries exactly one batch of B rows and the server runs with --max-batch-size B, so
 // every session run has B rows on both sides. Target: server >= 0.9 x raw throughput.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { V2Client } from '../runtime/oip/client.js';
@@ -44,10 +45,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function startServer(modelPath: string, batch: number): Promise<{ child: ChildProcess; url: string; name: string }> {
+async function startServer(modelPath: string, batch: number, threads: number): Promise<{ child: ChildProcess; url: string; name: string }> {
   const child = spawn(
     process.execPath,
-    [BIN, 'serve-model', '--model', modelPath, '--port', '0', '--max-batch-size', String(batch), '--max-queue-delay-ms', '1'],
+    [BIN, 'serve-model', '--model', modelPath, '--port', '0', '--max-batch-size', String(batch), '--max-queue-delay-ms', '1', '--intra-op-threads', String(threads)],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';
@@ -94,10 +95,12 @@ async function main(): Promise<void> {
       batches: { type: 'string', default: '1,8,32' },
       concurrency: { type: 'string', default: '4' },
       models: { type: 'string' },
+      'intra-op-threads': { type: 'string', default: '0' },
     },
   });
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
+  const threads = Number(values['intra-op-threads']);
   const batches = values.batches!.split(',').map(Number);
   const concurrency = Number(values.concurrency);
   const manifest = loadZooManifest();
@@ -107,9 +110,9 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const name of names) {
     const path = zooModelPath(name);
-    const model = await loadOnnxModel(path);
+    const model = await loadOnnxModel(path, { intraOpThreads: threads || undefined });
     for (const batch of batches) {
-      const srv = await startServer(path, batch);
+      const srv = await startServer(path, batch, threads);
       const client = new V2Client(srv.url, { maxSockets: concurrency });
       // Interleaved rounds, medians: the machine is shared, so load drifts during a run.
       const raw: number[] = [];
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`model server vs in-process session.run (equal batch size; ${concurrency} requests in flight; median of ${rounds} interleaved ${seconds}s rounds)`);
+  console.log(`model server vs in-process session.run (equal batch size; ${concurrency} requests in flight; median of ${rounds} interleaved ${seconds}s rounds; intra-op threads ${threads || 'default'}; ${os.cpus().length} cores)`);
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));
