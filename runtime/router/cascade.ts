@@ -87,7 +87,7 @@ export class Cascade {
     const o = this.o;
     const m = o.metrics;
     const t0 = performance.now();
-    m.requests.inc({ model: o.name });
+    m.requests.inc();
     const rows = batchRows(req);
     const upstreamReq = this.upstreamRequest(req);
 

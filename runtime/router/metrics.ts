@@ -11,7 +11,8 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 
 export interface RouterMetrics {
   registry: Registry;
-  requests: Counter<'model'>;
+  /** tinysaver_requests_total{model=<cascade name>} */
+  requests: Counter.Internal;
   rows: Record<RowRoute, Counter.Internal>;
   confidence: Histogram<string>;
   escalated: { agree: Histogram.Internal<'agree'>; disagree: Histogram.Internal<'agree'> };
@@ -28,7 +29,8 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
   const registry = new Registry();
   const registers = [registry];
   const requests = new Counter({ name: 'tinysaver_requests_total', help: 'Inference requests received by the router.', labelNames: ['model'], registers });
-  requests.inc({ model: modelName }, 0);
+  const requestsForModel = requests.labels({ model: modelName });
+  requestsForModel.inc(0);
   const rowsTotal = new Counter({ name: 'tinysaver_rows_total', help: 'Rows answered, by route: saver (confident), base (escalated), fallback (escalated but the base failed; saver answered).', labelNames: ['route'], registers });
   const confidence = new Histogram({ name: 'tinysaver_confidence', help: 'Saver confidence of every row.', buckets: [...CONFIDENCE_BUCKETS], registers });
   const escalatedH = new Histogram({ name: 'tinysaver_escalated_confidence', help: 'Saver confidence of escalated rows the base answered, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
@@ -53,7 +55,7 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
   for (const stage of ['saver', 'base', 'total']) durationH.zero({ stage });
   return {
     registry,
-    requests,
+    requests: requestsForModel,
     rows,
     confidence,
     escalated: agreeChildren(escalatedH),
