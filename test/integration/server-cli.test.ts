@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, expect, test } from 'vitest';
 import { V2Client } from '../../runtime/oip/client.js';
-import { images, zooPaths } from './server-helpers.js';
+import { images, queuedRows, waitFor, zooPaths } from './server-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist/runtime/cli/main.js', import.meta.url));
@@ -41,14 +41,14 @@ async function waitForUrl(stderr: () => string, exit: Promise<number | null>): P
 
 test('serves the model named after the file, then drains and exits 0 on SIGTERM', async () => {
   const { saver } = zooPaths();
-  const p = start(['--model', saver, '--port', '0', '--max-queue-delay-ms', '200']);
+  const p = start(['--model', saver, '--port', '0', '--max-queue-delay-ms', '1000']);
   const url = await waitForUrl(p.stderr, p.exit);
   const name = saver.split('/').pop()!.replace(/\.onnx$/, '');
   const client = new V2Client(url);
   try {
     expect(await client.ready(name)).toBe(true);
     const pending = client.infer(name, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], data: images(1, 1) }] });
-    await new Promise((r) => setTimeout(r, 80)); // queued, waiting for its batch
+    await waitFor(async () => (await queuedRows(url)) === 1, 'the request to be queued');
     p.child.kill('SIGTERM');
     const res = await pending; // answered despite the SIGTERM
     expect(res.outputs[0].shape).toEqual([1, 10]);

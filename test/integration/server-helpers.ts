@@ -97,3 +97,20 @@ export function counterValue(text: string, name: string, labelMatch: string): nu
   }
   return v;
 }
+
+/** Polls `cond` every 10 ms until it holds (throws after `timeoutMs`). */
+export async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Whether the model server at `url` has at least `rows` rows waiting in its batching queue. */
+export async function queuedRows(url: string): Promise<number> {
+  const text = (await rawRequest(url, 'GET', '/metrics')).body.toString();
+  const line = text.split('\n').find((l) => l.startsWith('tinysaver_server_queue_rows{'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}

@@ -7,7 +7,7 @@ import { V2Client } from '../../runtime/oip/client.js';
 import { OipError, type InferRequest } from '../../runtime/oip/types.js';
 import { loadOnnxModel, type OnnxModel } from '../../runtime/onnx/session.js';
 import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
-import { counterValue, histogramTotals, images, rawRequest, zooPaths } from './server-helpers.js';
+import { counterValue, histogramTotals, images, queuedRows, rawRequest, waitFor, zooPaths } from './server-helpers.js';
 
 const paths = zooPaths();
 let reference: OnnxModel;
@@ -129,7 +129,7 @@ describe('model server: metadata, health, inference', () => {
 
 describe('dynamic batching', () => {
   test('concurrent requests are merged into shared runs, and each gets its own rows back', async () => {
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxBatchSize: 64, maxQueueDelayMs: 50 });
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxBatchSize: 64, maxQueueDelayMs: 200 });
     const client = new V2Client(server.url, { maxSockets: 32 });
     try {
       const n = 16;
@@ -292,10 +292,10 @@ describe('overload and shutdown', () => {
   });
 
   test('close() drains in-flight requests, then refuses connections', async () => {
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 300 });
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1000 });
     const client = new V2Client(server.url);
     const pending = client.infer(server.name, request(2, 5));
-    await new Promise((r) => setTimeout(r, 100)); // the request is queued, waiting for its batch
+    await waitFor(async () => (await queuedRows(server.url)) === 2, 'the request to be queued');
     const closing = server.close();
     const res = await pending;
     expectClose(res.outputs[0].data as Float32Array, await expected(2, 5));
