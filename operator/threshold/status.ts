@@ -74,14 +74,22 @@ export function buildThresholdStatus(input: StatusInput): { status: ThresholdSta
     history = [...history, change].slice(-HISTORY_LIMIT);
     lastChange = change;
     const raise = d.direction === 'raise';
-    const why = raise
-      ? `loss bound ${pct(d.boundAtCurrent)} > budget ${pct(input.epsilon)}`
-      : `loss bound ${pct(d.bound)} <= budget ${pct(input.epsilon)} (certified down to ${d.recommended})`;
-    event = {
-      type: raise ? 'Warning' : 'Normal',
-      reason: raise ? 'ThresholdRaised' : 'ThresholdLowered',
-      message: `${from} -> ${d.threshold}, ${why}; ${d.audits} audits, ${d.rows} rows in window`,
-    };
+    if (input.changeReason === 'ModelChanged') {
+      event = {
+        type: 'Normal',
+        reason: 'ThresholdReset',
+        message: `${from} -> ${d.threshold}: saver/base model changed, telemetry window reset to start over from spec.threshold.initial`,
+      };
+    } else {
+      const why = raise
+        ? `loss bound ${pct(d.boundAtCurrent)} > budget ${pct(input.epsilon)}`
+        : `loss bound ${pct(d.bound)} <= budget ${pct(input.epsilon)} (certified down to ${d.recommended})`;
+      event = {
+        type: raise ? 'Warning' : 'Normal',
+        reason: raise ? 'ThresholdRaised' : 'ThresholdLowered',
+        message: `${from} -> ${d.threshold}, ${why}; ${d.audits} audits, ${d.rows} rows in window`,
+      };
+    }
   }
   if (lastChange) status.lastChange = lastChange;
   if (history.length > 0) status.history = history;

@@ -73,6 +73,34 @@ describe('threshold controller on a live cascade', () => {
     expect(JSON.parse(await readFile(cascade.thresholdFile, 'utf8')).threshold).toBe(t);
   }, 120_000);
 
+  it('a new saver model resets the window and the threshold back to initial', async () => {
+    const { state, io } = memoryIO(cascadeObject(SPEC));
+    state.pods = [routerPod('router-a', cascade.router.url)];
+    let clock = Date.parse('2026-01-06T00:00:00Z');
+    const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined });
+    ctl.upsert(state.mc);
+    await ctl.runCycle(KEY);
+    for (let i = 0; i < 8 && !(state.mc.status?.threshold! > 0.5); i++) {
+      await send(cascade, stream(400, 1));
+      clock += 30_000;
+      await ctl.runCycle(KEY);
+      ctl.upsert(state.mc);
+    }
+    expect(state.mc.status?.threshold).toBeGreaterThan(0.5);
+    // the user rolls out another saver
+    state.mc = { ...state.mc, metadata: { ...state.mc.metadata, generation: 2 }, spec: { ...state.mc.spec, saver: { model: 'saver-mlp' } } };
+    ctl.upsert(state.mc);
+    await send(cascade, stream(100, 0));
+    clock += 30_000;
+    const cyc = await ctl.runCycle(KEY);
+    expect(cyc?.report.windowReset).toBe(true);
+    expect(cyc?.report.window.rows).toBe(0); // the new model's window starts empty (baseline this cycle)
+    expect(state.mc.status?.threshold).toBe(0.5);
+    expect(state.mc.status?.lastChange).toMatchObject({ to: 0.5, reason: 'ModelChanged' });
+    expect(state.events.at(-1)).toMatchObject({ reason: 'ThresholdReset', type: 'Normal' });
+    expect(state.events.at(-1)?.message).toMatch(/ -> 0\.5: saver\/base model changed/);
+  }, 120_000);
+
   it('observe mode reports the recommendation without applying it', async () => {
     const { state, io } = memoryIO(cascadeObject({ ...SPEC, threshold: { ...SPEC.threshold, mode: 'observe' } }));
     state.pods = [routerPod('router-a', cascade.router.url)];
