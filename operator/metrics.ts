@@ -17,7 +17,7 @@ export function createOperatorMetrics(): OperatorMetrics {
   const registers = [registry];
   return {
     registry,
-    reconciles: new Counter({ name: 'tinysaver_operator_reconcile_total', help: 'Reconciles by result (success, error, invalid, gone).', labelNames: ['result'], registers }),
+    reconciles: new Counter({ name: 'tinysaver_operator_reconcile_total', help: 'Reconciles by result (success, error, invalid, gone, stale).', labelNames: ['result'], registers }),
     reconcileDuration: new Histogram({
       name: 'tinysaver_operator_reconcile_duration_seconds',
       help: 'Time to reconcile one ModelCascade.',

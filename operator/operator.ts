@@ -159,6 +159,7 @@ export class Operator {
         try {
           const result = await reconciler.reconcile(key);
           this.metrics.reconciles.inc({ result: result === 'applied' ? 'success' : result });
+          if (result === 'stale') queue.addAfter(key, 50 + Math.random() * 100);
         } catch (err) {
           this.metrics.reconciles.inc({ result: 'error' });
           throw err;

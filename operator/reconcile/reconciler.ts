@@ -21,7 +21,12 @@ export interface ReconcilerDeps {
   log: (msg: string, extra?: object) => void;
 }
 
-export type ReconcileResult = 'applied' | 'gone' | 'invalid';
+/**
+ * applied: objects and status are current. gone: the cascade no longer exists (or is being deleted).
+ * invalid: the spec cannot be turned into pods (said in status). stale: our cached copy was older than the
+ * object (status write answered 409); the caller requeues shortly, the informer is about to deliver it.
+ */
+export type ReconcileResult = 'applied' | 'gone' | 'invalid' | 'stale';
 
 const CONFLICT_RETRIES = 5;
 
@@ -57,8 +62,7 @@ export class Reconciler {
     } catch (err) {
       if (!(err instanceof ModelUriError)) throw err;
       // The spec passed the CRD schema but cannot be turned into pods: say so in status; retrying won't help.
-      await this.writeStatus(mc, [], { reason: 'InvalidSpec', message: err.message });
-      return 'invalid';
+      return (await this.writeStatus(mc, [], { reason: 'InvalidSpec', message: err.message })) ? 'invalid' : 'stale';
     }
 
     const applied: JsonObject[] = [];
@@ -81,8 +85,8 @@ export class Reconciler {
       await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], { reason: 'ApplyFailed', message }).catch(() => {});
       throw err;
     }
-    await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);
-    return 'applied';
+    const written = await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);
+    return written ? 'applied' : 'stale';
   }
 
   /** Deletes objects this cascade controls that the current spec no longer produces (e.g. base -> external). */
@@ -111,7 +115,8 @@ export class Reconciler {
     }
   }
 
-  private async writeStatus(mc: ModelCascade, deployments: DeploymentLike[], reconcileError?: { reason: string; message: string }): Promise<void> {
+  /** false when the cached object was stale (409): nothing written, reconcile again on fresh data. */
+  private async writeStatus(mc: ModelCascade, deployments: DeploymentLike[], reconcileError?: { reason: string; message: string }): Promise<boolean> {
     const generation = mc.metadata.generation ?? 1;
     const computed = computeConditions({ generation, deployments, reconcileError });
     const old = mc.status ?? {};
@@ -119,7 +124,7 @@ export class Reconciler {
     // when unset and keeps it equal to the ConfigMap's value otherwise.
     const threshold = effectiveThreshold(mc);
     const unchanged = old.observedGeneration === generation && conditionsEqual(old.conditions, computed) && old.threshold === threshold;
-    if (unchanged) return;
+    if (unchanged) return true;
     const conditions: Condition[] = mergeConditions(old.conditions, computed, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
     const body = {
       apiVersion: API_VERSION,
@@ -130,8 +135,14 @@ export class Reconciler {
       metadata: { name: mc.metadata.name, namespace: mc.metadata.namespace, resourceVersion: mc.metadata.resourceVersion },
       status: { observedGeneration: generation, threshold, conditions },
     };
-    await this.d.client.apply(resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'), body, { fieldManager: FIELD_MANAGER });
+    try {
+      await this.d.client.apply(resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'), body, { fieldManager: FIELD_MANAGER });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) return false;
+      throw err;
+    }
     this.transitionEvents(mc, old.conditions, conditions);
+    return true;
   }
 
   private transitionEvents(mc: ModelCascade, before: Condition[] | undefined, after: Condition[]): void {

@@ -3,8 +3,8 @@
 // otherwise scripts/build-kube-assets.sh builds them from the pinned upstream Go modules into a cache
 // outside the repo (slow once, then instant).
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface KubeAssets {
@@ -13,7 +13,12 @@ export interface KubeAssets {
   kubectl: string;
 }
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The repository root (works from test/e2e/harness and from its compiled copy under dist/). */
+export const REPO_ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'scripts', 'build-kube-assets.sh')) && dirname(dir) !== dir) dir = dirname(dir);
+  return `${dir}/`;
+})();
 
 function executable(path: string, what: string): string {
   try {

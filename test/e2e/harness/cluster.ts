@@ -111,7 +111,8 @@ export async function startCluster(): Promise<Cluster> {
     '--advertise-address=127.0.0.1',
     // Loopback cannot be published as the kubernetes Service endpoint; envtest does the same.
     '--endpoint-reconciler-type=none',
-    '--service-cluster-ip-range=10.0.0.0/24',
+    // Room for thousands of Services (the scale benchmark creates two per ModelCascade).
+    '--service-cluster-ip-range=10.0.0.0/16',
     '--service-account-issuer=https://kubernetes.default.svc',
     `--service-account-key-file=${join(dir, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
