@@ -20,6 +20,8 @@ export interface InformerOptions<T> {
   labelSelector?: string;
   onEvent: (type: InformerEvent, obj: T) => void;
   onError?: (err: unknown) => void;
+  /** Server-side watch timeout; default 240-360 s, randomized so many informers don't re-watch in lockstep. */
+  watchTimeoutSeconds?: number;
   /** Counts relists (metrics / tests). */
   onRelist?: (reason: string) => void;
 }
@@ -101,8 +103,7 @@ export class Informer<T extends KubeObject> {
             labelSelector: this.opts.labelSelector,
             resourceVersion: rv,
             allowWatchBookmarks: true,
-            // Spread reconnects so many informers don't re-watch in lockstep.
-            timeoutSeconds: 240 + Math.floor(Math.random() * 120),
+            timeoutSeconds: this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 120),
           },
           (ev: WatchEvent<T>) => {
             if (ev.type === 'ERROR') {

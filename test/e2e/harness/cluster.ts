@@ -80,7 +80,12 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
   throw new Error(`${what} not ready after ${timeoutMs} ms; last log lines:\n${logs.split('\n').slice(-30).join('\n')}`);
 }
 
-export async function startCluster(): Promise<Cluster> {
+export interface ClusterOptions {
+  /** Extra kube-apiserver flags (e.g. to force watch expiry in a test). */
+  apiserverArgs?: string[];
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const assets = await kubeAssets();
   const dir = await mkdtemp(join(tmpdir(), 'tinysaver-envtest-'));
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -122,6 +127,7 @@ export async function startCluster(): Promise<Cluster> {
     '--enable-priority-and-fairness=false',
     '--disable-admission-plugins=ServiceAccount',
     '--v=1',
+    ...(options.apiserverArgs ?? []),
   ], join(dir, 'kube-apiserver.log'));
 
   const server = `https://127.0.0.1:${apiPort}`;
