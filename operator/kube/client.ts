@@ -96,8 +96,13 @@ export class KubeClient {
   }
 
   /** One JSON request; non-2xx answers throw ApiError with the apiserver's Status message. */
-  request<T = any>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    return new Promise<T>((resolvePromise, reject) => {
+  async request<T = any>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    return (await this.requestWithStatus<T>(method, path, opts)).body;
+  }
+
+  /** Like request(), also returning the HTTP status (e.g. 201 when an apply created the object). */
+  requestWithStatus<T = any>(method: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; body: T }> {
+    return new Promise<{ status: number; body: T }>((resolvePromise, reject) => {
       this.open(method, path, { timeoutMs: 30_000, ...opts }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -119,7 +124,7 @@ export class KubeClient {
             body = undefined;
           }
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolvePromise(body as T);
+          if (status >= 200 && status < 300) return resolvePromise({ status, body: body as T });
           reject(new ApiError(status, body?.reason ?? 'Unknown', `${method} ${path}: ${status} ${body?.message ?? text.slice(0, 500)}`, body?.details));
         });
       }, reject);
@@ -141,12 +146,18 @@ export class KubeClient {
   }
 
   /** Server-side apply (field manager tinysaver-operator, force: we are the controller of these fields). */
-  apply<T = any>(path: string, obj: unknown, opts: { force?: boolean; fieldManager?: string } = {}): Promise<T> {
-    return this.request<T>('PATCH', path, {
+  async apply<T = any>(path: string, obj: unknown, opts: { force?: boolean; fieldManager?: string } = {}): Promise<T> {
+    return (await this.applyReportingCreation<T>(path, obj, opts)).object;
+  }
+
+  /** Server-side apply that also says whether the object was created by it (HTTP 201) or already existed. */
+  async applyReportingCreation<T = any>(path: string, obj: unknown, opts: { force?: boolean; fieldManager?: string } = {}): Promise<{ object: T; created: boolean }> {
+    const { status, body } = await this.requestWithStatus<T>('PATCH', path, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
       query: { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: opts.force ?? true },
     });
+    return { object: body, created: status === 201 };
   }
 
   /**

@@ -70,14 +70,11 @@ export class Reconciler {
       for (const obj of desired) {
         const meta = obj.metadata as { name: string };
         const { apiVersion, plural } = pluralOf(obj.kind as string);
-        const existed = this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`);
-        const live = await retryOnConflict(() =>
-          this.d.client.apply<JsonObject>(resourcePath(apiVersion, plural, ns, meta.name), obj),
+        const { object, created } = await retryOnConflict(() =>
+          this.d.client.applyReportingCreation<JsonObject>(resourcePath(apiVersion, plural, ns, meta.name), obj),
         );
-        applied.push(live);
-        if (!existed && this.d.owned.get(obj.kind as string)?.hasSynced) {
-          void this.d.events.record(mc, 'Normal', 'Created', `created ${obj.kind} ${meta.name}`);
-        }
+        applied.push(object);
+        if (created) void this.d.events.record(mc, 'Normal', 'Created', `created ${obj.kind} ${meta.name}`);
       }
       await this.prune(mc, desired);
     } catch (err) {

@@ -248,7 +248,13 @@ describe('status', () => {
     const w = await cluster.kubectl(['wait', '-n', 'rdy', '--for=condition=Ready', 'mc/fashion', '--timeout=10s']);
     expect(w.code).toBe(0);
     const events = await kubectlJson(cluster, ['get', '-n', 'rdy', 'events', '--field-selector', 'involvedObject.name=fashion']);
-    expect(events.items.map((e: any) => e.reason)).toContain('Ready');
+    const reasons = events.items.map((e: any) => e.reason);
+    expect(reasons).toContain('Ready');
+    // One Created event per owned object (the apply that created it answered 201), none for later applies.
+    expect(events.items.filter((e: any) => e.reason === 'Created').map((e: any) => e.message).sort()).toEqual([
+      'created ConfigMap fashion-router', 'created Deployment fashion-base', 'created Deployment fashion-saver',
+      'created Service fashion', 'created Service fashion-base',
+    ]);
   });
 });
 
