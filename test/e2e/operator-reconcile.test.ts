@@ -258,6 +258,37 @@ describe('status', () => {
   });
 });
 
+describe('specs the schema accepts but pods cannot use', () => {
+  it('a model path escaping its volume -> Degraded=InvalidSpec with the field named, a Warning Event, and no workloads', async () => {
+    await createNamespace(cluster, 'bad');
+    const r = await cluster.kubectl(['apply', '-f', '-'], `apiVersion: tinysaver.io/v1alpha1
+kind: ModelCascade
+metadata: {name: escape, namespace: bad}
+spec:
+  saver: {model: "pvc://models/../../etc/passwd"}
+  base: {model: /m/base.onnx}
+`);
+    expect(r.code).toBe(0);
+    const mc = await eventually('status', async () => {
+      const m = await get('bad', 'mc', 'escape');
+      return m.status?.observedGeneration === 1 ? m : null;
+    });
+    expect(condition(mc, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+    expect(condition(mc, 'Degraded').message).toContain('saver.model');
+    expect(condition(mc, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect((await kubectlJson(cluster, ['get', '-n', 'bad', 'deployments'])).items).toEqual([]);
+    const events = await eventually('warning event', async () => {
+      const ev = await kubectlJson(cluster, ['get', '-n', 'bad', 'events', '--field-selector', 'involvedObject.name=escape,type=Warning']);
+      return ev.items.length ? ev.items : null;
+    });
+    expect(events[0].reason).toBe('InvalidSpec');
+    // Fixing the spec recovers.
+    await cluster.kubectl(['patch', '-n', 'bad', 'mc', 'escape', '--type', 'merge', '-p', '{"spec":{"saver":{"model":"pvc://models/saver.onnx"}}}']);
+    await eventually('recovered', async () => condition(await get('bad', 'mc', 'escape'), 'Degraded')?.status === 'False');
+    expect((await get('bad', 'deployment', 'escape-saver')).spec.template.spec.volumes).toContainEqual({ name: 'saver-model', persistentVolumeClaim: { claimName: 'models', readOnly: true } });
+  });
+});
+
 describe('restart and deletion', () => {
   it('operator stopped mid-way and restarted converges with no duplicate or lost objects', async () => {
     await createNamespace(cluster, 'rst');
