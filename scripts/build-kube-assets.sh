@@ -48,6 +48,10 @@ fi
 if [[ ! -x "$cache/kube-apiserver" || ! -x "$cache/kubectl" ]]; then
   go_bin="${GO:-$(command -v go || true)}"
   if [[ -z "$go_bin" && -x /usr/local/go/bin/go ]]; then go_bin=/usr/local/go/bin/go; fi
+  if [[ -n "$go_bin" ]] && ! command -v "$go_bin" >/dev/null 2>&1; then
+    echo "build-kube-assets: GO=$go_bin is not an executable" >&2
+    go_bin=""
+  fi
   if [[ -z "$go_bin" ]]; then
     echo "build-kube-assets: Go is not installed, and kube-apiserver/kubectl for the e2e tests are built from source." >&2
     echo "  Install Go >= 1.26 (https://go.dev/dl/), or set KUBEBUILDER_ASSETS to a directory holding" >&2
