@@ -47,6 +47,16 @@ function pluralOf(kind: string): { apiVersion: string; plural: string } {
   return k;
 }
 
+/** An object with the name we need exists but another owner (or nobody) controls it: never adopt or clobber it. */
+export class NameConflictError extends Error {
+  readonly reason = 'NameConflict';
+}
+
+function controlledBy(obj: { metadata?: unknown }, mc: ModelCascade): boolean {
+  const refs = (obj.metadata as { ownerReferences?: { uid: string; controller?: boolean }[] } | undefined)?.ownerReferences ?? [];
+  return refs.some((r) => r.controller && r.uid === mc.metadata.uid);
+}
+
 export class Reconciler {
   constructor(private readonly d: ReconcilerDeps) {}
 
@@ -70,16 +80,21 @@ export class Reconciler {
       for (const obj of desired) {
         const meta = obj.metadata as { name: string };
         const { apiVersion, plural } = pluralOf(obj.kind as string);
-        const { object, created } = await retryOnConflict(() =>
-          this.d.client.applyReportingCreation<JsonObject>(resourcePath(apiVersion, plural, ns, meta.name), obj),
-        );
+        const path = resourcePath(apiVersion, plural, ns, meta.name);
+        // Our caches hold only labelled objects; anything else with this name needs a look before we apply.
+        const current = this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`) ?? (await this.d.client.getOrNull(path));
+        if (current && !controlledBy(current, mc)) {
+          throw new NameConflictError(`${obj.kind} ${meta.name} already exists and is not controlled by this ModelCascade; delete or rename it`);
+        }
+        const { object, created } = await retryOnConflict(() => this.d.client.applyReportingCreation<JsonObject>(path, obj));
         applied.push(object);
         if (created) void this.d.events.record(mc, 'Normal', 'Created', `created ${obj.kind} ${meta.name}`);
       }
       await this.prune(mc, desired);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], { reason: 'ApplyFailed', message }).catch(() => {});
+      const reason = err instanceof NameConflictError ? err.reason : 'ApplyFailed';
+      await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], { reason, message }).catch(() => {});
       throw err;
     }
     const written = await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);

@@ -289,6 +289,40 @@ spec:
   });
 });
 
+describe('objects the operator does not own', () => {
+  it('a pre-existing Service with the cascade name is neither adopted nor changed: Degraded=NameConflict until it is gone', async () => {
+    await createNamespace(cluster, 'conf');
+    const svc = await cluster.kubectl(['create', 'service', 'clusterip', 'taken', '-n', 'conf', '--tcp=80:80']);
+    expect(svc.code).toBe(0);
+    const before = await get('conf', 'service', 'taken');
+    const r = await cluster.kubectl(['apply', '-f', '-'], `apiVersion: tinysaver.io/v1alpha1
+kind: ModelCascade
+metadata: {name: taken, namespace: conf}
+spec:
+  saver: {model: /m/s.onnx}
+  base: {model: /m/b.onnx}
+`);
+    expect(r.code).toBe(0);
+    const mc = await eventually('conflict reported', async () => {
+      const m = await get('conf', 'mc', 'taken');
+      return condition(m, 'Degraded')?.reason === 'NameConflict' ? m : null;
+    });
+    expect(condition(mc, 'Degraded').message).toContain('Service taken already exists and is not controlled by this ModelCascade');
+    const after = await get('conf', 'service', 'taken');
+    expect(after.metadata.ownerReferences).toBeUndefined();
+    expect(after.spec.ports).toEqual(before.spec.ports);
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    await cluster.kubectl(['delete', 'service', 'taken', '-n', 'conf']);
+    // No event tells the operator (the Service was not labelled): the retry with backoff picks it up.
+    const ok = await eventually('recovered', async () => {
+      const s = await get('conf', 'service', 'taken');
+      return s.metadata.ownerReferences?.[0]?.uid === mc.metadata.uid ? s : null;
+    }, 90_000);
+    expect(ok.spec.ports[0].port).toBe(8000);
+    await eventually('not degraded', async () => condition(await get('conf', 'mc', 'taken'), 'Degraded')?.status === 'False');
+  }, 120_000);
+});
+
 describe('restart and deletion', () => {
   it('operator stopped mid-way and restarted converges with no duplicate or lost objects', async () => {
     await createNamespace(cluster, 'rst');
