@@ -54,6 +54,7 @@ interface Loop {
   intervalMs?: number;
   busy?: Promise<unknown>;
   lastStatusJson?: string;
+  lastStatusWriteMs?: number;
 }
 
 const keyOf = (mc: ModelCascade) => `${mc.metadata.namespace ?? ''}/${mc.metadata.name}`;
@@ -253,11 +254,25 @@ export class ThresholdController {
     settings: ControlSettings,
   ): Promise<boolean> {
     const mc = l.mc;
-    const json = JSON.stringify({ ...status, conditions: status.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })) });
+    // Every status write wakes the reconciler (a MODIFIED event), so write when something material
+    // changed (threshold, recommendation, condition status/reason, telemetry problems) and otherwise
+    // refresh the numbers at most every max(2 intervals, 10 s).
+    const cond = status.conditions?.[0];
+    const json = JSON.stringify({
+      t: status.threshold,
+      r: status.recommendedThreshold,
+      c: status.lastChange,
+      s: cond?.status,
+      reason: cond?.reason,
+      notes: /\[[^\]]*\]$/.exec(cond?.message ?? '')?.[0],
+    });
+    const nowMs = this.now();
+    const refreshMs = Math.max(2 * settings.intervalMs, 10_000);
     let updated = mc;
-    if (json !== l.lastStatusJson || d.changed) {
+    if (json !== l.lastStatusJson || d.changed || nowMs - (l.lastStatusWriteMs ?? -Infinity) >= refreshMs) {
       updated = await this.opts.io.applyStatus(mc, status);
       l.lastStatusJson = json;
+      l.lastStatusWriteMs = nowMs;
       // Our write is newer than the informer's copy until the watch delivers it.
       if (updated && updated.metadata) l.mc = updated;
     }
