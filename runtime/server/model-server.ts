@@ -118,10 +118,10 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
     outputs: model.outputs.map((m) => ({ ...m, shape: [...m.shape] })),
   };
 
-  let batcher: DynamicBatcher | undefined;
-  const metrics = createServerMetrics(name, () => batcher?.queuedRows ?? 0);
+  // the gauge callback runs at scrape time only, after `queue` exists
+  const metrics = createServerMetrics(name, () => queue.queuedRows);
   const allOutputs = model.outputs.map((m) => m.name);
-  batcher = new DynamicBatcher(
+  const queue = new DynamicBatcher(
     (inputs) => model.run(inputs, allOutputs),
     {
       maxBatchSize: o.maxBatchSize,
@@ -136,7 +136,6 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
       metrics.inferenceDuration.observe({ model: name }, s.seconds);
     },
   );
-  const queue = batcher;
   let ready = true;
   let inFlight = 0;
   let inflightBytes = 0;
