@@ -89,6 +89,7 @@ export class Operator {
         this.pendingAbort?.abort();
         this.opts.log('warn', 'stopped leading', { identity: this.opts.identity });
         this.controllerTransition = this.controllerTransition.then(() => this.stopControllers());
+        return this.controllerTransition;
       },
       onError: (err) => this.opts.log('warn', 'leader election', { error: (err as Error).message }),
     });

@@ -12,7 +12,8 @@ export interface LeaderElectionOptions {
   leaseDurationSeconds: number;
   retryPeriodMs: number;
   onStartedLeading: () => void;
-  onStoppedLeading: () => void;
+  /** May return a promise: on a graceful stop the lease is released only after it settles (no overlap). */
+  onStoppedLeading: () => void | Promise<void>;
   onError?: (err: unknown) => void;
 }
 
@@ -69,13 +70,14 @@ export class LeaderElector {
       } else if (this.leading && now - this.lastRenew > this.opts.leaseDurationSeconds * 1000 * 0.8) {
         // Could not renew in time: another replica may take over any moment, so stop acting as leader.
         this.leading = false;
-        this.opts.onStoppedLeading();
+        void this.opts.onStoppedLeading();
       }
       await sleep(this.opts.retryPeriodMs, signal);
     }
     if (this.leading) {
       this.leading = false;
-      this.opts.onStoppedLeading();
+      // Finish our in-flight work before handing over, so two leaders never reconcile at once.
+      await this.opts.onStoppedLeading();
       await this.release().catch((err) => this.opts.onError?.(err));
     }
   }
