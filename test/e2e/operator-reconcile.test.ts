@@ -179,6 +179,18 @@ describe('updates', () => {
     expect(saver.spec.template.spec.containers[1].args.join(' ')).toContain('--base-url http://kserve.x.svc --base-model big');
   });
 
+  it('repairs drift: a hand-edited Deployment is put back, a deleted ConfigMap is recreated', async () => {
+    await createNamespace(cluster, 'drift');
+    await applyFile('drift', 'examples/modelcascade-basic.yaml');
+    await eventually('saver', () => get('drift', 'deployment', 'fashion-saver'));
+    await eventually('configmap', () => get('drift', 'configmap', 'fashion-router'));
+    expect((await cluster.kubectl(['scale', '-n', 'drift', 'deployment/fashion-saver', '--replicas=7'])).code).toBe(0);
+    await eventually('replicas restored', async () => (await get('drift', 'deployment', 'fashion-saver')).spec.replicas === 2);
+    expect((await cluster.kubectl(['delete', '-n', 'drift', 'configmap', 'fashion-router'])).code).toBe(0);
+    const cm = await eventually('configmap recreated', () => get('drift', 'configmap', 'fashion-router'));
+    expect(JSON.parse(cm.data['threshold.json']).threshold).toBe(0.9);
+  });
+
   it('threshold-only change updates the ConfigMap and leaves the pod template alone', async () => {
     await createNamespace(cluster, 'thr');
     await applyFile('thr', 'examples/modelcascade-basic.yaml');
