@@ -9,10 +9,10 @@ import { BodyCollector } from './body.js';
 /**
  * Read a request body of at most `limitBytes`. Over the limit: rejects with OipError(413), stops
  * buffering and discards the rest (the 413 reply closes the connection), so memory stays bounded.
- * `alignOffset` (the Inference-Header-Content-Length, when known) is placed on an 8-byte boundary
- * so the binary tensors decode as zero-copy views.
+ * Byte `alignOffset` of the body (default: the request's Inference-Header-Content-Length, i.e. where
+ * the binary tensors start) is placed on an 8-byte boundary so they decode as zero-copy views.
  */
-export function readBody(req: IncomingMessage, limitBytes: number, alignOffset = 0): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limitBytes: number, alignOffset = declaredHeaderLength(req)): Promise<Buffer> {
   const declaredHeader = req.headers['content-length'];
   const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
   if (declared !== undefined && declared > limitBytes) {
@@ -49,6 +49,11 @@ export function readBody(req: IncomingMessage, limitBytes: number, alignOffset =
       reject(new OipError(400, 'request body incomplete: the client closed the connection'));
     });
   });
+}
+
+function declaredHeaderLength(req: IncomingMessage): number {
+  const v = Number(req.headers['inference-header-content-length']);
+  return Number.isSafeInteger(v) && v > 0 ? v : 0;
 }
 
 function tooLarge(size: number, limit: number, partial = false): OipError {

@@ -2,7 +2,10 @@
 // 127.0.0.1 (free ports).
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { encodeInferRequest } from '../../runtime/oip/codec.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeInferRequest, encodeInferRequest, parseHeaderLength } from '../../runtime/oip/codec.js';
+import { readBody } from '../../runtime/oip/http.js';
 import { V2Client } from '../../runtime/oip/client.js';
 import { OipError, type InferRequest } from '../../runtime/oip/types.js';
 import { loadOnnxModel, type OnnxModel } from '../../runtime/onnx/session.js';
@@ -123,6 +126,31 @@ describe('model server: metadata, health, inference', () => {
       c.close();
     } finally {
       await base.close();
+    }
+  });
+});
+
+describe('readBody over real HTTP', () => {
+  test('binary tensors decode as views of the body buffer (aligned, no copy), whatever the header length', async () => {
+    const seen: boolean[] = [];
+    const srv = http.createServer(async (req, res) => {
+      const body = await readBody(req, 1 << 20);
+      const r = decodeInferRequest(body, parseHeaderLength(req.headers['inference-header-content-length']));
+      seen.push(r.inputs[0].data.buffer === body.buffer);
+      res.end();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      for (const id of ['a', 'ab', 'abc', 'abcd', 'abcde']) {
+        // ids of different lengths shift where the binary part starts
+        const enc = encodeInferRequest({ id, inputs: [{ name: 'x', datatype: 'FP64', shape: [4096], data: new Float64Array(4096) }] }, { binaryInputs: true });
+        await rawRequest(url, 'POST', '/', enc.body, enc.headers);
+        await rawRequest(url, 'POST', '/', enc.body, enc.headers, true); // chunked
+      }
+      expect(seen).toEqual(new Array(10).fill(true));
+    } finally {
+      await new Promise((r) => srv.close(r));
     }
   });
 });
