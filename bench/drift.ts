@@ -440,12 +440,12 @@ export async function main(argv: string[]): Promise<number> {
   ];
   const phases = [...new Set(blocks.map((b) => b.phase))];
   const phaseTable = [
-    '| phase | windows | base acc | fixed loss / share | controller loss / share | oracle loss / share |',
-    '|---|---|---|---|---|---|',
+    '| phase | windows | base acc | fixed loss / share | controller loss / share | oracle loss / share | agreement oracle loss / share |',
+    '|---|---|---|---|---|---|---|',
     ...phases.map((p) => {
       const bs = blocks.filter((b) => b.phase === p);
       const m = (f: (b: BlockScore) => number) => bs.reduce((a, b) => a + f(b), 0) / bs.length;
-      return `| ${p} | ${bs.length} | ${pct(m((b) => b.accBase))} | ${pct(m((b) => b.fixed.loss))} / ${pct(m((b) => b.fixed.share))} | ${pct(m((b) => b.controller.loss))} / ${pct(m((b) => b.controller.share))} | ${pct(m((b) => b.oracle.loss))} / ${pct(m((b) => b.oracle.share))} |`;
+      return `| ${p} | ${bs.length} | ${pct(m((b) => b.accBase))} | ${pct(m((b) => b.fixed.loss))} / ${pct(m((b) => b.fixed.share))} | ${pct(m((b) => b.controller.loss))} / ${pct(m((b) => b.controller.share))} | ${pct(m((b) => b.oracle.loss))} / ${pct(m((b) => b.oracle.share))} | ${pct(m((b) => b.oracleAgree.loss))} / ${pct(m((b) => b.oracleAgree.share))} |`;
     }),
   ];
   const secs = (Date.now() - t0) / 1000;
