@@ -74,6 +74,21 @@ describe('cascade merge', () => {
     }
   });
 
+  it('routes by the margin measure when asked (--confidence margin)', async () => {
+    const t = 0.8;
+    const { c } = await router({ threshold: t, auditRate: 0, confidence: 'margin' });
+    const direct = new V2Client(saver.url);
+    clients.push(direct);
+    const req = imageBatch(images, 64, 500);
+    const res = await c.infer('cascade', req);
+    const s = await direct.infer(SAVER, req);
+    const margin = rowConfidence(s.outputs[0].data as Float32Array, 64, 10, 'margin').confidence;
+    const maxProb = rowConfidence(s.outputs[0].data as Float32Array, 64, 10, 'max-prob').confidence;
+    expect(res.parameters?.tinysaver_routes).toEqual(Array.from(margin, (x) => (x >= t ? 'saver' : 'base')));
+    // the measures disagree on some rows here, so this does tell margin from max-prob
+    expect(Array.from(margin, (x, i) => (x >= t) !== (maxProb[i] >= t)).some(Boolean)).toBe(true);
+  });
+
   it('speaks JSON to JSON clients and binary to binary clients', async () => {
     const { r } = await router({ threshold: 0.5, auditRate: 0 });
     const req = imageBatch(images, 3, 100);
