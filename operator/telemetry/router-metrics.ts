@@ -63,7 +63,11 @@ function perBucket(f: MetricFamily | undefined, match: Record<string, string>, e
       `${f.name}: bucket grid (${series.le.length} edges) differs from CONFIDENCE_BUCKETS (${expected.length} edges incl. +Inf)`,
     );
   }
-  for (let i = 0; i < expected.length; i++) out[i] = series.cumulative[i] - (i > 0 ? series.cumulative[i - 1] : 0);
+  for (let i = 0; i < expected.length; i++) {
+    // Row counts are integers; anything else (or beyond 2^53) is a broken or hostile exporter.
+    if (!Number.isSafeInteger(series.cumulative[i])) throw new PromParseError(`${f.name}: bucket count ${series.cumulative[i]} is not a whole number of rows`);
+    out[i] = series.cumulative[i] - (i > 0 ? series.cumulative[i - 1] : 0);
+  }
   return out;
 }
 

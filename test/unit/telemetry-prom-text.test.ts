@@ -136,5 +136,10 @@ describe('parseRouterMetrics', () => {
     const text = await registry.metrics();
     expect(() => parseRouterMetrics(text)).toThrow(/bucket grid/);
     expect(() => parseRouterMetrics('up 1\n')).toThrow(/not a tinysaver router/);
+    const grid = [...CONFIDENCE_BUCKETS.map(String), '+Inf'];
+    const huge = ['# TYPE tinysaver_confidence histogram', ...grid.map((le) => `tinysaver_confidence_bucket{le="${le}"} 1e300`)].join('\n');
+    expect(() => parseRouterMetrics(huge)).toThrow(/whole number of rows/);
+    const fractional = ['# TYPE tinysaver_confidence histogram', ...grid.map((le) => `tinysaver_confidence_bucket{le="${le}"} 2.5`)].join('\n');
+    expect(() => parseRouterMetrics(fractional)).toThrow(/whole number of rows/);
   });
 });
