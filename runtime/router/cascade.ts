@@ -11,7 +11,8 @@ import { BoundedRunner, sampleAuditRows, seededRandom } from './audit.js';
 import { CircuitBreaker } from './breaker.js';
 import type { CascadeLayout } from './compat.js';
 import type { RouterMetrics, RowRoute } from './metrics.js';
-import { mergeRows, partitionRows, rowSize, sliceTensorRows } from './split.js';
+import { takeGroup } from './coalesce.js';
+import { concatRows, mergeRows, partitionRows, rowSize, sliceRowRange, sliceTensorRows } from './split.js';
 
 /** The upstream call the cascade needs; a V2Client bound to one model satisfies it. */
 export interface Upstream {
@@ -41,6 +42,10 @@ export interface CascadeOptions {
   breaker: CircuitBreaker;
   auditConcurrency: number;
   seed: number;
+  /** saver calls in flight at most; requests arriving meanwhile are coalesced into the next call */
+  maxSaverCalls: number;
+  /** most rows merged into one saver call (1: no coalescing) */
+  maxCoalesceRows: number;
   /** false while the base's metadata has not been verified (the base is then treated as failing) */
   baseUsable: () => string | undefined;
 }
@@ -49,6 +54,23 @@ export interface CascadeResult {
   response: InferResponse;
   /** start the audit of this request's sampled rows (call after the response is sent) */
   startAudit?: () => void;
+}
+
+interface Pending {
+  req: InferRequest;
+  rows: number;
+  t0: number;
+  key: string;
+  resolve: (r: CascadeResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Requests may share a saver call when their inputs (names, datatypes, row shapes) and requested outputs match. */
+function groupKey(req: InferRequest): string {
+  let key = '';
+  for (const t of req.inputs) key += `${t.name}\u0000${t.datatype}\u0000${t.shape.slice(1).join(',')}\u0001`;
+  key += req.outputs ? req.outputs.map((r) => r.name).join('\u0000') : '*';
+  return key;
 }
 
 const ROUTE_PARAM = 'tinysaver_routes';
@@ -70,6 +92,8 @@ export class Cascade {
   readonly auditRunner: BoundedRunner;
   private readonly random: () => number;
   private outputNames: Set<string>;
+  private readonly queue: Pending[] = [];
+  private saverCalls = 0;
 
   constructor(private readonly o: CascadeOptions) {
     this.auditRunner = new BoundedRunner(o.auditConcurrency);
@@ -83,17 +107,68 @@ export class Cascade {
     this.outputNames = new Set(layout.outputs.map((t) => t.name));
   }
 
-  async infer(req: InferRequest): Promise<CascadeResult> {
+  /**
+   * One client request through the cascade. Requests that arrive while the saver is busy are
+   * coalesced into the next saver call (see coalesce.ts); each still gets its own answer.
+   */
+  infer(req: InferRequest): Promise<CascadeResult> {
+    const t0 = performance.now();
+    this.o.metrics.requests.inc();
+    const rows = batchRows(req);
+    this.checkRequestedOutputs(req);
+    return new Promise<CascadeResult>((resolve, reject) => {
+      this.queue.push({ req, rows, t0, key: groupKey(req), resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.saverCalls < this.o.maxSaverCalls && this.queue.length > 0) {
+      const group = takeGroup(this.queue, this.o.maxCoalesceRows);
+      this.saverCalls++;
+      let released = false;
+      // The slot is freed when the saver answers, not after the base: a slow base must not hold
+      // back requests the saver can answer alone.
+      const release = () => {
+        if (released) return;
+        released = true;
+        this.saverCalls--;
+        this.pump();
+      };
+      this.runGroup(group, release)
+        .catch((e) => {
+          for (const p of group) p.reject(e);
+        })
+        .finally(release);
+    }
+  }
+
+  private async runGroup(group: Pending[], release: () => void): Promise<void> {
     const o = this.o;
     const m = o.metrics;
-    const t0 = performance.now();
-    m.requests.inc();
-    const rows = batchRows(req);
-    const upstreamReq = this.upstreamRequest(req);
+    const merged: InferRequest =
+      group.length === 1
+        ? group[0].req
+        : { inputs: group[0].req.inputs.map((_, k) => concatRows(group.map((p) => p.req.inputs[k]))), outputs: group[0].req.outputs };
+    const rows = group.reduce((n, p) => n + p.rows, 0);
+    const upstreamReq = this.upstreamRequest(merged);
 
-    const saverRes = await this.callSaver(upstreamReq);
-    const t1 = performance.now();
-    m.duration.saver.observe((t1 - t0) / 1000);
+    const ts = performance.now();
+    let saverRes: InferResponse;
+    try {
+      saverRes = await this.callSaver(upstreamReq);
+    } catch (e) {
+      release();
+      if (group.length > 1 && e instanceof OipError && e.status >= 400 && e.status < 500 && e.status !== 429) {
+        // The saver refused the merged batch: one of the requests is bad. Retry each alone so
+        // only that one gets the 4xx.
+        for (const p of group) this.runGroup([p], () => undefined).catch((err) => p.reject(err));
+        return;
+      }
+      throw e;
+    }
+    release();
+    m.duration.saver.observe((performance.now() - ts) / 1000);
 
     const scores = saverRes.outputs.find((t) => t.name === o.layout.scoreOutput);
     if (!scores) throw new OipError(502, `saver ${o.saver.label} returned no "${o.layout.scoreOutput}" output`);
@@ -106,8 +181,8 @@ export class Cascade {
 
     const threshold = o.settings.threshold;
     const part = partitionRows(confidence, threshold);
-    const routes: RowRoute[] = new Array(rows).fill('saver');
     let outputs = saverRes.outputs;
+    let baseError: string | undefined;
 
     if (part.escalated.length > 0) {
       const baseReq = { ...upstreamReq, inputs: upstreamReq.inputs.map((t) => sliceTensorRows(t, part.escalated)) };
@@ -122,47 +197,51 @@ export class Cascade {
             if (!b) throw new RangeError(`base returned no "${t.name}" output`);
             return mergeRows(t, b, part.escalated);
           });
+          const baseScores = byName.get(o.layout.scoreOutput)!;
+          const baseTop1 = rowConfidence(scoresAsNumbers(baseScores), part.escalated.length, classes, o.measure, o.probabilities).top1;
+          for (let j = 0; j < part.escalated.length; j++) {
+            const row = part.escalated[j];
+            const c = confidence[row];
+            if (!Number.isNaN(c)) (baseTop1[j] === top1[row] ? m.escalated.agree : m.escalated.disagree).observe(c);
+          }
         } catch (e) {
-          return this.onBaseFailure(`base ${o.base.label}: ${errorMessage(e)}`, req, saverRes, part, routes, confidence, top1, threshold, t0);
-        }
-        const baseScores = byName.get(o.layout.scoreOutput)!;
-        const baseTop1 = rowConfidence(scoresAsNumbers(baseScores), part.escalated.length, classes, o.measure, o.probabilities).top1;
-        for (let j = 0; j < part.escalated.length; j++) {
-          const row = part.escalated[j];
-          routes[row] = 'base';
-          const c = confidence[row];
-          if (!Number.isNaN(c)) (baseTop1[j] === top1[row] ? m.escalated.agree : m.escalated.disagree).observe(c);
+          outputs = saverRes.outputs;
+          baseError = `base ${o.base.label}: ${errorMessage(e)}`;
         }
       } else {
-        return this.onBaseFailure(base.error, req, saverRes, part, routes, confidence, top1, threshold, t0);
+        baseError = base.error;
       }
     }
-    m.rows.saver.inc(part.saver.length);
-    m.rows.base.inc(part.escalated.length);
-    return this.finish(req, outputs, routes, confidence, threshold, undefined, part.saver, top1, t0);
-  }
 
-  /** Base failed or was skipped: per the policy, answer with the saver's rows (fallback) or 503. */
-  private onBaseFailure(
-    error: string,
-    req: InferRequest,
-    saverRes: InferResponse,
-    part: { saver: Int32Array; escalated: Int32Array },
-    routes: RowRoute[],
-    confidence: Float64Array,
-    top1: Int32Array,
-    threshold: number,
-    t0: number,
-  ): CascadeResult {
-    const m = this.o.metrics;
-    if (this.o.failurePolicy === 'error') {
-      m.duration.total.observe((performance.now() - t0) / 1000);
-      throw new OipError(503, `${part.escalated.length} row(s) needed the base model and it failed: ${error}`);
+    // Answer each request from its rows of the merged batch.
+    let offset = 0;
+    for (const p of group) {
+      const local = { confidence: confidence.subarray(offset, offset + p.rows), top1: top1.subarray(offset, offset + p.rows) };
+      const routes: RowRoute[] = new Array(p.rows);
+      const saverRows: number[] = [];
+      let escalated = 0;
+      for (let i = 0; i < p.rows; i++) {
+        if (local.confidence[i] >= threshold) {
+          routes[i] = 'saver';
+          saverRows.push(i);
+        } else {
+          routes[i] = baseError === undefined ? 'base' : 'fallback';
+          escalated++;
+        }
+      }
+      const from = offset;
+      offset += p.rows;
+      if (baseError !== undefined && escalated > 0 && o.failurePolicy === 'error') {
+        m.duration.total.observe((performance.now() - p.t0) / 1000);
+        p.reject(new OipError(503, `${escalated} row(s) needed the base model and it failed: ${baseError}`));
+        continue;
+      }
+      m.rows.saver.inc(saverRows.length);
+      if (baseError === undefined) m.rows.base.inc(escalated);
+      else m.rows.fallback.inc(escalated);
+      const partOutputs = group.length === 1 ? outputs : outputs.map((t) => sliceRowRange(t, from, p.rows));
+      p.resolve(this.finish(p.req, partOutputs, routes, local.confidence, threshold, escalated > 0 ? baseError : undefined, saverRows, local.top1, p.t0));
     }
-    for (let j = 0; j < part.escalated.length; j++) routes[part.escalated[j]] = 'fallback';
-    m.rows.saver.inc(part.saver.length);
-    m.rows.fallback.inc(part.escalated.length);
-    return this.finish(req, saverRes.outputs, routes, confidence, threshold, error, part.saver, top1, t0);
   }
 
   private finish(
@@ -172,7 +251,7 @@ export class Cascade {
     confidence: Float64Array,
     threshold: number,
     degraded: string | undefined,
-    saverRows: Int32Array,
+    saverRows: ArrayLike<number>,
     top1: Int32Array,
     t0: number,
   ): CascadeResult {
@@ -239,6 +318,14 @@ export class Cascade {
     if (!started) m.auditDropped.inc(picked.length);
   }
 
+  private checkRequestedOutputs(req: InferRequest): void {
+    for (const r of req.outputs ?? []) {
+      if (!this.outputNames.has(r.name)) {
+        throw new OipError(400, `requested output "${r.name}" is not an output of model "${this.o.name}" (it has: ${[...this.outputNames].join(', ')})`);
+      }
+    }
+  }
+
   /** The request sent upstream: the client's inputs; outputs = what it asked for plus the scores. */
   private upstreamRequest(req: InferRequest, scoresOnly = false): InferRequest {
     const o = this.o;
@@ -249,13 +336,7 @@ export class Cascade {
       return up;
     }
     if (req.outputs) {
-      const names = new Set<string>();
-      for (const r of req.outputs) {
-        if (!this.outputNames.has(r.name)) {
-          throw new OipError(400, `requested output "${r.name}" is not an output of model "${o.name}" (it has: ${[...this.outputNames].join(', ')})`);
-        }
-        names.add(r.name);
-      }
+      const names = new Set<string>(req.outputs.map((r) => r.name));
       names.add(o.layout.scoreOutput);
       up.outputs = [...names].map((name) => ({ name }));
     } else if (o.layout.dropped.length > 0) {

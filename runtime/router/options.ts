@@ -26,6 +26,10 @@ export interface RouterOptions {
   auditRate: number;
   auditConcurrency: number;
   seed: number;
+  /** saver calls in flight at most; requests arriving meanwhile share the next call */
+  maxSaverCalls: number;
+  /** most rows merged into one saver call (1: no coalescing) */
+  maxCoalesceRows: number;
   failurePolicy: FailurePolicy;
   saverTimeoutMs: number;
   baseTimeoutMs: number;
@@ -52,6 +56,8 @@ export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'threshold
   auditRate: 0.02,
   auditConcurrency: 4,
   seed: 1,
+  maxSaverCalls: 2,
+  maxCoalesceRows: 64,
   failurePolicy: 'fallback' as FailurePolicy,
   saverTimeoutMs: 5000,
   baseTimeoutMs: 2000,

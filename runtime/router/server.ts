@@ -280,6 +280,8 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
       breaker,
       auditConcurrency: opts.auditConcurrency,
       seed: opts.seed,
+      maxSaverCalls: opts.maxSaverCalls,
+      maxCoalesceRows: opts.maxCoalesceRows,
       baseUsable: () => baseState,
     });
   } catch (e) {

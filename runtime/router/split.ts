@@ -100,3 +100,38 @@ export function mergeRows<T extends BatchTensor>(
   }
   return { ...saverFull, data: merged as unknown as T['data'] };
 }
+
+/** Stacks same-named tensors along dim 0 (their other dims must agree; the caller grouped them so). */
+export function concatRows<T extends BatchTensor>(parts: readonly T[]): T {
+  const first = parts[0];
+  if (parts.length === 1) return first;
+  let rows = 0;
+  let total = 0;
+  for (const p of parts) {
+    rows += p.shape[0];
+    total += p.data.length;
+  }
+  let data: ArrayLike<unknown>;
+  if (ArrayBuffer.isView(first.data)) {
+    const Ctor = (first.data as unknown as { constructor: new (n: number) => { set(a: ArrayLike<unknown>, o: number): void } }).constructor;
+    const out = new Ctor(total);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p.data, off);
+      off += p.data.length;
+    }
+    data = out as unknown as ArrayLike<unknown>;
+  } else {
+    data = parts.flatMap((p) => Array.from(p.data));
+  }
+  return { ...first, shape: [rows, ...first.shape.slice(1)], data: data as T['data'] };
+}
+
+/** Rows [offset, offset + rows) of a tensor; typed arrays are viewed, not copied. */
+export function sliceRowRange<T extends BatchTensor>(t: T, offset: number, rows: number): T {
+  if (offset === 0 && rows === t.shape[0]) return t;
+  const size = rowSize(t.shape);
+  const d = t.data as unknown as { subarray?: (a: number, b: number) => unknown; slice: (a: number, b: number) => unknown };
+  const data = ArrayBuffer.isView(t.data) && d.subarray ? d.subarray(offset * size, (offset + rows) * size) : d.slice(offset * size, (offset + rows) * size);
+  return { ...t, shape: [rows, ...t.shape.slice(1)], data: data as T['data'] };
+}

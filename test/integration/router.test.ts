@@ -332,3 +332,49 @@ describe('shutdown', () => {
     await expect(rawRequest(r.url, 'GET', '/v2/health/live')).rejects.toThrow(/ECONNREFUSED/);
   });
 });
+
+describe('coalescing', () => {
+  it('concurrent requests share saver calls, yet each gets exactly its own rows; a bad one fails alone', async () => {
+    const t = 0.9;
+    const { r, c } = await router({ threshold: t, auditRate: 0, maxSaverCalls: 1, maxCoalesceRows: 64 });
+    const direct = new V2Client(saver.url);
+    const directBase = new V2Client(base.url);
+    clients.push(direct, directBase);
+    const sizes = Array.from({ length: 40 }, (_, i) => 1 + (i % 5));
+    const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const bad = 17; // this one carries a NaN pixel
+    const reqs = sizes.map((n, i) => {
+      const req = imageBatch(images, n, 600 + starts[i]);
+      if (i === bad) (req.inputs[0].data as Float32Array)[3] = NaN;
+      return { ...req, id: `req-${i}` };
+    });
+    const replies = await Promise.allSettled(reqs.map((req) => c.infer('cascade', req)));
+
+    const text = await metricsText(r.url);
+    const saverCalls = sample(text, 'tinysaver_request_duration_seconds_count', { stage: 'saver' });
+    expect(saverCalls).toBeLessThan(reqs.length); // requests were merged
+    for (let i = 0; i < reqs.length; i++) {
+      const rep = replies[i];
+      if (i === bad) {
+        expect(rep.status).toBe('rejected');
+        expect(String((rep as PromiseRejectedResult).reason.message)).toMatch(/NaN/);
+        continue;
+      }
+      expect(rep.status, `request ${i}`).toBe('fulfilled');
+      const res = (rep as PromiseFulfilledResult<InferResponse>).value;
+      expect(res.id).toBe(`req-${i}`);
+      expect(res.outputs[0].shape).toEqual([sizes[i], 10]);
+      const routes = res.parameters?.tinysaver_routes as string[];
+      const conf = res.parameters?.tinysaver_confidence as number[];
+      const s = await direct.infer(SAVER, reqs[i]);
+      const b = await directBase.infer(BASE, reqs[i]);
+      const sc = rowConfidence(s.outputs[0].data as Float32Array, sizes[i], 10).confidence;
+      for (let k = 0; k < sizes[i]; k++) {
+        expect(conf[k]).toBeCloseTo(sc[k], 4); // this request's rows, not a neighbour's
+        expect(routes[k]).toBe(conf[k] >= t ? 'saver' : 'base');
+        const want = routes[k] === 'saver' ? rowOf(s.outputs[0], k) : rowOf(b.outputs[0], k);
+        rowOf(res.outputs[0], k).forEach((v, j) => expect(v).toBeCloseTo(want[j], 4));
+      }
+    }
+  });
+});
