@@ -82,7 +82,11 @@ export class Reconciler {
         const { apiVersion, plural } = pluralOf(obj.kind as string);
         const path = resourcePath(apiVersion, plural, ns, meta.name);
         // Our caches hold only labelled objects; anything else with this name needs a look before we apply.
-        const current = this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`) ?? (await this.d.client.getOrNull(path));
+        // A list with a name field selector, not a GET: the operator's RBAC grants list/watch, not get.
+        const current = this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`) ??
+          (await this.d.client.get<{ items: JsonObject[] }>(resourcePath(apiVersion, plural, ns), {
+            query: { fieldSelector: `metadata.name=${meta.name}` },
+          })).items[0];
         if (current && !controlledBy(current, mc)) {
           throw new NameConflictError(`${obj.kind} ${meta.name} already exists and is not controlled by this ModelCascade; delete or rename it`);
         }
