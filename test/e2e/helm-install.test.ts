@@ -17,6 +17,8 @@ const RELEASE = 'ts';
 const SA = 'ts-tinysaver-operator';
 const SA_USER = `system:serviceaccount:${RELEASE_NS}:${SA}`;
 const EXAMPLE = 'examples/modelcascade-basic.yaml';
+/** Each step waits on a real apiserver and operator with its own 30-60 s limits; the test limit is above their sum. */
+const E2E_TIMEOUT = 240_000;
 
 let cluster: Cluster;
 
@@ -186,7 +188,7 @@ describe('helm install (cluster-wide mode)', () => {
     await adminJson(['get', 'rolebinding', `${SA}-leader-election`, '-n', RELEASE_NS]);
     const list = await helmAdmin(['list', '-n', RELEASE_NS, '-o', 'json']);
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: RELEASE, status: 'deployed' })]);
-  });
+  }, E2E_TIMEOUT);
 
   it('runs the operator as the chart ServiceAccount and reconciles the example ModelCascade without a 403', async () => {
     saKubeconfig = await serviceAccountKubeconfig(RELEASE_NS, SA, 'sa.kubeconfig');
@@ -224,6 +226,9 @@ describe('helm install (cluster-wide mode)', () => {
       const out = (await admin(['get', 'deployment,service,hpa', '-n', 'ml', '-o', 'name'])).split('\n');
       return !out.includes(`deployment.apps/${name}-base`) && !out.includes(`service/${name}-base`) && out.some((l) => l.startsWith('horizontalpodautoscaler.autoscaling/'));
     }, () => op!.logs.join(''));
+    // Autoscaling off again: the operator deletes the HPA (the last verb of the grant table exercised).
+    await admin(['patch', 'mc', name, '-n', 'ml', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/autoscaling' }])]);
+    await until('HPA deleted', 60_000, async () => (await admin(['get', 'hpa', '-n', 'ml', '-o', 'name'])).trim() === '', () => op!.logs.join(''));
 
     // Events were recorded (events create).
     await until('an Event on the ModelCascade', 30_000, async () => {
@@ -235,7 +240,7 @@ describe('helm install (cluster-wide mode)', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${op.port}/metrics`)).text();
     expect(metrics).toMatch(/tinysaver_operator_reconcile_total\{result="success"\} [1-9]/);
     await expectNoPermissionErrors(op, 'ml', name);
-  });
+  }, E2E_TIMEOUT);
 
   it('refuses what the chart does not grant', async () => {
     const checks: string[][] = [
@@ -263,7 +268,7 @@ describe('helm install (cluster-wide mode)', () => {
     expect(await can('patch', 'modelcascades.tinysaver.io')).toBe('no');
     expect(await can('watch', 'secrets')).toBe('no');
     expect(await can('create', 'pods')).toBe('no');
-  });
+  }, E2E_TIMEOUT);
 
   it('stops gracefully, and helm uninstall keeps the CRD and the ModelCascades', async () => {
     expect(await op!.stop()).toBe(0);
@@ -275,7 +280,7 @@ describe('helm install (cluster-wide mode)', () => {
     expect((await cluster.kubectl(['get', 'clusterrole', SA])).code).not.toBe(0);
     await adminJson(['get', 'crd', 'modelcascades.tinysaver.io']);
     expect((await adminJson(['get', 'mc', '-n', 'ml'])).items.length).toBe(1);
-  });
+  }, E2E_TIMEOUT);
 });
 
 describe('helm install (namespaced mode)', () => {
@@ -323,5 +328,5 @@ describe('helm install (namespaced mode)', () => {
     }
     expect(await op.stop()).toBe(0);
     op = undefined;
-  });
+  }, E2E_TIMEOUT);
 });
