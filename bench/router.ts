@@ -201,10 +201,17 @@ async function main(): Promise<void> {
     children.push(cascadeRouter);
     const trows: string[][] = [];
     for (const batch of batches) {
-      const thrSaver = await throughput(client(saver.url), saverName, test.images, test.count, batch, conc, seconds);
-      const thrBase = await throughput(client(base.url), baseName, test.images, test.count, batch, conc, seconds);
+      // Alternating short rounds, so load drift from other processes hits the three alike.
+      const rounds = 4;
+      const sums = { saver: 0, base: 0, cascade: 0 };
       const routes: Record<string, number> = {};
-      const thrCascade = await throughput(client(cascadeRouter.url), 'cascade', test.images, test.count, batch, conc, seconds, routes);
+      const [cs, cb, cc] = [client(saver.url), client(base.url), client(cascadeRouter.url)];
+      for (let k = 0; k < rounds; k++) {
+        sums.saver += await throughput(cs, saverName, test.images, test.count, batch, conc, seconds / rounds);
+        sums.base += await throughput(cb, baseName, test.images, test.count, batch, conc, seconds / rounds);
+        sums.cascade += await throughput(cc, 'cascade', test.images, test.count, batch, conc, seconds / rounds, routes);
+      }
+      const [thrSaver, thrBase, thrCascade] = [sums.saver / rounds, sums.base / rounds, sums.cascade / rounds];
       const total = Object.values(routes).reduce((a, b) => a + b, 0);
       const r = (routes.saver ?? 0) / total;
       const s = thrBase / thrSaver;
