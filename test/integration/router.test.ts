@@ -215,6 +215,15 @@ describe('audits and metrics', () => {
     expect(snap.auditRate).toBe(rate);
   });
 
+  it('drops and counts audits when no audit slot is free (never queues them)', async () => {
+    const { r, c } = await router({ threshold: 0, auditRate: 1, auditConcurrency: 0 });
+    await c.infer('cascade', imageBatch(images, 30));
+    await r.auditsIdle();
+    const text = await metricsText(r.url);
+    expect(sample(text, 'tinysaver_audit_dropped_total')).toBe(30);
+    expect(sample(text, 'tinysaver_audit_confidence_count', { agree: 'true' }) + sample(text, 'tinysaver_audit_confidence_count', { agree: 'false' })).toBe(0);
+  });
+
   it('same seed, same traffic: the same audit sample', async () => {
     const counts: number[] = [];
     for (let k = 0; k < 2; k++) {
