@@ -52,8 +52,8 @@ async function leaseHolder(name: string): Promise<string | null> {
 
 describe('two operators', () => {
   it('exactly one leads and reconciles; the other takes over when the leader stops', async () => {
-    const a = await startOperator(cluster, { identity: 'op-a', leaseDurationSeconds: 3 });
-    const b = await startOperator(cluster, { identity: 'op-b', leaseDurationSeconds: 3 });
+    const a = await startOperator(cluster, { identity: 'op-a', leaseDurationSeconds: 6 });
+    const b = await startOperator(cluster, { identity: 'op-b', leaseDurationSeconds: 6 });
     handles.push(a, b);
     const leader = await eventually('a leader', async () => (a.op.isLeader ? a : b.op.isLeader ? b : null));
     const follower = leader === a ? b : a;
