@@ -82,14 +82,13 @@ export class Operator {
       onStartedLeading: () => {
         this.metrics.isLeader.set(1);
         this.opts.log('info', 'became leader', { identity: this.opts.identity });
-        this.controllerTransition = this.controllerTransition.then(() => this.startControllers());
+        this.transition(() => this.startControllers(), 'start controllers');
       },
       onStoppedLeading: () => {
         this.metrics.isLeader.set(0);
         this.pendingAbort?.abort();
         this.opts.log('warn', 'stopped leading', { identity: this.opts.identity });
-        this.controllerTransition = this.controllerTransition.then(() => this.stopControllers());
-        return this.controllerTransition;
+        return this.transition(() => this.stopControllers(), 'stop controllers');
       },
       onError: (err) => this.opts.log('warn', 'leader election', { error: (err as Error).message }),
     });
@@ -108,6 +107,14 @@ export class Operator {
     this.server?.closeAllConnections?.();
     this.client.close();
     this.started = false;
+  }
+
+  /** Serializes controller start/stop; a failure is logged and never poisons the chain. */
+  private transition(step: () => Promise<void>, what: string): Promise<void> {
+    this.controllerTransition = this.controllerTransition
+      .then(step)
+      .catch((err) => this.opts.log('error', `${what} failed`, { error: (err as Error).message }));
+    return this.controllerTransition;
   }
 
   private async startControllers(): Promise<void> {
