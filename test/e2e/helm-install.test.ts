@@ -270,6 +270,22 @@ describe('helm install (cluster-wide mode)', () => {
     expect(await can('create', 'pods')).toBe('no');
   }, E2E_TIMEOUT);
 
+  it('upgrades in place (two replicas, PDB, dashboard ConfigMap) and a bad value leaves the release untouched', async () => {
+    const up = await helmAdmin(['upgrade', RELEASE, CHART_DIR, '-n', RELEASE_NS, '--reuse-values', ...setArgs({ replicaCount: 2, 'podDisruptionBudget.enabled': true, 'grafanaDashboard.enabled': true })]);
+    expect(up.code, up.stderr).toBe(0);
+    expect((await adminJson(['get', 'deployment', SA, '-n', RELEASE_NS])).spec.replicas).toBe(2);
+    expect((await adminJson(['get', 'pdb', SA, '-n', RELEASE_NS])).spec.minAvailable).toBe(1);
+    const cm = await adminJson(['get', 'configmap', `${SA}-dashboard`, '-n', RELEASE_NS]);
+    expect(JSON.parse(cm.data['tinysaver-cascades.json']).uid).toBe('tinysaver-cascades');
+
+    const bad = await helmAdmin(['upgrade', RELEASE, CHART_DIR, '-n', RELEASE_NS, '--reuse-values', '--set', 'replicaCount=-3']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/replicaCount.*minimum/);
+    const history = JSON.parse((await helmAdmin(['history', RELEASE, '-n', RELEASE_NS, '-o', 'json'])).stdout) as Array<{ revision: number; status: string }>;
+    expect(history.map((h) => [h.revision, h.status])).toEqual([[1, 'superseded'], [2, 'deployed']]);
+    expect((await adminJson(['get', 'deployment', SA, '-n', RELEASE_NS])).spec.replicas).toBe(2);
+  }, E2E_TIMEOUT);
+
   it('stops gracefully, and helm uninstall keeps the CRD and the ModelCascades', async () => {
     expect(await op!.stop()).toBe(0);
     op = undefined;
@@ -277,6 +293,7 @@ describe('helm install (cluster-wide mode)', () => {
     expect(res.code, res.stderr).toBe(0);
     const gone = await cluster.kubectl(['get', 'deployment', SA, '-n', RELEASE_NS]);
     expect(gone.code).not.toBe(0);
+    expect((await cluster.kubectl(['get', 'pdb', SA, '-n', RELEASE_NS])).code).not.toBe(0);
     expect((await cluster.kubectl(['get', 'clusterrole', SA])).code).not.toBe(0);
     await adminJson(['get', 'crd', 'modelcascades.tinysaver.io']);
     expect((await adminJson(['get', 'mc', '-n', 'ml'])).items.length).toBe(1);
