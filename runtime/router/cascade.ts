@@ -46,6 +46,8 @@ export interface CascadeOptions {
   maxSaverCalls: number;
   /** most rows merged into one saver call (1: no coalescing) */
   maxCoalesceRows: number;
+  /** rows allowed to wait for a saver call; beyond, 429 (bounded memory under overload) */
+  maxQueueRows: number;
   /** false while the base's metadata has not been verified (the base is then treated as failing) */
   baseUsable: () => string | undefined;
 }
@@ -94,6 +96,7 @@ export class Cascade {
   private outputNames: Set<string>;
   private readonly queue: Pending[] = [];
   private saverCalls = 0;
+  private queuedRows = 0;
 
   constructor(private readonly o: CascadeOptions) {
     this.auditRunner = new BoundedRunner(o.auditConcurrency);
@@ -111,13 +114,17 @@ export class Cascade {
    * One client request through the cascade. Requests that arrive while the saver is busy are
    * coalesced into the next saver call (see coalesce.ts); each still gets its own answer.
    */
-  infer(req: InferRequest): Promise<CascadeResult> {
+  async infer(req: InferRequest): Promise<CascadeResult> {
     const t0 = performance.now();
     this.o.metrics.requests.inc();
     const rows = batchRows(req);
     this.checkRequestedOutputs(req);
+    if (this.queuedRows + rows > this.o.maxQueueRows && this.queue.length > 0) {
+      throw new OipError(429, `router queue full: ${this.queuedRows} rows waiting for the saver (limit ${this.o.maxQueueRows}, --max-queue-rows)`);
+    }
     return new Promise<CascadeResult>((resolve, reject) => {
       this.queue.push({ req, rows, t0, key: groupKey(req), resolve, reject });
+      this.queuedRows += rows;
       this.pump();
     });
   }
@@ -125,6 +132,7 @@ export class Cascade {
   private pump(): void {
     while (this.saverCalls < this.o.maxSaverCalls && this.queue.length > 0) {
       const group = takeGroup(this.queue, this.o.maxCoalesceRows);
+      for (const p of group) this.queuedRows -= p.rows;
       this.saverCalls++;
       let released = false;
       // The slot is freed when the saver answers, not after the base: a slow base must not hold

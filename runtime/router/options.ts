@@ -30,6 +30,8 @@ export interface RouterOptions {
   maxSaverCalls: number;
   /** most rows merged into one saver call (1: no coalescing) */
   maxCoalesceRows: number;
+  /** rows allowed to wait for a saver call; beyond, 429 */
+  maxQueueRows: number;
   failurePolicy: FailurePolicy;
   saverTimeoutMs: number;
   baseTimeoutMs: number;
@@ -58,6 +60,7 @@ export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'threshold
   seed: 1,
   maxSaverCalls: 2,
   maxCoalesceRows: 64,
+  maxQueueRows: 4096,
   failurePolicy: 'fallback' as FailurePolicy,
   saverTimeoutMs: 5000,
   baseTimeoutMs: 2000,

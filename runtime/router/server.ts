@@ -282,6 +282,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
       seed: opts.seed,
       maxSaverCalls: opts.maxSaverCalls,
       maxCoalesceRows: opts.maxCoalesceRows,
+      maxQueueRows: opts.maxQueueRows,
       baseUsable: () => baseState,
     });
   } catch (e) {
