@@ -1,7 +1,8 @@
 // The cascade itself, without HTTP: one request in, the merged response out. The saver scores the
 // whole batch; rows at or above the threshold keep the saver's answer; the rest go to the base as one
-// sub-batch and are merged back in place. Audits are handed back to the caller to start after the
-// response has been sent (off the hot path).
+// sub-batch and are merged back in place. Concurrent requests may share one saver call (and one base
+// call) and are split apart again. Audits are handed back to the caller to start after the response
+// has been sent (off the hot path).
 
 import { performance } from 'node:perf_hooks';
 import { rowConfidence, type ConfidenceMeasure } from '../cascade/confidence.js';
@@ -48,7 +49,7 @@ export interface CascadeOptions {
   maxCoalesceRows: number;
   /** rows allowed to wait for a saver call; beyond, 429 (bounded memory under overload) */
   maxQueueRows: number;
-  /** false while the base's metadata has not been verified (the base is then treated as failing) */
+  /** why the base is unusable (its metadata not verified yet: treated as failing), or undefined */
   baseUsable: () => string | undefined;
 }
 
