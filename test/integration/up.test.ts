@@ -68,3 +68,9 @@ test('replay names a bad flag and exits 2', async () => {
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/--batch-size: "zero" is not a number/);
 });
+
+test('up names an unknown model flag and exits 2', async () => {
+  const r = (await run(process.execPath, [BIN, 'up', '--saver', 'saver-huge']).catch((e) => e)) as { code?: number; stderr: string };
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/--saver: "saver-huge" is not a bundled model \(known: .*saver-mlp/);
+});

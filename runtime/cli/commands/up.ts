@@ -1,7 +1,7 @@
 // `tinysaver up` (what `npm start` runs): a whole cascade on this machine with the bundled models:
 // saver model server (8001), base model server (8002) and the router (8000), all on 127.0.0.1.
 
-import { zooModelPath } from '../../../models/zoo.js';
+import { loadZooManifest, zooModelPath } from '../../../models/zoo.js';
 import { parseFlags, type FlagDef } from '../../router/flags.js';
 import { ROUTER_DEFAULTS } from '../../router/options.js';
 import { startRouter, type RunningRouter } from '../../router/server.js';
@@ -38,6 +38,13 @@ export async function run(argv: string[]): Promise<number> {
   if (p.kind === 'help') return console.log(p.text), 0;
   if (p.kind === 'error') return console.error(`tinysaver up: ${p.message}`), 2;
   const v = p.values;
+  const known = loadZooManifest().models.map((m) => m.name);
+  for (const flag of ['saver', 'base']) {
+    if (!known.includes(v[flag] as string)) {
+      console.error(`tinysaver up: --${flag}: "${v[flag]}" is not a bundled model (known: ${known.join(', ')})`);
+      return 2;
+    }
+  }
   const host = v.host as string;
   const started: Array<RunningModelServer | RunningRouter> = [];
   const closeAll = async () => {
