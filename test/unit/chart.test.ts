@@ -262,6 +262,13 @@ describe('values.schema.json rejects bad values', () => {
     expect(res.code).not.toBe(0);
     expect(res.stderr).toMatch(message);
   });
+  it('refuses a PodDisruptionBudget that would block every drain (minAvailable >= replicas)', async () => {
+    const res = await helm(['template', 'ts', CHART_DIR, '--set', 'podDisruptionBudget.enabled=true']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain('podDisruptionBudget.minAvailable (1) must be below replicaCount (1)');
+    const pct = await renderChart({ 'podDisruptionBudget.enabled': true, 'podDisruptionBudget.minAvailable': '50%' });
+    expect(findObject(pct, 'PodDisruptionBudget').spec.minAvailable).toBe('50%');
+  });
   it('accepts the documented defaults and a digest-pinned image', async () => {
     const objs = await renderChart({ 'image.digest': `sha256:${'a'.repeat(64)}` });
     expect(container(objs).c.image).toBe(`ghcr.io/tinysaver/operator@sha256:${'a'.repeat(64)}`);
