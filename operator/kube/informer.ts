@@ -26,6 +26,12 @@ export interface InformerOptions<T> {
   onRelist?: (reason: string) => void;
 }
 
+/** managedFields are large and unused by controllers reading the cache; dropping them roughly halves memory. */
+function slim<T extends KubeObject>(o: T): T {
+  if (o?.metadata && 'managedFields' in o.metadata) delete (o.metadata as Record<string, unknown>).managedFields;
+  return o;
+}
+
 export function objectKey(o: { metadata: { name: string; namespace?: string } }): string {
   return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 }
@@ -69,7 +75,7 @@ export class Informer<T extends KubeObject> {
       timeoutMs: 60_000,
     });
     const seen = new Set<string>();
-    for (const item of list.items) {
+    for (const item of list.items.map(slim)) {
       const key = objectKey(item);
       seen.add(key);
       const old = this.cache.get(key);
@@ -115,6 +121,7 @@ export class Informer<T extends KubeObject> {
             const newRv = ev.object?.metadata?.resourceVersion;
             if (newRv) rv = newRv;
             if (ev.type === 'BOOKMARK') return;
+            slim(ev.object);
             const key = objectKey(ev.object);
             if (ev.type === 'DELETED') this.cache.delete(key);
             else this.cache.set(key, ev.object);
