@@ -43,7 +43,7 @@ function boundUpstream(client: V2Client, model: string): Upstream {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Metadata of one upstream model, retried while the upstream is not (yet) reachable or ready. */
-async function fetchMetadata(client: V2Client, model: string, deadline: number, stop: () => boolean): Promise<ModelMetadata> {
+async function fetchMetadata(role: string, client: V2Client, model: string, deadline: number, stop: () => boolean): Promise<ModelMetadata> {
   let wait = 100;
   for (;;) {
     try {
@@ -52,7 +52,7 @@ async function fetchMetadata(client: V2Client, model: string, deadline: number, 
       const status = e instanceof OipError ? e.status : 0;
       const retriable = status === 0 || status === 404 || status === 429 || status >= 500;
       if (!retriable || Date.now() + wait > deadline || stop()) {
-        throw new Error(`model "${model}" at ${client.baseUrl}: ${(e as Error).message}`);
+        throw new Error(`${role} model "${model}" at ${client.baseUrl}: ${(e as Error).message}`);
       }
     }
     await sleep(wait);
@@ -220,7 +220,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   };
 
   const verifyBase = async (deadline: number): Promise<CascadeLayout> => {
-    const baseMeta = await fetchMetadata(baseClient, opts.baseModel, deadline, () => closing);
+    const baseMeta = await fetchMetadata('base', baseClient, opts.baseModel, deadline, () => closing);
     const compat = checkCompatible(saverMeta!, baseMeta, opts.output);
     if (!compat.ok) {
       throw new IncompatibleError(
@@ -234,7 +234,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
 
   try {
     const deadline = Date.now() + opts.startupTimeoutMs;
-    saverMeta = await fetchMetadata(saverClient, opts.saverModel, deadline, () => closing);
+    saverMeta = await fetchMetadata('saver', saverClient, opts.saverModel, deadline, () => closing);
     // Layout from the saver alone: used only while the base has not been verified (fallback mode).
     const own = checkCompatible(saverMeta, saverMeta, opts.output);
     if (!own.ok) throw new IncompatibleError(`saver "${opts.saverModel}": ${own.problems.join('; ')}`);

@@ -284,8 +284,8 @@ describe('bad input', () => {
 
 describe('startup check', () => {
   it('names the upstream that is missing', async () => {
-    await expect(router({ baseModel: 'no-such-model', failurePolicy: 'error', startupTimeoutMs: 300 })).rejects.toThrow(/model "no-such-model" at http:\/\/127\.0\.0\.1:\d+: unknown model/);
-    await expect(router({ saverModel: 'nope', startupTimeoutMs: 300 })).rejects.toThrow(/model "nope"/);
+    await expect(router({ baseModel: 'no-such-model', failurePolicy: 'error', startupTimeoutMs: 300 })).rejects.toThrow(/base model "no-such-model" at http:\/\/127\.0\.0\.1:\d+: unknown model/);
+    await expect(router({ saverModel: 'nope', startupTimeoutMs: 300 })).rejects.toThrow(/saver model "nope"/);
   });
 
   it('with fallback, serves saver-only while the base is absent and escalates once it appears', async () => {
