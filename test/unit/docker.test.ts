@@ -147,6 +147,10 @@ describe.each(Object.keys(FILES) as Array<keyof typeof FILES>)('%s image', (name
     expect(ops(df.stages[0], 'RUN').some((r) => r.args.startsWith('npx tsc -p docker/tsconfig.image.json'))).toBe(true);
   });
 
+  it('keeps HOME on /tmp (the emptyDir under a read-only root filesystem)', () => {
+    expect(ops(finalStage(df), 'ENV').map((i) => i.args).join(' ')).toMatch(/\bHOME=\/tmp\b/);
+  });
+
   it('installs production dependencies only', () => {
     const runs = ops(df.stages[0], 'RUN').map((i) => i.args);
     expect(runs.some((r) => r.startsWith('npm ci --ignore-scripts'))).toBe(true);
