@@ -48,11 +48,15 @@ export function gatherRows<D extends ArrayLike<unknown>>(data: D, size: number, 
   const count = rows.length * size;
   let out: { [i: number]: unknown; length: number };
   if (ArrayBuffer.isView(src)) {
-    const Ctor = (src as unknown as { constructor: new (n: number) => typeof out }).constructor;
-    out = new Ctor(count);
-  } else {
-    out = new Array(count);
+    // Typed arrays: one block copy per row.
+    type Typed = { subarray(a: number, b: number): Typed; set(a: Typed, o: number): void; length: number };
+    const typed = src as unknown as Typed;
+    const Ctor = (src as unknown as { constructor: new (n: number) => Typed }).constructor;
+    const dst = new Ctor(count);
+    for (let r = 0; r < rows.length; r++) dst.set(typed.subarray(rows[r] * size, (rows[r] + 1) * size), r * size);
+    return dst as unknown as D;
   }
+  out = new Array(count);
   for (let r = 0; r < rows.length; r++) {
     const from = rows[r] * size;
     const to = r * size;
