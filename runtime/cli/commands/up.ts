@@ -9,13 +9,14 @@ import { startModelServer, type RunningModelServer } from '../../server/model-se
 import { untilSignal } from './route.js';
 
 export const UP_FLAGS: Record<string, FlagDef> = {
-  saver: { kind: 'string', default: 'saver-mlp', help: 'bundled saver candidate (models/zoo/manifest.json): saver-linear, saver-mlp, saver-tinycnn' },
+  // Defaults are the operating point `tinysaver select` / `simulate` pick for the bundled zoo (README).
+  saver: { kind: 'string', default: 'saver-tinycnn', help: 'bundled saver candidate (models/zoo/manifest.json): saver-linear, saver-mlp, saver-tinycnn' },
   base: { kind: 'string', default: 'base-cnn', help: 'bundled base model' },
   host: { kind: 'string', default: '127.0.0.1', help: 'address all three servers listen on' },
   port: { kind: 'port', default: ROUTER_DEFAULTS.port, help: 'router port (the cascade endpoint)' },
   'saver-port': { kind: 'port', default: 8001, help: 'saver model server port' },
   'base-port': { kind: 'port', default: 8002, help: 'base model server port' },
-  threshold: { kind: 'fraction', default: ROUTER_DEFAULTS.threshold, help: 'confidence threshold (ignored while --threshold-file holds a valid value)' },
+  threshold: { kind: 'fraction', default: 0.88, help: 'confidence threshold (ignored while --threshold-file holds a valid value)' },
   'threshold-file': { kind: 'string', meta: 'PATH', help: 'threshold file to hot-reload (a number or {"threshold": t, "auditRate": a})' },
   'audit-rate': { kind: 'fraction', default: ROUTER_DEFAULTS.auditRate, help: 'fraction of saver-answered rows audited by the base' },
   confidence: { kind: 'string', default: ROUTER_DEFAULTS.confidence, choices: ['max-prob', 'margin'], help: 'confidence measure' },
