@@ -31,7 +31,7 @@ import { startRouter } from '../runtime/router/server.js';
 import { startModelServer } from '../runtime/server/model-server.js';
 import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
 import type { ModelCascade } from '../operator/api/model-cascade.js';
-import { effectiveThreshold } from '../operator/reconcile/builders/router-config.js';
+import { effectiveAuditRate, effectiveThreshold, thresholdFileContent } from '../operator/reconcile/builders/router-config.js';
 import { METRICS_PORT_ANNOTATION } from '../operator/telemetry/scrape.js';
 import { ThresholdController, type CycleResult } from '../operator/threshold/controller.js';
 import type { ControllerKube } from '../operator/threshold/kube.js';
@@ -55,7 +55,8 @@ const FLAGS = {
   'max-step': { type: 'string', default: '0.02', help: 'largest downward move per interval' },
   'min-audits': { type: 'string', default: '200', help: 'fewest audits above a lower threshold before lowering' },
   'audit-rate': { type: 'string', default: '0.05', help: 'router audit rate floor (spec.router.auditRate); the controller may raise it up to --audit-max' },
-  'audit-max': { type: 'string', default: '0.25', help: 'highest audit rate the controller may ask for' },
+  'audit-max': { type: 'string', default: '0.25', help: 'highest audit rate the controller may ask for (spec.control.maxAuditRate)' },
+  'audit-plan': { type: 'string', default: 'cost', help: 'audit-rate sizing: cost (cheapest certifiable operating point) or current (certify the current threshold; the earlier rule)' },
   strata: { type: 'string', default: String(DEFAULT_STRATA), help: 'strata of the certification bound (the controller\'s default; certify.ts allows any)' },
   severity: { type: 'string', default: '1', help: 'scale of the corruption severity at the peak of the schedule (0..1)' },
   saver: { type: 'string', default: 'models/zoo/saver-tinycnn.onnx', help: 'saver ONNX model' },
@@ -110,8 +111,9 @@ interface BlockScore {
   phase: string;
   accBase: number;
   fixed: { loss: number; share: number; cost: number };
-  controller: { loss: number; share: number; cost: number; threshold: number; disagreeLoss: number };
-  oracle: { loss: number; share: number; cost: number; threshold: number };
+  controller: { loss: number; share: number; cost: number; threshold: number; disagreeLoss: number; auditShare: number; auditRate: number };
+  /** at its threshold: disagreeLoss = saver answers and differs from the base; saverRight / baseRight split it by who matched the label */
+  oracle: { loss: number; share: number; cost: number; threshold: number; disagreeLoss: number; saverRight: number; baseRight: number };
   /** knows the base's answer on every row (no labels): lowest t whose saver/base disagreement share <= ε */
   oracleAgree: { loss: number; share: number; cost: number; threshold: number; disagreeLoss: number };
 }
@@ -148,7 +150,9 @@ export async function main(argv: string[]): Promise<number> {
       seed: num(values, 'seed', 0, 2 ** 31, true),
       strata: num(values, 'strata', 1, 64, true),
       auditMax: num(values, 'audit-max', 0, 1),
+      auditPlan: String(values['audit-plan']) as 'cost' | 'current',
     };
+    if (cfg.auditPlan !== 'cost' && cfg.auditPlan !== 'current') throw new Error(`--audit-plan: expected cost or current, got ${JSON.stringify(cfg.auditPlan)}`);
     if (cfg.min > cfg.max) throw new Error(`--min ${cfg.min} > --max ${cfg.max}`);
     if (cfg.intervalRows % cfg.batch !== 0) throw new Error(`--interval-rows ${cfg.intervalRows} must be a multiple of --batch ${cfg.batch}`);
     if (cfg.blockRows % cfg.intervalRows !== 0) throw new Error(`--block-rows ${cfg.blockRows} must be a multiple of --interval-rows ${cfg.intervalRows}`);
@@ -225,6 +229,7 @@ export async function main(argv: string[]): Promise<number> {
         window: `${cfg.intervalSeconds * cfg.windowIntervals}s`,
         maxStep: cfg.maxStep,
         minAudits: cfg.minAudits,
+        maxAuditRate: cfg.auditMax,
       },
     },
   };
@@ -246,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
       events.push(e);
     },
   };
-  const controller = new ThresholdController({ io, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata }, maxAuditRate: cfg.auditMax });
+  const controller = new ThresholdController({ io, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata, auditPlan: cfg.auditPlan } });
   controller.upsert(mc);
   const key = 'bench/drift';
 
@@ -319,11 +324,11 @@ export async function main(argv: string[]): Promise<number> {
       const audits = cyc.report.delta.auditAgree.reduce((a, b) => a + b, 0) + cyc.report.delta.auditDisagree.reduce((a, b) => a + b, 0);
       intervalAudits.push(audits);
       const nextT = effectiveThreshold(mc);
-      const nextA = cyc.decision.auditRate;
+      const nextA = effectiveAuditRate(mc);
       intervalTrace.push({ row: done, threshold: nextT, auditRate: nextA, bound: cyc.decision.bound, share: cyc.decision.share, reason: cyc.decision.reason, audits });
       if (nextT !== currentThreshold || nextA !== currentAuditRate) {
         // what the kubelet does with the ConfigMap in a cluster: the routers' mounted file changes
-        await writeFile(thresholdFile, JSON.stringify({ threshold: nextT, auditRate: nextA }));
+        await writeFile(thresholdFile, thresholdFileContent(mc));
         await router.reloadThreshold();
         currentThreshold = nextT;
         currentAuditRate = nextA;
@@ -354,15 +359,21 @@ export async function main(argv: string[]): Promise<number> {
       let ok = 0;
       let kept = 0;
       let dis = 0;
+      let saverRight = 0;
+      let baseRight = 0;
       for (let r = b0; r < b1; r++) {
         const saver = conf[r] >= t;
         if (saver) {
           kept++;
-          if (saverTop1[r] !== baseTop1[r]) dis++;
+          if (saverTop1[r] !== baseTop1[r]) {
+            dis++;
+            if (saverTop1[r] === label[r]) saverRight++;
+            else if (baseTop1[r] === label[r]) baseRight++;
+          }
         }
         if ((saver ? saverTop1[r] : baseTop1[r]) === label[r]) ok++;
       }
-      return { loss: (baseOk - ok) / n, share: kept / n, disagreeLoss: dis / n };
+      return { loss: (baseOk - ok) / n, share: kept / n, disagreeLoss: dis / n, saverRight: saverRight / n, baseRight: baseRight / n };
     };
     let liveOk = 0;
     let liveKept = 0;
@@ -409,8 +420,10 @@ export async function main(argv: string[]): Promise<number> {
         cost: relativeCost(s, liveShare, liveKept > 0 ? audits / liveKept : 0),
         threshold: tAtBlockStart,
         disagreeLoss: disagree / n,
+        auditShare: audits / n,
+        auditRate: bi * intervalsPerBlock === 0 ? cfg.auditRate : intervalTrace[bi * intervalsPerBlock - 1].auditRate,
       },
-      oracle: { loss: oracle.loss, share: oracle.share, cost: relativeCost(s, oracle.share, 0), threshold: oracleT },
+      oracle: { ...oracle, cost: relativeCost(s, oracle.share, 0), threshold: oracleT },
       oracleAgree: { ...agreeX, cost: relativeCost(s, agreeX.share, 0), threshold: agreeT },
     });
   }
@@ -428,15 +441,17 @@ export async function main(argv: string[]): Promise<number> {
     oracleAgree: summarize((b) => b.oracleAgree),
   };
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
-  const rowOf = (name: string, x: ReturnType<typeof summarize>, ch: string) =>
-    `| ${name} | ${x.within}/${x.windows} (${pct(x.within / x.windows)}) | ${pct(x.meanLoss)} | ${pct(x.maxLoss)} | ${pct(x.meanShare)} | ${pct(x.meanShare / sum.oracle.meanShare)} / ${pct(x.meanShare / sum.oracleAgree.meanShare)} | ${x.meanCost.toFixed(3)} | ${ch} |`;
+  const rowOf = (name: string, x: ReturnType<typeof summarize>, ch: string, audited: string) =>
+    `| ${name} | ${x.within}/${x.windows} (${pct(x.within / x.windows)}) | ${pct(x.meanLoss)} | ${pct(x.maxLoss)} | ${pct(x.meanShare)} | ${pct(x.meanShare / sum.oracle.meanShare)} / ${pct(x.meanShare / sum.oracleAgree.meanShare)} | ${audited} | ${x.meanCost.toFixed(3)} | ${ch} |`;
+  const meanAudited = blocks.reduce((a, b) => a + b.controller.auditShare, 0) / blocks.length;
+  const auditRates = intervalTrace.map((x) => x.auditRate);
   const table = [
-    `| policy | windows within budget (loss <= ${pct(cfg.epsilon)}) | mean loss vs base | worst window | mean saver share | share vs oracle / vs agreement oracle | relative compute (base = 1) | threshold changes |`,
-    '|---|---|---|---|---|---|---|---|',
-    rowOf(`fixed t=${tFixed} (offline, clean calibration)`, sum.fixed, '0'),
-    rowOf('controller (live router + operator policy)', sum.controller, String(changes)),
-    rowOf('oracle (labels, best t per window)', sum.oracle, 'per window'),
-    rowOf('oracle on agreement (base answer of every row known, no labels)', sum.oracleAgree, 'per window'),
+    `| policy | windows within budget (loss <= ${pct(cfg.epsilon)}) | mean loss vs base | worst window | mean saver share | share vs oracle / vs agreement oracle | audited rows (of all rows) | relative compute (base = 1) | threshold changes |`,
+    '|---|---|---|---|---|---|---|---|---|',
+    rowOf(`fixed t=${tFixed} (offline, clean calibration)`, sum.fixed, '0', '0'),
+    rowOf('controller (live router + operator policy)', sum.controller, String(changes), pct(meanAudited)),
+    rowOf('oracle (labels, best t per window)', sum.oracle, 'per window', '0'),
+    rowOf('oracle on agreement (base answer of every row known, no labels)', sum.oracleAgree, 'per window', '0'),
   ];
   const phases = [...new Set(blocks.map((b) => b.phase))];
   const phaseTable = [
@@ -448,14 +463,27 @@ export async function main(argv: string[]): Promise<number> {
       return `| ${p} | ${bs.length} | ${pct(m((b) => b.accBase))} | ${pct(m((b) => b.fixed.loss))} / ${pct(m((b) => b.fixed.share))} | ${pct(m((b) => b.controller.loss))} / ${pct(m((b) => b.controller.share))} | ${pct(m((b) => b.oracle.loss))} / ${pct(m((b) => b.oracle.share))} | ${pct(m((b) => b.oracleAgree.loss))} / ${pct(m((b) => b.oracleAgree.share))} |`;
     }),
   ];
+  // Why the label oracle's share is out of reach without labels: at its threshold the saver answers rows
+  // where it disagrees with the base far beyond ε, and the loss stays small only because on many of them
+  // the SAVER is right. A label-free certificate can only bound the disagreement (base assumed right).
+  const reachTable = [
+    `| phase | label oracle share | its disagreement share (saver answers, differs from base) | ... saver right, base wrong | ... base right, saver wrong | its loss (= base right - saver right) | agreement oracle share (disagreement <= ${pct(cfg.epsilon)}) | controller share | controller audit rate (mean) |`,
+    '|---|---|---|---|---|---|---|---|---|',
+    ...[...phases, 'all'].map((p) => {
+      const bs = p === 'all' ? blocks : blocks.filter((b) => b.phase === p);
+      const m = (f: (b: BlockScore) => number) => bs.reduce((a, b) => a + f(b), 0) / bs.length;
+      return `| ${p} | ${pct(m((b) => b.oracle.share))} | ${pct(m((b) => b.oracle.disagreeLoss))} | ${pct(m((b) => b.oracle.saverRight))} | ${pct(m((b) => b.oracle.baseRight))} | ${pct(m((b) => b.oracle.loss))} | ${pct(m((b) => b.oracleAgree.share))} | ${pct(m((b) => b.controller.share))} | ${m((b) => b.controller.auditRate).toFixed(3)} |`;
+    }),
+  ];
   const secs = (Date.now() - t0) / 1000;
   const header = [
     `Drift benchmark: ${R} rows of the Fashion-MNIST test stream (5000-row split, cycled), saver ${path.basename(saverPath)}, base ${path.basename(basePath)}`,
     `(saver/base MACs ${Number.isFinite(s) ? s.toFixed(4) : 'unknown'}), budget ${pct(cfg.epsilon)} at ${cfg.confidence * 100}% confidence, thresholds in [${cfg.min}, ${cfg.max}],`,
-    `control interval ${cfg.intervalRows} rows, window ${cfg.windowIntervals} intervals, scoring windows of ${cfg.blockRows} rows, peak severity ${cfg.severity}, seed ${cfg.seed}.`,
+    `control interval ${cfg.intervalRows} rows, window ${cfg.windowIntervals} intervals, scoring windows of ${cfg.blockRows} rows, peak severity ${cfg.severity}, seed ${cfg.seed},`,
+    `audit rate in [${cfg.auditRate}, ${cfg.auditMax}] sized by "${cfg.auditPlan}" (min ${Math.min(...auditRates)}, median ${auditRates.slice().sort((a, b) => a - b)[Math.floor(auditRates.length / 2)]}, max ${Math.max(...auditRates)}), min audits ${cfg.minAudits}, max step ${cfg.maxStep}, strata ${cfg.strata}.`,
     `Router confidence vs offline recomputation mismatches: ${confMismatch}; fallback rows: ${fallbackRows}; router threshold gauge at the end: ${gauge} (controller: ${currentThreshold}); ${events.length} Events; ${secs.toFixed(0)} s.`,
   ];
-  const md = [...header, '', ...table, '', ...phaseTable, ''].join('\n');
+  const md = [...header, '', ...table, '', ...phaseTable, '', ...reachTable, ''].join('\n');
   say(`\n${md}`);
 
   const outDir = String(values.out);
@@ -489,6 +517,13 @@ export async function main(argv: string[]): Promise<number> {
           { label: 'oracle', color: '#2ca02c', dash: '5 3', values: blocks.map((b) => b.oracle.share) },
           { label: 'oracle (agreement)', color: '#9467bd', dash: '2 2', values: blocks.map((b) => b.oracleAgree.share) },
         ],
+      },
+      {
+        title: 'controller audit rate (fraction of saver rows also sent to the base)',
+        yMin: 0,
+        yMax: Math.max(cfg.auditMax, 0.01),
+        format: (v) => v.toFixed(2),
+        series: [{ label: 'audit rate', color: '#ff7f0e', values: blocks.map((b) => b.controller.auditRate) }],
       },
       {
         title: 'realized accuracy loss vs base (per window)',

@@ -32,6 +32,15 @@ export interface OperatorOptions {
   /** Every key is re-reconciled this often even without events (drift repair). */
   resyncMs: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
+  /** threshold controller settings that are operator-wide (CLI flags), not per cascade */
+  threshold?: {
+    /** read router telemetry from this Prometheus server instead of scraping the router pods */
+    prometheusUrl?: string;
+    /** cap on every cascade's audit rate (spec.control.maxAuditRate is the per-cascade ceiling) */
+    maxAuditRate?: number;
+    /** strata of the certification bound */
+    strata?: number;
+  };
 }
 
 export class Operator {
@@ -57,6 +66,9 @@ export class Operator {
       io: kubeControllerIO(this.client, thresholdEvents),
       registry: this.metrics.registry,
       log: (line) => opts.log('info', line),
+      ...(opts.threshold?.prometheusUrl ? { prometheus: { url: opts.threshold.prometheusUrl } } : {}),
+      ...(opts.threshold?.maxAuditRate !== undefined ? { maxAuditRate: opts.threshold.maxAuditRate } : {}),
+      ...(opts.threshold?.strata !== undefined ? { policyDefaults: { strata: opts.threshold.strata } } : {}),
     });
   }
 

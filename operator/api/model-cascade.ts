@@ -56,7 +56,7 @@ export interface ModelCascadeSpec {
   };
   threshold?: { initial?: number; min?: number; max?: number; mode?: 'fixed' | 'adaptive' | 'observe' };
   budget?: { maxAccuracyLoss?: number; confidence?: number };
-  control?: { interval?: string; window?: string; maxStep?: number; minAudits?: number };
+  control?: { interval?: string; window?: string; maxStep?: number; minAudits?: number; maxAuditRate?: number };
   autoscaling?: { saver?: AutoscalingTarget; base?: AutoscalingTarget };
 }
 
@@ -82,6 +82,8 @@ export interface ModelCascadeStatus {
   recommendedThreshold?: number;
   lossBound?: number;
   saverShare?: number;
+  /** audit rate set by the threshold controller (mode adaptive) */
+  auditRate?: number;
   auditsInWindow?: number;
   window?: string;
   lastChange?: ThresholdChange;

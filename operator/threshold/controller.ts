@@ -8,7 +8,7 @@
 
 import type { Registry } from 'prom-client';
 import { type ModelCascade } from '../api/model-cascade.js';
-import { effectiveThreshold } from '../reconcile/builders/router-config.js';
+import { effectiveAuditRate, effectiveThreshold } from '../reconcile/builders/router-config.js';
 import { zeroCounters } from '../telemetry/counters.js';
 import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
 import { prometheusWindow } from '../telemetry/prometheus.js';
@@ -33,10 +33,10 @@ export interface ThresholdControllerOptions {
    * routers; `selector` gives the label matchers of one cascade's routers (default: namespace and pod name).
    */
   prometheus?: { url: string; selector?: (mc: ModelCascade) => string; timeoutMs?: number };
-  /** highest audit rate the controller asks routers for (default MAX_AUDIT_RATE); the floor is spec.router.auditRate */
+  /** operator-wide cap on the audit rate (default MAX_AUDIT_RATE = 1: spec.control.maxAuditRate decides); the floor is spec.router.auditRate */
   maxAuditRate?: number;
-  /** policy settings the CRD does not carry (operator-wide): strata, minRows, alarm hold */
-  policyDefaults?: Partial<Pick<PolicySpec, 'strata' | 'minRows' | 'alarmHoldIntervals'>>;
+  /** policy settings the CRD does not carry (operator-wide): strata, minRows, alarm hold, audit sizing */
+  policyDefaults?: Partial<Pick<PolicySpec, 'strata' | 'minRows' | 'alarmHoldIntervals' | 'auditPlan'>>;
 }
 
 export interface CycleResult {
@@ -163,6 +163,7 @@ export class ThresholdController {
       current,
       spec: { ...this.opts.policyDefaults, ...settings.policy },
       state: l.policyState,
+      currentAuditRate: effectiveAuditRate(mc),
     });
     let changeReason: string | undefined;
     if (report.windowReset && settings.policy.mode === 'adaptive' && current !== settings.initial) {
@@ -260,6 +261,7 @@ export class ThresholdController {
     const cond = status.conditions?.[0];
     const json = JSON.stringify({
       t: status.threshold,
+      a: status.auditRate,
       r: status.recommendedThreshold,
       c: status.lastChange,
       s: cond?.status,
@@ -269,12 +271,18 @@ export class ThresholdController {
     const nowMs = this.now();
     const refreshMs = Math.max(2 * settings.intervalMs, 10_000);
     let updated = mc;
-    if (json !== l.lastStatusJson || d.changed || nowMs - (l.lastStatusWriteMs ?? -Infinity) >= refreshMs) {
+    // a new audit rate reaches the routers through the ConfigMap, like a new threshold
+    const auditRateChanged = settings.policy.mode === 'adaptive' && status.auditRate !== undefined && status.auditRate !== effectiveAuditRate(mc);
+    if (json !== l.lastStatusJson || d.changed || auditRateChanged || nowMs - (l.lastStatusWriteMs ?? -Infinity) >= refreshMs) {
       updated = await this.opts.io.applyStatus(mc, status);
       l.lastStatusJson = json;
       l.lastStatusWriteMs = nowMs;
       // Our write is newer than the informer's copy until the watch delivers it.
       if (updated && updated.metadata) l.mc = updated;
+    }
+    if (auditRateChanged && !d.changed) {
+      await this.opts.io.applyRouterConfig(updated);
+      this.log(`threshold-controller ${keyOf(mc)}: audit rate ${effectiveAuditRate(mc)} -> ${status.auditRate} (${Number.isFinite(d.neededAudits) ? `${d.neededAudits} audits per window needed` : 'no certifiable operating point: ceiling'})`);
     }
     if (d.changed && settings.policy.mode === 'adaptive') {
       await this.opts.io.applyRouterConfig(updated);

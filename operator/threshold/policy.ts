@@ -16,12 +16,15 @@
 //   at most maxStep down (to the lowest grid edge in that range; one grid edge is always allowed so a
 //   coarse grid cannot pin t), never below s*;
 // - mode fixed never moves t; mode observe computes everything and reports the recommendation only;
-// - audit rate: enough audits per window to certify the budget at the current share (see neededAudits).
+// - audit rate: just enough audits per window for the cheapest certifiable operating point (audit-plan.ts).
 
-import { clopperPearsonLower, clopperPearsonUpper } from '../../runtime/cascade/bounds.js';
+import { clopperPearsonLower } from '../../runtime/cascade/bounds.js';
 import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
 import { type CandidateBound, candidateThresholds, certifyThreshold, lossUpperBound } from '../../runtime/cascade/certify.js';
 import { type RouterCounters, HISTOGRAM_KEYS, SCALAR_KEYS, sumOf } from '../telemetry/counters.js';
+import { neededAudits, nextAuditRate, planAudits } from './audit-plan.js';
+
+export { neededAudits } from './audit-plan.js';
 
 export type ThresholdMode = 'fixed' | 'adaptive' | 'observe';
 
@@ -52,6 +55,12 @@ export interface PolicySpec {
    */
   strata?: number;
   edges?: readonly number[];
+  /**
+   * how the audit rate is sized: 'cost' (default) for the operating point that maximizes the rows kept
+   * off the base, audits included (audit-plan.ts); 'current' for certifying the current threshold with
+   * 20% headroom (the earlier rule, which drove the rate to its ceiling whenever t sat at the edge)
+   */
+  auditPlan?: 'cost' | 'current';
 }
 
 export interface PolicyState {
@@ -146,36 +155,6 @@ function invalidCounter(c: RouterCounters): string | undefined {
   return undefined;
 }
 
-/**
- * Audits per window needed to certify ε at saver share `share`, if the audited disagreement rate
- * stays `rate` and the exactly-observed part stays `exact`: the smallest n with
- *   share · CP⁺(rate · n/H, n/H, δ/H) + exact <= 0.8 ε   (H strata of equal size; 20% headroom).
- * With rate = 0, one stratum, ε = 1%, δ = 5% and share = 1 this is the textbook ln(δ)/ln(1-ε) ≈ 299
- * (scaled by 1/0.8 for the headroom). Infinity when even perfect knowledge of the rate cannot fit.
- */
-export function neededAudits(share: number, rate: number, exact: number, epsilon: number, delta: number, strata: number): number {
-  const target = 0.8 * epsilon - exact;
-  if (!(share > 0)) return 0;
-  if (share * rate >= target) return Infinity;
-  const h = Math.max(1, strata);
-  const fits = (n: number) => {
-    const per = Math.max(1, Math.floor(n / h));
-    return share * clopperPearsonUpper(Math.min(per, Math.round(rate * per)), per, delta / h) <= target;
-  };
-  let hi = h;
-  while (!fits(hi)) {
-    hi *= 2;
-    if (hi > 1e8) return Infinity;
-  }
-  let lo = Math.max(0, Math.floor(hi / 2));
-  while (hi - lo > Math.max(1, h)) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (fits(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}
-
 /** Grid candidate just below / above t within [min, max]. */
 function stepBelow(t: number, spec: PolicySpec): number | undefined {
   return candidateThresholds(spec.min, spec.max, spec.edges ?? CONFIDENCE_BUCKETS).find((c) => c < t - 1e-12);
@@ -196,6 +175,8 @@ export interface PolicyInput {
   current: number;
   spec: PolicySpec;
   state?: PolicyState;
+  /** audit rate in force now (status.auditRate / the ConfigMap's); small changes are not worth a ConfigMap write */
+  currentAuditRate?: number;
 }
 
 export function decide(input: PolicyInput): Decision {
@@ -218,7 +199,8 @@ export function decide(input: PolicyInput): Decision {
     share: measuredShare,
     audits: Number.isFinite(audits) ? audits : 0,
     auditsAbove: 0,
-    auditRate: spec.auditRate.min,
+    // holding keeps the rate in force (no data says nothing about how many audits are needed)
+    auditRate: Number.isFinite(input.currentAuditRate) ? Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, input.currentAuditRate as number)) : spec.auditRate.min,
     neededAudits: NaN,
     rows: Number.isFinite(rows) ? rows : 0,
     changed: false,
@@ -246,13 +228,22 @@ export function decide(input: PolicyInput): Decision {
   }
   const recommended = cert.threshold;
   const share = Number.isFinite(measuredShare) ? measuredShare : atCurrent.saverShare;
-  const auditRateNow = atCurrent.audits > 0 ? atCurrent.auditDisagreements / atCurrent.audits : 0;
-  const needed = neededAudits(share, auditRateNow, atCurrent.exactPart, spec.epsilon, spec.delta, strata);
-  // Saver-answered rows per window at the current share -> the rate that yields `needed` audits.
-  const saverRows = share * rows;
-  let auditRate = spec.auditRate.max;
-  if (Number.isFinite(needed) && saverRows > 0) auditRate = Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, Math.max(needed, spec.minAudits) / saverRows));
-  if (spec.mode === 'fixed') auditRate = spec.auditRate.min;
+  let needed: number;
+  let auditRate: number;
+  if (spec.auditPlan === 'current') {
+    // size the audits for the current threshold (the earlier rule; kept for comparison in bench/drift.ts)
+    const auditRateNow = atCurrent.audits > 0 ? atCurrent.auditDisagreements / atCurrent.audits : 0;
+    needed = neededAudits(share, auditRateNow, atCurrent.exactPart, spec.epsilon, spec.delta, strata);
+    const saverRows = share * rows;
+    auditRate = spec.auditRate.max;
+    if (Number.isFinite(needed) && saverRows > 0) auditRate = Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, Math.max(needed, spec.minAudits) / saverRows));
+  } else {
+    // size them for the cheapest certifiable operating point (audit-plan.ts)
+    const plan = planAudits(c, rows, { ...spec, strata, edges });
+    needed = plan.audits;
+    auditRate = plan.rate;
+  }
+  auditRate = spec.mode === 'fixed' ? spec.auditRate.min : nextAuditRate(input.currentAuditRate, auditRate, spec.auditRate);
 
   const d: Decision = {
     ...base,

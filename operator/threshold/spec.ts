@@ -3,11 +3,12 @@
 
 import type { ModelCascade } from '../api/model-cascade.js';
 import { withDefaults } from '../api/model-cascade.js';
+import { auditRateBounds } from '../reconcile/builders/router-config.js';
 import { modelKey } from '../telemetry/window.js';
 import { type PolicySpec, validatePolicySpec } from './policy.js';
 
-/** Highest audit rate the controller asks routers for (the floor is spec.router.auditRate). */
-export const MAX_AUDIT_RATE = 0.25;
+/** Operator-wide cap on the audit rate (--max-audit-rate); per cascade the ceiling is spec.control.maxAuditRate. */
+export const MAX_AUDIT_RATE = 1;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -62,7 +63,8 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
   }
   if (intervalMs < 100) errors.push(`spec.control.interval: must be at least 100ms, got ${control.interval}`);
   if (windowMs < intervalMs) errors.push(`spec.control.window (${control.window}) must be at least spec.control.interval (${control.interval})`);
-  const auditFloor = d.router.auditRate;
+  // [spec.router.auditRate, spec.control.maxAuditRate], the ceiling also capped operator-wide (never below the floor)
+  const bounds = auditRateBounds(mc);
   const policy: PolicySpec = {
     mode: d.threshold.mode,
     min: d.threshold.min,
@@ -73,7 +75,7 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
     minAudits: control.minAudits ?? 200,
     // three missed intervals (and at least 30 s) before telemetry counts as stale
     staleAfterMs: Math.max(3 * intervalMs + 1000, 30_000),
-    auditRate: { min: auditFloor, max: Math.max(auditFloor, maxAuditRate) },
+    auditRate: { min: bounds.min, max: Math.max(bounds.min, Math.min(bounds.max, maxAuditRate)) },
   };
   errors.push(...validatePolicySpec(policy).map((e) => `spec: ${e}`));
   const key = modelKey([d.saver.model, d.saver.modelSha256, d.base.model ?? d.base.external?.url, d.base.modelSha256, d.base.external?.modelName]);

@@ -11,7 +11,7 @@ export const HISTORY_LIMIT = 10;
 /** The status fields this controller writes (server-side apply with its own field manager). */
 export type ThresholdStatus = Pick<
   ModelCascadeStatus,
-  'threshold' | 'recommendedThreshold' | 'lossBound' | 'saverShare' | 'auditsInWindow' | 'window' | 'lastChange' | 'history' | 'conditions'
+  'threshold' | 'recommendedThreshold' | 'lossBound' | 'saverShare' | 'auditRate' | 'auditsInWindow' | 'window' | 'lastChange' | 'history' | 'conditions'
 >;
 
 export interface ThresholdEvent {
@@ -66,6 +66,8 @@ export function buildThresholdStatus(input: StatusInput): { status: ThresholdSta
   if (Number.isFinite(d.recommended)) status.recommendedThreshold = round(d.recommended);
   if (Number.isFinite(d.bound)) status.lossBound = round(d.bound);
   if (Number.isFinite(d.share)) status.saverShare = round(d.share);
+  // only mode adaptive sets the routers' audit rate (the ConfigMap reads status.auditRate only then)
+  if (input.mode === 'adaptive' && Number.isFinite(d.auditRate)) status.auditRate = round(d.auditRate);
   let history: ThresholdChange[] = (previous?.history ?? []).slice(-HISTORY_LIMIT);
   let lastChange = previous?.lastChange;
   let event: ThresholdEvent | undefined;

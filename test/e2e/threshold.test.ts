@@ -80,14 +80,19 @@ describe('threshold controller against a real kube-apiserver', () => {
       spec: {
         saver: { model: `file:///models/${SAVER_MODEL}.onnx` },
         base: { model: `file:///models/${BASE_MODEL}.onnx`, provider: 'cpu', gpus: 0 },
-        router: { auditRate: 0.25 },
+        router: { auditRate: 0.05 },
         threshold: { initial: 0.5, min: 0.5, max: 1, mode: 'adaptive' },
         budget: { maxAccuracyLoss: 0.02, confidence: 0.95 },
-        control: { interval: '1s', window: '2m', maxStep: 0.02, minAudits: 50 },
+        control: { interval: '1s', window: '2m', maxStep: 0.02, minAudits: 50, maxAuditRate: 0.5 },
       },
     };
     const applied = await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(mc));
     expect(applied.stderr).toBe('');
+    // the pod template hash before the controller writes anything: threshold and audit rate are hot fields
+    const hashOf = (d: any) => d.spec.template.metadata.annotations['tinysaver.io/config-hash'];
+    const saverDeploy = await eventually('saver Deployment', async () => kubectlJson(cluster, ['get', '-n', NS, 'deployment', `${NAME}-saver`]), 30_000);
+    const hashBefore = hashOf(saverDeploy);
+    expect(hashBefore).toMatch(/^[0-9a-f]{16}$/);
     for (const [i, r] of routers.entries()) await registerRouterPod(`${NAME}-saver-${i}`, r.router.url);
     await registerRouterPod(`${NAME}-saver-broken`, garbage.url);
 
@@ -120,9 +125,26 @@ describe('threshold controller against a real kube-apiserver', () => {
       const c = await kubectlJson(cluster, ['get', '-n', NS, 'configmap', `${NAME}-router`]);
       return JSON.parse(c.data['threshold.json']).threshold > 0.5 ? c : undefined;
     }, 30_000);
-    const fileContent: string = cm.data['threshold.json'];
-    const t = JSON.parse(fileContent).threshold;
+    const t = JSON.parse(cm.data['threshold.json']).threshold;
     expect(t).toBeGreaterThan(0.5);
+
+    // the audit rate: the controller's status.auditRate, within [router.auditRate, control.maxAuditRate],
+    // reaches the ConfigMap; the pod template hash does not move (no restart)
+    const synced = await eventually('ConfigMap auditRate equal to status.auditRate', async () => {
+      const obj = await kubectlJson(cluster, ['get', '-n', NS, 'modelcascade', NAME]);
+      const c = await kubectlJson(cluster, ['get', '-n', NS, 'configmap', `${NAME}-router`]);
+      const file = JSON.parse(c.data['threshold.json']);
+      return typeof obj.status?.auditRate === 'number' && file.auditRate === obj.status.auditRate && file.threshold === obj.status.threshold
+        ? { status: obj.status, file, content: c.data['threshold.json'] as string }
+        : undefined;
+    }, 30_000);
+    // under the corrupted stream no cheap operating point certifies: the controller asks for more than the
+    // 0.05 floor (the routers started at 0.25; the ConfigMap carries the controller's choice)
+    expect(synced.status.auditRate).toBeGreaterThan(0.05);
+    expect(synced.status.auditRate).toBeLessThanOrEqual(0.5);
+    expect(hashOf(await kubectlJson(cluster, ['get', '-n', NS, 'deployment', `${NAME}-saver`]))).toBe(hashBefore);
+    const fileContent = synced.content;
+    if (process.env.DEBUG_THRESHOLD_E2E) console.log('audit rate', synced.status.auditRate, fileContent);
 
     // Event ThresholdRaised with the reason in words
     const events = await kubectlJson(cluster, ['get', '-n', NS, 'events', '--field-selector', `involvedObject.name=${NAME}`]);
@@ -146,7 +168,8 @@ describe('threshold controller against a real kube-apiserver', () => {
       await writeFile(r.thresholdFile, fileContent);
       await r.router.reloadThreshold();
       const snap = parseRouterMetrics(await (await fetch(`${r.router.url}/metrics`)).text());
-      expect(snap.threshold).toBe(t);
+      expect(snap.threshold).toBe(synced.file.threshold);
+      expect(snap.auditRate).toBe(synced.file.auditRate);
     }
   }, 300_000);
 });

@@ -33,5 +33,5 @@ export function buildOwnedObjects(mc: ModelCascade): JsonObject[] {
   return all.filter((o): o is JsonObject => o !== null);
 }
 
-export { effectiveThreshold, thresholdFileContent } from './router-config.js';
+export { auditRateBounds, effectiveAuditRate, effectiveThreshold, thresholdFileContent } from './router-config.js';
 export { CASCADE_LABEL, CONFIG_HASH_ANNOTATION, MANAGED_BY, names } from './labels.js';

@@ -2,7 +2,7 @@
 //
 // Seam for the threshold controller (issue 5, operator/threshold/): in mode adaptive the controller owns
 // status.threshold and reconcile copies it into the ConfigMap; reconcile never picks a threshold itself
-// beyond spec.threshold.initial, so the two never fight.
+// beyond spec.threshold.initial, so the two never fight. The audit rate works the same way (status.auditRate).
 import type { ModelCascade } from '../../api/model-cascade.js';
 import { withDefaults } from '../../api/model-cascade.js';
 import { objectMeta, names } from './labels.js';
@@ -22,8 +22,30 @@ export function effectiveThreshold(mc: ModelCascade): number {
   return Math.min(t.max, Math.max(t.min, fromStatus));
 }
 
+/** CRD default of spec.control.maxAuditRate. */
+export const DEFAULT_MAX_AUDIT_RATE = 0.25;
+
+/** The audit-rate range of mode adaptive: [spec.router.auditRate, spec.control.maxAuditRate] (a ceiling below the floor is the floor). */
+export function auditRateBounds(mc: ModelCascade): { min: number; max: number } {
+  const min = withDefaults(mc.spec).router.auditRate;
+  const ceiling = mc.spec.control?.maxAuditRate ?? DEFAULT_MAX_AUDIT_RATE;
+  return { min, max: Math.max(min, ceiling) };
+}
+
+/**
+ * Audit rate the routers should use now: status.auditRate (written by the threshold controller) in mode
+ * adaptive, clamped to auditRateBounds; spec.router.auditRate otherwise or before the controller wrote one.
+ */
+export function effectiveAuditRate(mc: ModelCascade): number {
+  const floor = withDefaults(mc.spec).router.auditRate;
+  const fromStatus = mc.status?.auditRate;
+  if (withDefaults(mc.spec).threshold.mode !== 'adaptive' || typeof fromStatus !== 'number' || !Number.isFinite(fromStatus)) return floor;
+  const b = auditRateBounds(mc);
+  return Math.min(b.max, Math.max(b.min, fromStatus));
+}
+
 export function thresholdFileContent(mc: ModelCascade): string {
-  return JSON.stringify({ threshold: effectiveThreshold(mc), auditRate: withDefaults(mc.spec).router.auditRate });
+  return JSON.stringify({ threshold: effectiveThreshold(mc), auditRate: effectiveAuditRate(mc) });
 }
 
 export function buildRouterConfigMap(mc: ModelCascade): JsonObject {

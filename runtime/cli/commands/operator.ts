@@ -21,6 +21,13 @@ Flags:
   --metrics-host HOST        address for /metrics, /healthz, /readyz (default: 0.0.0.0)
   --metrics-port PORT        port for /metrics, /healthz, /readyz; 0 picks a free one (default: 8081)
   --resync S                 re-reconcile every ModelCascade this often, in seconds (default: 300)
+
+Threshold controller (mode adaptive/observe; per-cascade settings live in spec.budget and spec.control):
+  --prometheus-url URL       read router telemetry from this Prometheus server (PromQL increase() over
+                             spec.control.window) instead of scraping the router pods (default: scrape)
+  --max-audit-rate F         cap in [0, 1] on every cascade's audit rate; per cascade the controller stays
+                             within [spec.router.auditRate, spec.control.maxAuditRate] (default: 1, no cap)
+  --strata N                 strata of the certification bound, 1..64; more strata split δ (default: 1)
   -h, --help                 show this help`;
 
 function intFlag(name: string, raw: string | undefined, def: number, min: number, max: number): number {
@@ -28,6 +35,25 @@ function intFlag(name: string, raw: string | undefined, def: number, min: number
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: expected an integer in [${min}, ${max}], got "${raw}"`);
   return n;
+}
+
+function fractionFlag(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !(n >= 0 && n <= 1)) throw new Error(`--${name}: expected a number in [0, 1], got "${raw}"`);
+  return n;
+}
+
+function urlFlag(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`--${name}: expected an http(s) URL, got "${raw}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--${name}: expected an http(s) URL, got "${raw}"`);
+  return raw.replace(/\/+$/, '');
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -48,6 +74,9 @@ export async function run(argv: string[]): Promise<number> {
         'metrics-host': { type: 'string' },
         'metrics-port': { type: 'string' },
         resync: { type: 'string' },
+        'prometheus-url': { type: 'string' },
+        'max-audit-rate': { type: 'string' },
+        strata: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -63,6 +92,12 @@ export async function run(argv: string[]): Promise<number> {
   const str = (k: string) => values[k] as string | undefined;
   let opts;
   try {
+    // flag errors first, before the kubeconfig is read
+    const threshold = {
+      prometheusUrl: urlFlag('prometheus-url', str('prometheus-url')),
+      maxAuditRate: fractionFlag('max-audit-rate', str('max-audit-rate')),
+      strata: str('strata') === undefined ? undefined : intFlag('strata', str('strata'), 1, 1, 64),
+    };
     const { loadClusterConfig } = await import('../../../operator/kube/kubeconfig.js');
     const cluster = loadClusterConfig(str('kubeconfig'), str('context'));
     const leaseDurationSeconds = intFlag('lease-duration', str('lease-duration'), 15, 1, 3600);
@@ -80,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
       httpHost: str('metrics-host') ?? '0.0.0.0',
       httpPort: intFlag('metrics-port', str('metrics-port'), 8081, 0, 65535),
       resyncMs: intFlag('resync', str('resync'), 300, 1, 86_400) * 1000,
+      threshold,
       log: (level: string, msg: string, extra?: object) => {
         process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra })}\n`);
       },
