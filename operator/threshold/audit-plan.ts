@@ -23,7 +23,8 @@ import type { RouterCounters } from '../telemetry/counters.js';
 export interface AuditPlanOptions {
   epsilon: number;
   delta: number;
-  strata: number;
+  /** strata of the certification bound (default 1) */
+  strata?: number;
   min: number;
   max: number;
   auditRate: { min: number; max: number };
@@ -90,7 +91,7 @@ export function planAudits(c: RouterCounters, rows: number, o: AuditPlanOptions)
     const auditedRate = (region.auditDisagreements + 0.5) / (region.audits + 1);
     const estDisagree = region.exactPart * rows + Math.max(0, saverRows) * auditedRate;
     const p = Math.min(1, estDisagree / regionRows);
-    const n = neededAudits(share, p, 0, o.epsilon, o.delta, o.strata, headroom);
+    const n = neededAudits(share, p, 0, o.epsilon, o.delta, o.strata ?? 1, headroom);
     if (!Number.isFinite(n)) continue;
     // (no minAudits floor here: lowering counts escalated rows between the new and the current threshold
     // as fresh observations too, and a floor of minAudits/saver rows pinned the rate at its ceiling
