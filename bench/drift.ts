@@ -14,7 +14,7 @@
 //                vs the base stays within the budget (maximum saver share).
 // Realized loss = accuracy(base) - accuracy(cascade) on the window's rows (labels).
 //
-// Run: npm run build && node dist/bench/drift.js [--rows 100000] (see --help; ~2 min on 2 cores). Writes bench/out/drift.{json,svg,md}.
+// Run: npm run build && node dist/bench/drift.js [--rows 100000] (see --help; ~40 s on 2 cores). Writes bench/out/drift.{json,svg,md}.
 
 import { copyFile, mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -63,7 +63,7 @@ const FLAGS = {
   base: { type: 'string', default: 'models/zoo/base-cnn.onnx', help: 'base ONNX model' },
   seed: { type: 'string', default: '7', help: 'seed of the stream order, corruptions and router audit sampling' },
   out: { type: 'string', default: 'bench/out', help: 'output directory (drift.json, drift.svg, drift.md)' },
-  docs: { type: 'string', default: '', help: 'also copy the SVG and the markdown table into this directory (e.g. docs)' },
+  docs: { type: 'string', default: '', help: 'also copy the SVG (drift.svg) and the markdown tables (drift-run.md; docs/drift.md is the written analysis) into this directory (e.g. docs)' },
   quiet: { type: 'boolean', default: false, help: 'no per-interval log' },
   help: { type: 'boolean', default: false, help: 'show this help' },
 } as const;
@@ -549,7 +549,7 @@ export async function main(argv: string[]): Promise<number> {
     const docs = String(values.docs);
     await mkdir(docs, { recursive: true });
     await copyFile(path.join(outDir, 'drift.svg'), path.join(docs, 'drift.svg'));
-    await copyFile(path.join(outDir, 'drift.md'), path.join(docs, 'drift.md'));
+    await copyFile(path.join(outDir, 'drift.md'), path.join(docs, 'drift-run.md'));
   }
   say(`wrote ${path.join(outDir, 'drift.svg')}, drift.md, drift.json`);
   return 0;
