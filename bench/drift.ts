@@ -37,7 +37,8 @@ import { ThresholdController, type CycleResult } from '../operator/threshold/con
 import type { ControllerKube } from '../operator/threshold/kube.js';
 import type { ThresholdEvent } from '../operator/threshold/status.js';
 import { DEFAULT_STRATA } from '../operator/threshold/policy.js';
-import { CORRUPTIONS, PIXELS, corrupt, seededRandom } from './drift/corruptions.js';
+import { CORRUPTIONS, PIXELS, corrupt } from './drift/corruptions.js';
+import { seededRandom } from '../runtime/random.js';
 import { renderSvg } from './drift/plot.js';
 import { severityAt } from './drift/schedule.js';
 

@@ -9,17 +9,6 @@ export const PIXELS = SIDE * SIDE;
 export type CorruptionName = 'noise' | 'blur' | 'contrast' | 'occlusion';
 export const CORRUPTIONS: readonly CorruptionName[] = ['noise', 'blur', 'contrast', 'occlusion'];
 
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal via Box-Muller. */
 export function gaussian(rand: () => number): number {

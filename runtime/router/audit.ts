@@ -3,18 +3,6 @@
 // threshold. Seeded so tests (and replays) see the same sample; bounded so audits can never pile up
 // behind a slow base: when every slot is busy the audit is dropped and counted instead.
 
-/** mulberry32: small, fast, good enough for sampling; deterministic for a given seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Picks which of the given saver-answered rows to audit; one random draw per row. */
 export function sampleAuditRows(saverRows: ArrayLike<number>, rate: number, random: () => number): number[] {
   const picked: number[] = [];

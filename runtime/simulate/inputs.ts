@@ -6,7 +6,7 @@ import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
 import { zooModelPath } from '../../models/zoo.js';
 import type { ConfidenceMeasure } from '../cascade/confidence.js';
 import { profileOnnxBytes } from '../profile/profile.js';
-import { progressReporter } from '../router/progress.js';
+import { progressReporter } from '../cli/progress.js';
 import { type Predictions, parsePredictionsJsonl } from './predictions.js';
 import { type LabelledImages, combinePredictions, predictWithModels, scoreModel } from './run-models.js';
 import type { RowConfidence } from '../cascade/confidence.js';

@@ -4,6 +4,7 @@
 import { CONFIDENCE_BUCKETS } from '../cascade/buckets.js';
 import { deltaCost, relativeCost } from '../cascade/cost.js';
 import type { Predictions } from './predictions.js';
+import { seededRandom } from '../random.js';
 
 export interface SweepPoint {
   /** the saver answers rows with confidence >= threshold; Infinity = base only */
@@ -96,14 +97,7 @@ export function sweepThresholds(p: Predictions, rows: Int32Array, thresholds: re
 export function seededSplit(n: number, fraction: number, seed: number): { calibration: Int32Array; evaluation: Int32Array } {
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`seededSplit: calibration fraction must be in (0, 1), got ${fraction}`);
   const idx = allRows(n);
-  let a = seed >>> 0; // mulberry32
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     const tmp = idx[i];

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../runtime/random.js';
 import { describe, expect, it } from 'vitest';
 import {
   clopperPearsonLower,
@@ -36,17 +37,8 @@ function binomCdf(k: number, n: number, p: number): number {
   return s;
 }
 
-// Seeded PRNG (mulberry32) so property tests are reproducible.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded PRNG so property tests are reproducible.
+const rng = seededRandom;
 
 describe('logGamma', () => {
   it('matches factorials and Γ(1/2) = √π', () => {

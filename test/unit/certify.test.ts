@@ -1,20 +1,12 @@
+import { seededRandom } from '../../runtime/random.js';
 import { describe, expect, it } from 'vitest';
 import { clopperPearsonUpper } from '../../runtime/cascade/bounds.js';
 import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
 import { candidateThresholds, certifyThreshold, lossUpperBound } from '../../runtime/cascade/certify.js';
 import { countsFromRows, emptyCounts, perBucketFromCumulative } from '../../runtime/cascade/histogram.js';
 
-// mulberry32: seeded, so every property test is reproducible
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// seeded, so every property test is reproducible
+const rng = seededRandom;
 function binomial(r: () => number, n: number, p: number): number {
   let k = 0;
   for (let i = 0; i < n; i++) if (r() < p) k++;

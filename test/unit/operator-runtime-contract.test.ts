@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import type { ModelCascade } from '../../operator/api/model-cascade.js';
 import { buildBaseDeployment, buildSaverDeployment } from '../../operator/reconcile/builders/workloads.js';
-import { parseFlags } from '../../runtime/router/flags.js';
+import { parseFlags } from '../../runtime/cli/flags.js';
 import { ROUTE_FLAGS, routerOptionsFromFlags } from '../../runtime/cli/commands/route.js';
 import { SERVE_MODEL_FLAGS, modelServerOptionsFromFlags } from '../../runtime/cli/commands/serve-model.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedRunner, sampleAuditRows, seededRandom } from '../../runtime/router/audit.js';
+import { BoundedRunner, sampleAuditRows } from '../../runtime/router/audit.js';
+import { seededRandom } from '../../runtime/random.js';
 
 describe('seeded audit sampling', () => {
   it('is deterministic per seed and uniform enough', () => {

@@ -4,8 +4,8 @@
 import { loadFashionMnist } from '../../../models/dataset/fashion-mnist.js';
 import { loadZooManifest } from '../../../models/zoo.js';
 import { V2Client } from '../../oip/client.js';
-import { parseFlags, type FlagDef } from '../../router/flags.js';
-import { progressReporter } from '../../router/progress.js';
+import { parseFlags, type FlagDef } from '../flags.js';
+import { progressReporter } from '../progress.js';
 import { formatReplaySummary, replayDataset, type ReplaySummaryInput, type RunStats } from '../../router/replay.js';
 
 export const REPLAY_FLAGS: Record<string, FlagDef> = {

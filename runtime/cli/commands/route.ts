@@ -2,7 +2,7 @@
 
 import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
 import type { FailurePolicy } from '../../router/cascade.js';
-import { parseFlags, type FlagDef, type FlagValues } from '../../router/flags.js';
+import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { ROUTER_DEFAULTS as D, type RouterOptions } from '../../router/options.js';
 import { startRouter } from '../../router/server.js';
 

@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
 import { loadZooManifest } from '../../../models/zoo.js';
-import { type FlagDef, parseFlags } from '../../router/flags.js';
+import { type FlagDef, parseFlags } from '../flags.js';
 import { DEFAULT_BASE, combinePredictions, modelMacs, resolveModel, scoreOnTestSet } from '../../simulate/inputs.js';
 import { pct } from '../../simulate/simulate.js';
 import { type Candidate, type Selection, rankSavers } from '../../simulate/select.js';

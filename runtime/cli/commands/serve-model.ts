@@ -1,6 +1,6 @@
 // `tinysaver serve-model`: one ONNX model behind the Open Inference Protocol v2 (REST).
 
-import { parseFlags, type FlagDef, type FlagValues } from '../../router/flags.js';
+import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { PROVIDERS, type Provider } from '../../onnx/session.js';
 import { MODEL_SERVER_DEFAULTS as D, startModelServer, type ModelServerOptions } from '../../server/model-server.js';
 

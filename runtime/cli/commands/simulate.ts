@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
-import { type FlagDef, parseFlags } from '../../router/flags.js';
+import { type FlagDef, parseFlags } from '../flags.js';
 import { DEFAULT_BASE, DEFAULT_SAVER, modelMacs, predictionsFromFile, predictionsFromModels, resolveModel } from '../../simulate/inputs.js';
 import { predictionsToJsonl } from '../../simulate/predictions.js';
 import { plotSvg } from '../../simulate/plot.js';

@@ -2,7 +2,7 @@
 // saver model server (8001), base model server (8002) and the router (8000), all on 127.0.0.1.
 
 import { loadZooManifest, zooModelPath } from '../../../models/zoo.js';
-import { parseFlags, type FlagDef } from '../../router/flags.js';
+import { parseFlags, type FlagDef } from '../flags.js';
 import { ROUTER_DEFAULTS } from '../../router/options.js';
 import { startRouter, type RunningRouter } from '../../router/server.js';
 import { startModelServer, type RunningModelServer } from '../../server/model-server.js';

@@ -1,4 +1,4 @@
-// Declarative flags for the router-side commands (route, up, replay): one table gives parseArgs its
+// Declarative flags for the CLI commands: one table gives parseArgs its
 // options, `--help` its text (every flag with its default) and the checks that turn a bad value into
 // an error naming the flag. Kept tiny on purpose; node:util parseArgs does the tokenizing.
 

@@ -1,0 +1,15 @@
+// The project's one seeded PRNG (mulberry32): small, fast and good enough for audit sampling,
+// calibration splits, drift corruptions and property tests; the same seed gives the same stream, so
+// replays, simulations and tests are reproducible.
+
+/** Uniform numbers in [0, 1), deterministic for a given 32-bit seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
