@@ -49,6 +49,7 @@ export const ALL_FEATURES = {
   'serviceMonitor.routers.enabled': true,
   'prometheusRule.enabled': true,
   'grafanaDashboard.enabled': true,
+  'operator.thresholdController.prometheusUrl': 'http://prometheus.monitoring.svc:9090',
 } as const;
 
 /** `helm template` of the chart; throws with helm's message when rendering fails. */

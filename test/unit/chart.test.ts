@@ -140,6 +140,19 @@ describe('leader election', () => {
     expect(await retry(15)).toBe(2000);
     expect(await retry(5)).toBe(1000);
   });
+  it('passes the threshold controller settings as operator flags', async () => {
+    const args = async (vals: Record<string, unknown>) => container(await renderChart(vals)).c.args as string[];
+    const defaults = await args({});
+    expect(defaults).toContain('--max-audit-rate=1');
+    expect(defaults).toContain('--strata=1');
+    expect(defaults.some((a) => a.startsWith('--prometheus-url'))).toBe(false);
+    const set = await args({
+      'operator.thresholdController.prometheusUrl': 'http://prom:9090',
+      'operator.thresholdController.maxAuditRate': 0.1,
+      'operator.thresholdController.strata': 3,
+    });
+    expect(set).toEqual(expect.arrayContaining(['--prometheus-url=http://prom:9090', '--max-audit-rate=0.1', '--strata=3']));
+  });
   it('passes only flags that `tinysaver operator` accepts', async () => {
     const { run } = await import('../../runtime/cli/commands/operator.js');
     let help = '';
@@ -255,6 +268,10 @@ describe('values.schema.json rejects bad values', () => {
     ['feature flag not a boolean', ['--set-string', 'prometheusRule.enabled=yes'], /prometheusRule\/enabled.*want boolean/],
     ['bad scrape interval', ['--set', 'serviceMonitor.interval=soon'], /serviceMonitor\/interval/],
     ['fallback ratio above 1', ['--set', 'prometheusRule.baseFallbackRatio=2'], /baseFallbackRatio.*maximum/],
+    ['audit-rate cap above 1', ['--set', 'operator.thresholdController.maxAuditRate=1.5'], /maxAuditRate/],
+    ['audit-rate cap above 1 (JSON number)', ['--set-json', 'operator={"thresholdController":{"maxAuditRate":2}}'], /maxAuditRate/],
+    ['zero strata', ['--set', 'operator.thresholdController.strata=0'], /strata.*minimum/],
+    ['Prometheus URL without scheme', ['--set', 'operator.thresholdController.prometheusUrl=prom:9090'], /prometheusUrl/],
     ['bad namespace name', ['--set', 'namespaced.namespace=Not_A_Namespace'], /namespaced\/namespace/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
