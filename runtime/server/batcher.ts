@@ -2,6 +2,10 @@
 // concatenated along dim 0 (up to maxBatchSize rows, or whatever arrived within maxQueueDelayMs);
 // outputs are split back by row ranges, so each request gets exactly its own rows. The queue is
 // bounded in rows: past maxQueueRows a request is refused at once (429), never buffered.
+// A request that finds the batcher idle (nothing queued, no run in flight) does not wait out
+// maxQueueDelayMs: it runs at the end of the current event-loop turn, together with whatever
+// arrived in that same turn. At low load the delay would only add latency (nothing else is coming
+// to share the run); under load requests arrive while a run is in flight and batch as before.
 
 import { OipError, type Tensor, type TensorData } from '../oip/types.js';
 import type { TensorLike } from '../onnx/session.js';
@@ -19,6 +23,11 @@ export interface BatcherOptions {
   batchable: boolean;
   /** session runs in flight at once (default 1: onnxruntime already uses every core per run) */
   concurrency?: number;
+  /**
+   * Make a request that finds the batcher idle wait maxQueueDelayMs too (a fixed batching window),
+   * instead of running at the end of the current event-loop turn. Default false.
+   */
+  waitWhenIdle?: boolean;
 }
 
 export interface BatchStats {
@@ -68,6 +77,7 @@ export class DynamicBatcher {
   private queued = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly concurrency: number;
 
@@ -96,8 +106,18 @@ export class DynamicBatcher {
       );
     }
     return new Promise((resolve, reject) => {
+      const idle = this.queue.length === 0 && this.running === 0;
       this.queue.push({ key, rows, inputs, enqueuedAt: performance.now(), resolve, reject });
       this.queued += rows;
+      const wouldWait = this.opts.batchable && this.queued < this.opts.maxBatchSize && this.opts.maxQueueDelayMs > 0;
+      if (idle && wouldWait && !this.opts.waitWhenIdle) {
+        // Requests submitted later in this turn join; a timer they set is superseded.
+        this.immediate ??= setImmediate(() => {
+          this.immediate = undefined;
+          this.schedule(true);
+        });
+        return;
+      }
       this.schedule();
     });
   }
@@ -147,6 +167,10 @@ export class DynamicBatcher {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
+    }
+    if (this.immediate !== undefined) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
     }
     const batch = this.takeBatch();
     this.running++;

@@ -37,6 +37,8 @@ export interface ModelServerOptions {
   allowNonFinite?: boolean;
   /** session runs in flight at once (default 1) */
   concurrency?: number;
+  /** a lone request at an idle server also waits maxQueueDelayMs (fixed window; default false, see batcher.ts) */
+  waitWhenIdle?: boolean;
   /** how long close() waits for in-flight requests before cutting connections (ms) */
   drainTimeoutMs?: number;
 }
@@ -129,6 +131,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
       maxQueueRows: o.maxQueueRows,
       batchable,
       concurrency: o.concurrency,
+      waitWhenIdle: o.waitWhenIdle,
     },
     (s) => {
       metrics.batchRows.observe({ model: name }, s.rows);

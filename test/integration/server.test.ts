@@ -278,7 +278,8 @@ describe('bad input: 4xx naming the problem, server keeps serving', () => {
 describe('overload and shutdown', () => {
   test('a full queue answers 429 at once; queued requests still complete; then it serves again', async () => {
     // The batch waits up to 1.5 s to fill; 8 queued rows is the limit: two 4-row requests fill it.
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxBatchSize: 64, maxQueueDelayMs: 1500, maxQueueRows: 8 });
+    // waitWhenIdle: even the first request waits out the delay (a fixed window), so requests stay queued.
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxBatchSize: 64, maxQueueDelayMs: 1500, maxQueueRows: 8, waitWhenIdle: true });
     const client = new V2Client(server.url, { maxSockets: 16 });
     try {
       const results = await Promise.allSettled(Array.from({ length: 6 }, (_, k) => client.infer(server.name, request(4, k))));
@@ -304,7 +305,7 @@ describe('overload and shutdown', () => {
 
   test('request bytes in flight are capped across requests (429), then it serves again', async () => {
     // one binary 1-row request is ~3.3 kB; 8000 bytes admit two while the batch waits to fill
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1500, maxInflightBytes: 8000 });
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1500, maxInflightBytes: 8000, waitWhenIdle: true });
     const client = new V2Client(server.url, { maxSockets: 16 });
     try {
       const results = await Promise.allSettled(Array.from({ length: 5 }, (_, k) => client.infer(server.name, request(1, k))));
@@ -320,7 +321,7 @@ describe('overload and shutdown', () => {
   });
 
   test('close() drains in-flight requests, then refuses connections', async () => {
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1000 });
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1000, waitWhenIdle: true });
     const client = new V2Client(server.url);
     const pending = client.infer(server.name, request(2, 5));
     await waitFor(async () => (await queuedRows(server.url)) === 2, 'the request to be queued');
@@ -333,7 +334,7 @@ describe('overload and shutdown', () => {
   });
 
   test('client timeout is a 504', async () => {
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1000 });
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1000, waitWhenIdle: true });
     const client = new V2Client(server.url);
     try {
       await expect(client.infer(server.name, request(1, 1), { timeoutMs: 50 })).rejects.toMatchObject({ status: 504 });

@@ -138,6 +138,28 @@ describe('DynamicBatcher', () => {
     await expect(b.submit({ input: input(1) }, 1, 'k')).resolves.toBeDefined();
   });
 
+  test('a lone request at an idle batcher does not wait out the delay; same-turn arrivals still merge', async () => {
+    const runs: number[] = [];
+    // A 60 s window: were it waited out, these would time the test out.
+    const b = new DynamicBatcher(recordingRun(runs), { maxBatchSize: 32, maxQueueDelayMs: 60_000, maxQueueRows: 100, batchable: true });
+    await b.submit({ input: input(2) }, 2, 'k');
+    await new Promise((r) => setImmediate(r)); // the run has been accounted for: idle again
+    await Promise.all([1, 3, 2].map((n) => b.submit({ input: input(n) }, n, 'k')));
+    expect(runs).toEqual([2, 6]);
+  });
+
+  test('waitWhenIdle keeps a lone request queued for the window (until drained)', async () => {
+    const runs: number[] = [];
+    const b = new DynamicBatcher(recordingRun(runs), { maxBatchSize: 32, maxQueueDelayMs: 60_000, maxQueueRows: 100, batchable: true, waitWhenIdle: true });
+    const pending = b.submit({ input: input(2) }, 2, 'k');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(b.queuedRows).toBe(2);
+    expect(runs).toEqual([]);
+    await b.drain();
+    await pending;
+    expect(runs).toEqual([2]);
+  });
+
   test('non-batchable models run each request alone', async () => {
     const runs: number[] = [];
     const b = new DynamicBatcher(recordingRun(runs), { maxBatchSize: 32, maxQueueDelayMs: 10, maxQueueRows: 100, batchable: false });
