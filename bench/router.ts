@@ -7,7 +7,9 @@
 // all on 127.0.0.1; the client is this process.
 // 1. Router overhead: latency of routed requests that the saver answers (threshold 0, no audits) vs
 //    direct saver calls, interleaved so load drift hits both alike; concurrency 1 and 32 (at 32 the
-//    router coalesces concurrent requests into shared saver calls).
+//    router coalesces concurrent requests into shared saver calls). Concurrency 1 twice: direct and
+//    routed requests alternating one by one (every process idles between its requests: low load),
+//    and in alternating blocks (back-to-back traffic, processes stay warm).
 //    Target: <= 0.3 ms p50 added at concurrency 1.
 // 2. Cascade throughput vs base-only on the Fashion-MNIST test images (real confidence mix), next to
 //    the ideal speed-up 1 / (s + (1 - r)): r = measured saver share, s = measured per-sample time ratio
@@ -74,12 +76,17 @@ function batchOf(images: Float32Array, count: number, start: number, batch: numb
   return { inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28], data }] };
 }
 
-/** Latencies (ms) of `n` requests per target at concurrency c; targets interleaved request by request (c = 1) or in alternating rounds. */
-async function latencies(targets: Array<{ client: V2Client; model: string }>, req: InferRequest, n: number, c: number): Promise<number[][]> {
+/**
+ * Latencies (ms) of `n` requests per target at concurrency c; targets interleaved request by request
+ * (c = 1, unless `blocks`) or in 6 alternating rounds. Request-by-request interleaving leaves each
+ * process idle while the other target is served, so every request pays the wake-ups of an idle
+ * system (low load); blocks measure back-to-back traffic, where the processes stay warm.
+ */
+async function latencies(targets: Array<{ client: V2Client; model: string }>, req: InferRequest, n: number, c: number, blocks = false): Promise<number[][]> {
   const out = targets.map(() => [] as number[]);
   for (const t of targets) for (let i = 0; i < 50; i++) await t.client.infer(t.model, req); // warm-up
-  const rounds = c === 1 ? n : 6;
-  const perRound = c === 1 ? 1 : Math.ceil(n / rounds);
+  const rounds = c === 1 && !blocks ? n : 6;
+  const perRound = Math.ceil(n / rounds);
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < targets.length; k++) {
       const t = targets[(r + k) % targets.length];
@@ -172,9 +179,9 @@ async function main(): Promise<void> {
     const rows: string[][] = [];
     let ownMs = NaN;
     let ownCount = 0;
-    for (const c of [1, conc]) {
-      const [d, r] = await latencies([direct, routed], req, n, c);
-      if (c === 1) {
+    for (const [c, blocks] of [[1, false], [1, true], [conc, false]] as const) {
+      const [d, r] = await latencies([direct, routed], req, n, c, blocks);
+      if (c === 1 && !blocks) {
         // The router's own time per request at concurrency 1 (no queueing, no coalescing), from its
         // metrics: stage total minus stage saver, i.e. without the HTTP hops.
         const text = await (await fetch(`${plain.url}/metrics`)).text();
@@ -184,7 +191,7 @@ async function main(): Promise<void> {
       }
       const p = (xs: number[], q: number) => percentile(xs, q);
       rows.push([
-        String(c),
+        blocks ? `${c} back-to-back` : c === 1 ? '1 interleaved' : String(c),
         p(d, 50).toFixed(3),
         p(r, 50).toFixed(3),
         (p(r, 50) - p(d, 50)).toFixed(3),
