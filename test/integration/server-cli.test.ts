@@ -41,7 +41,8 @@ async function waitForUrl(stderr: () => string, exit: Promise<number | null>): P
 
 test('serves the model named after the file, then drains and exits 0 on SIGTERM', async () => {
   const { saver } = zooPaths();
-  const p = start(['--model', saver, '--port', '0', '--max-queue-delay-ms', '1000']);
+  // --wait-when-idle: the lone request waits out the window, so it is still queued at SIGTERM
+  const p = start(['--model', saver, '--port', '0', '--max-queue-delay-ms', '1000', '--wait-when-idle']);
   const url = await waitForUrl(p.stderr, p.exit);
   const name = saver.split('/').pop()!.replace(/\.onnx$/, '');
   const client = new V2Client(url);
