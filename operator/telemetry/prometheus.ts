@@ -8,6 +8,7 @@ import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
 import { type RouterCounters, totalRows, zeroCounters } from './counters.js';
 import { fetchText } from './scrape.js';
 import { parseValue } from './prom-text.js';
+import { ROUTER_METRICS as M } from './router-metrics.js';
 
 export interface PrometheusSource {
   /** base URL of the Prometheus server, e.g. http://prometheus.monitoring:9090 */
@@ -88,11 +89,11 @@ export async function prometheusWindow(src: PrometheusSource, windowSeconds: num
   const w = `${Math.max(1, Math.round(windowSeconds))}s`;
   const sel = `{${src.selector}}`;
   const [all, esc, aud, rows, age] = await Promise.all([
-    query(src, `sum by (le) (increase(tinysaver_confidence_bucket${sel}[${w}]))`, atMs),
-    query(src, `sum by (le, agree) (increase(tinysaver_escalated_confidence_bucket${sel}[${w}]))`, atMs),
-    query(src, `sum by (le, agree) (increase(tinysaver_audit_confidence_bucket${sel}[${w}]))`, atMs),
-    query(src, `sum by (route) (increase(tinysaver_rows_total${sel}[${w}]))`, atMs),
-    query(src, `time() - max(timestamp(tinysaver_confidence_count${sel}))`, atMs),
+    query(src, `sum by (le) (increase(${M.confidence}_bucket${sel}[${w}]))`, atMs),
+    query(src, `sum by (le, agree) (increase(${M.escalated}_bucket${sel}[${w}]))`, atMs),
+    query(src, `sum by (le, agree) (increase(${M.audit}_bucket${sel}[${w}]))`, atMs),
+    query(src, `sum by (route) (increase(${M.rows}${sel}[${w}]))`, atMs),
+    query(src, `time() - max(timestamp(${M.confidence}_count${sel}))`, atMs),
   ]);
   const c = zeroCounters(edges);
   c.all = bucketsFromVector(all, {}, edges);
