@@ -2,7 +2,7 @@
 # Builds the binaries the e2e harness (test/e2e/harness) needs: kube-apiserver and kubectl from the
 # upstream Go modules at the Kubernetes release pinned in scripts/kube-assets/go.mod, plus etcd
 # (Debian's etcd-server when installed, else TEST_ASSET_ETCD). Output is cached outside the repo in
-#   ${TINYSAVER_CACHE:-$HOME/.cache/tinysaver}/kube-assets/<version>/
+#   ${TINYSAVER_CACHE:-$HOME/.cache/tinysaver}/kube-assets/<version>-stamped/
 # and reused when present, so only the first run pays for the build.
 #
 # Prints the asset directory as the last line of stdout (the harness reads it). Progress goes to stderr.
@@ -16,7 +16,9 @@ if [[ -z "$version" ]]; then
   echo "build-kube-assets: cannot read the k8s.io/kubernetes version from $moddir/go.mod" >&2
   exit 1
 fi
-cache="${TINYSAVER_CACHE:-$HOME/.cache/tinysaver}/kube-assets/$version"
+# "-stamped": the binaries carry their release version (see ldflags below); unstamped builds from
+# earlier checkouts reported v0.0.0 and are not reused.
+cache="${TINYSAVER_CACHE:-$HOME/.cache/tinysaver}/kube-assets/$version-stamped"
 jobs="${KUBE_ASSETS_JOBS:-2}"
 
 log() { echo "[kube-assets $(date -u +%H:%M:%S)] $*" >&2; }
@@ -72,10 +74,17 @@ if [[ ! -x "$cache/kube-apiserver" || ! -x "$cache/kubectl" ]]; then
     echo "build-kube-assets: go mod download failed (is the Go module proxy reachable?)" >&2
     exit 1
   fi
+  # Stamp the release version (what a release build's hack/lib/version.sh does), so the apiserver reports
+  # v1.x.y to clients: helm checks a chart's kubeVersion against it, kubectl version shows it.
+  minor="${version#v1.}"; minor="${minor%%.*}"
+  stamp=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    stamp+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
   log "modules ready after $(( $(date +%s) - start ))s; compiling"
   set +e
   (cd "$moddir" && GOFLAGS="-trimpath -mod=readonly" CGO_ENABLED=0 nice -n 5 "$go_bin" build -p "$jobs" -v \
-      -ldflags="-s -w" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl) 2>&1 |
+      -ldflags="-s -w $stamp" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl) 2>&1 |
     tee -a "$tmp/build.log" |
     { n=0; while IFS= read -r _; do n=$((n + 1)); if (( n % 100 == 0 )); then log "compiled $n packages ($(( $(date +%s) - start ))s)"; fi; done; }
   status=${PIPESTATUS[0]}
