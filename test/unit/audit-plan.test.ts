@@ -1,40 +1,22 @@
 // The audit-rate plan (operator/threshold/audit-plan.ts): just enough audits per window for the operating
 // point that keeps the most rows off the base, audits included; and the ConfigMap-friendly rounding.
 import { describe, expect, it } from 'vitest';
-import { bucketIndex } from '../../runtime/cascade/buckets.js';
 import { candidateThresholds } from '../../runtime/cascade/certify.js';
 import { type RouterCounters, totalRows, zeroCounters } from '../../operator/telemetry/counters.js';
 import { type AuditPlanOptions, neededAudits, nextAuditRate, planAudits } from '../../operator/threshold/audit-plan.js';
 import { INITIAL_POLICY_STATE, type Decision, decide } from '../../operator/threshold/policy.js';
 import { buildThresholdStatus } from '../../operator/threshold/status.js';
+import { type ConfidenceMass, routerWindowCounters } from '../support/router-window.js';
 
 const OPTS: AuditPlanOptions = { epsilon: 0.02, delta: 0.05, strata: 1, min: 0.5, max: 1, auditRate: { min: 0.01, max: 0.25 } };
 
 /** A router window at threshold t, audit rate a: confidence mass at a few points, disagreement dis(c). */
+const MASS: ConfidenceMass = [
+  [0.9999, 0.35], [0.999, 0.15], [0.995, 0.1], [0.985, 0.06], [0.97, 0.06], [0.95, 0.06], [0.92, 0.06],
+  [0.89, 0.05], [0.85, 0.04], [0.78, 0.03], [0.68, 0.02], [0.55, 0.02],
+];
 function window(t: number, a: number, rows: number, dis: (c: number) => number): RouterCounters {
-  const c = zeroCounters();
-  const points: [number, number][] = [
-    [0.9999, 0.35], [0.999, 0.15], [0.995, 0.1], [0.985, 0.06], [0.97, 0.06], [0.95, 0.06], [0.92, 0.06],
-    [0.89, 0.05], [0.85, 0.04], [0.78, 0.03], [0.68, 0.02], [0.55, 0.02],
-  ];
-  for (const [conf, w] of points) {
-    const b = bucketIndex(conf);
-    const n = Math.round(rows * w);
-    const k = Math.round(n * dis(conf));
-    c.all[b] += n;
-    if (conf < t) {
-      c.escalatedDisagree[b] += k;
-      c.escalatedAgree[b] += n - k;
-      c.rowsBase += n;
-    } else {
-      const audited = Math.round(n * a);
-      const ak = Math.round(audited * dis(conf));
-      c.auditDisagree[b] += ak;
-      c.auditAgree[b] += audited - ak;
-      c.rowsSaver += n;
-    }
-  }
-  return c;
+  return routerWindowCounters(MASS, t, a, rows, dis);
 }
 
 const clean = (c: number) => (c >= 0.99 ? 0.002 : c >= 0.9 ? 0.02 : 0.3);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIDENCE_BUCKETS, bucketIndex } from '../../runtime/cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
 import { lossUpperBound } from '../../runtime/cascade/certify.js';
-import { type RouterCounters, totalRows, zeroCounters } from '../../operator/telemetry/counters.js';
+import { totalRows } from '../../operator/telemetry/counters.js';
+import { type ConfidenceMass, routerWindowCounters } from '../support/router-window.js';
 import { type PolicySpec, type PolicyWindow, decide, neededAudits, validatePolicySpec } from '../../operator/threshold/policy.js';
 
 const SPEC: PolicySpec = {
@@ -20,30 +21,13 @@ const SPEC: PolicySpec = {
  * A window as a router at threshold `t` with audit rate `a` would report it: `rows` rows spread over
  * confidence points, disagreement with the base at rate `dis(c)` (deterministic, rounded counts).
  */
+// confidence mass: 60% near 1, the rest spread down to 0.3
+const MASS: ConfidenceMass = [
+  [0.9999, 0.3], [0.999, 0.15], [0.995, 0.1], [0.985, 0.05], [0.97, 0.06], [0.95, 0.06], [0.92, 0.06],
+  [0.89, 0.05], [0.85, 0.05], [0.78, 0.04], [0.68, 0.03], [0.55, 0.03], [0.35, 0.02],
+];
 function liveWindow(t: number, a: number, rows: number, dis: (c: number) => number): PolicyWindow {
-  const c: RouterCounters = zeroCounters();
-  // confidence mass: 60% near 1, the rest spread down to 0.3
-  const points: [number, number][] = [
-    [0.9999, 0.3], [0.999, 0.15], [0.995, 0.1], [0.985, 0.05], [0.97, 0.06], [0.95, 0.06], [0.92, 0.06],
-    [0.89, 0.05], [0.85, 0.05], [0.78, 0.04], [0.68, 0.03], [0.55, 0.03], [0.35, 0.02],
-  ];
-  for (const [conf, w] of points) {
-    const b = bucketIndex(conf);
-    const n = Math.round(rows * w);
-    const k = Math.round(n * dis(conf));
-    c.all[b] += n;
-    if (conf < t) {
-      c.escalatedDisagree[b] += k;
-      c.escalatedAgree[b] += n - k;
-      c.rowsBase += n;
-    } else {
-      const audited = Math.round(n * a);
-      const ak = Math.round(audited * dis(conf));
-      c.auditDisagree[b] += ak;
-      c.auditAgree[b] += audited - ak;
-      c.rowsSaver += n;
-    }
-  }
+  const c = routerWindowCounters(MASS, t, a, rows, dis);
   return { counters: c, rows: totalRows(c), ageMs: 1000 };
 }
 
