@@ -266,7 +266,7 @@ export class ThresholdController {
       c: status.lastChange,
       s: cond?.status,
       reason: cond?.reason,
-      notes: /\[[^\]]*\]$/.exec(cond?.message ?? '')?.[0],
+      notes: d.scrapeNotes,
     });
     const nowMs = this.now();
     const refreshMs = Math.max(2 * settings.intervalMs, 10_000);
@@ -341,5 +341,6 @@ function withScrapeNotes(d: Decision, scrape: ScrapeResult, report: IngestReport
   const resets = report.perPod.filter((p) => p.kind === 'reset');
   if (resets.length > 0) notes.push(`counter reset on ${resets.map((r) => `${r.key} (${r.reason})`).join(', ')}`);
   if (notes.length === 0) return d;
-  return { ...d, message: `${d.message} [${notes.join('; ')}]` };
+  const scrapeNotes = notes.join('; ');
+  return { ...d, message: `${d.message} [${scrapeNotes}]`, scrapeNotes };
 }

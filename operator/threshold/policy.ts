@@ -121,6 +121,8 @@ export interface Decision {
   reason: DecisionReason;
   /** one human sentence (status condition message, Event message) */
   message: string;
+  /** telemetry problems appended to the message by the controller (failed scrapes, counter resets) */
+  scrapeNotes?: string;
   state: PolicyState;
 }
 
