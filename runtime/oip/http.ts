@@ -1,7 +1,7 @@
 // HTTP edge helpers shared by the model server and the router: bounded body reading and the v2
 // error/response conventions (`{"error": "..."}` with the OipError's status).
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { OipError } from './types.js';
 import type { EncodedMessage } from './codec.js';
 import { BodyCollector } from './body.js';
@@ -93,4 +93,25 @@ export function sendError(res: ServerResponse, err: unknown): void {
 export function sendInferResponse(res: ServerResponse, encoded: EncodedMessage): void {
   res.writeHead(200, encoded.headers);
   res.end(encoded.body);
+}
+
+/**
+ * Starts listening; a taken or forbidden address becomes an error that says which one and why
+ * (Node's bare `listen EADDRINUSE` names neither the fix nor, for port 0 races, the port asked for).
+ */
+export function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException) => {
+      const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+      if (e.code === 'EADDRINUSE') reject(new Error(`${where} is already in use (another server on that port?); pick another port`));
+      else if (e.code === 'EACCES') reject(new Error(`not allowed to listen on ${where} (ports below 1024 need privileges)`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new Error(`${where}: no such local address`));
+      else reject(e);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
 }

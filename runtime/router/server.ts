@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { V2Client } from '../oip/client.js';
 import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHeaderLength, HEADER_LENGTH_HEADER } from '../oip/codec.js';
-import { readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
+import { listen, readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
 import { OipError, type InferRequest, type ModelMetadata } from '../oip/types.js';
 import { CircuitBreaker } from './breaker.js';
 import { Cascade, type Upstream } from './cascade.js';
@@ -180,13 +180,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     result.startAudit?.();
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
 

@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHeaderLength, HEADER_LENGTH_HEADER } from '../oip/codec.js';
-import { readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
+import { listen, readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
 import { OipError, type ModelMetadata, type Tensor } from '../oip/types.js';
 import { loadOnnxModel, type OnnxModel, type Provider } from '../onnx/session.js';
 import { DynamicBatcher } from './batcher.js';
@@ -247,13 +247,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   server.keepAliveTimeout = 65_000; // longer than typical client idle timeouts: fewer reset races
   server.requestTimeout = 60_000; // a client trickling a body cannot hold a socket forever
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, o.port, o.host);
   const port = (server.address() as AddressInfo).port;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
 
