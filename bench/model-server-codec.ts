@@ -13,6 +13,7 @@ import {
 } from '../runtime/oip/codec.js';
 import { alignedBuffer } from '../runtime/oip/body.js';
 import type { InferRequest, InferResponse } from '../runtime/oip/types.js';
+import { formatTable } from '../runtime/cli/table.js';
 
 function perCallMicros(fn: () => unknown): number {
   for (let i = 0; i < 50; i++) fn();
@@ -58,10 +59,8 @@ function main(): void {
     }
   }
   const header = ['batch', 'format', 'enc req us', 'dec req us', 'enc res us', 'dec res us'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log('v2 codec, microseconds per call (FP32 [B,1,28,28] request, FP32 [B,10] response)');
-  console.log(header.map((h, i) => h.padStart(widths[i])).join('  '));
-  for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i])).join('  '));
+  console.log(formatTable(header, rows));
 }
 
 main();

@@ -14,6 +14,7 @@ import { V2Client } from '../runtime/oip/client.js';
 import type { InferRequest } from '../runtime/oip/types.js';
 import { loadOnnxModel, type OnnxModel } from '../runtime/onnx/session.js';
 import { loadZooManifest, zooModelPath } from '../models/zoo.js';
+import { formatTable } from '../runtime/cli/table.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 
@@ -135,12 +136,8 @@ async function main(): Promise<void> {
     }
     await model.release();
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(`model server vs in-process session.run (equal batch size; ${concurrency} requests in flight; median of ${rounds} interleaved ${seconds}s rounds; intra-op threads ${threads || 'default'}; ${os.cpus().length} cores)`);
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
+  console.log(formatTable(header, rows));
 }
 
 main().catch((e) => {

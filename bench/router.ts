@@ -29,6 +29,7 @@ import { loadZooManifest, zooModelPath } from '../models/zoo.js';
 import { V2Client } from '../runtime/oip/client.js';
 import type { InferRequest } from '../runtime/oip/types.js';
 import { percentile } from '../runtime/router/replay.js';
+import { formatTable } from '../runtime/cli/table.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 
@@ -126,12 +127,7 @@ async function throughput(client: V2Client, model: string, images: Float32Array,
 }
 
 function table(title: string, header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
+  console.log(`\n${title}\n${formatTable(header, rows)}`);
 }
 
 async function main(): Promise<void> {

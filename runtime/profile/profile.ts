@@ -7,6 +7,7 @@
 
 import { FLOAT_DTYPES, type OnnxModel, type OnnxNode, decodeOnnxModel } from './onnx-proto.js';
 import { type OpInput, type Shape, ShapeError, inferNode, isKnownOp, prod } from './ops.js';
+import { formatTable } from '../cli/table.js';
 
 export interface OpProfile {
   name: string;
@@ -158,15 +159,11 @@ export function humanCount(v: number): string {
 export function formatProfile(p: ModelProfile, title: string): string {
   const rows = p.ops.map((o) => [o.name, o.opType, o.outputShape ? `[${o.outputShape.join(', ')}]` : '?', o.macs ? o.macs.toLocaleString('en-US') : '', o.params ? o.params.toLocaleString('en-US') : '']);
   const head = ['node', 'op', 'output shape', 'MACs', 'params'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i >= 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
   const out = [
     `${title}  (opset ${p.opset}${p.producer ? `, ${p.producer}` : ''}; batch = 1)`,
     `inputs: ${p.inputs.map((i) => `${i.name} [${i.shape?.join(', ') ?? '?'}]`).join(', ')}`,
     '',
-    line(head),
-    line(w.map((n) => '-'.repeat(n))),
-    ...rows.map(line),
+    formatTable(head, rows, (i) => i < 3),
     '',
     `parameters: ${p.params.toLocaleString('en-US')} (${humanCount(p.params)})${p.buffers ? `  + ${p.buffers.toLocaleString('en-US')} BatchNorm buffer elements` : ''}`,
     `MACs:       ${p.macs.toLocaleString('en-US')} (${humanCount(p.macs)})`,

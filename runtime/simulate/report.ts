@@ -3,6 +3,7 @@
 import { CONFIDENCE_BUCKETS } from '../cascade/buckets.js';
 import { type SimulationReport, type OperatingPoint, pct } from './simulate.js';
 import type { SweepPoint } from './sweep.js';
+import { formatTable } from '../cli/table.js';
 
 export function thresholdLabel(t: number): string {
   if (t === Infinity) return 'base only';
@@ -10,11 +11,6 @@ export function thresholdLabel(t: number): string {
   return String(t);
 }
 
-function table(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
-}
 
 const signedPct = (v: number | null) => (v === null ? 'n/a' : `${v > 0 ? '-' : v < 0 ? '+' : ''}${(100 * Math.abs(v)).toFixed(2)}%`);
 
@@ -58,7 +54,7 @@ export function formatReport(r: SimulationReport, title: string): string {
     `(b) budget ε = ${c.epsilon} at confidence ${1 - c.delta}: ${describe(r.budget)}`,
     `    ${c.reason}`,
     '',
-    table(TABLE_HEAD, rows),
+    formatTable(TABLE_HEAD, rows),
     '',
     'vs base: accuracy lost (-) or gained (+) relative to the base alone; P(ans & disagree): share of all rows',
     'the saver answers differently from the base (the loss the controller bounds). (a), (b): the operating points.',

@@ -8,6 +8,7 @@ import { DEFAULT_BASE, combinePredictions, modelMacs, resolveModel, scoreOnTestS
 import { pct } from '../../simulate/simulate.js';
 import { type Candidate, type Selection, rankSavers } from '../../simulate/select.js';
 import { reportJson } from './simulate.js';
+import { formatTable } from '../table.js';
 
 const FLAGS: Record<string, FlagDef> = {
   base: { kind: 'string', meta: 'MODEL', default: DEFAULT_BASE, help: 'base ONNX file or bundled zoo model name' },
@@ -41,17 +42,13 @@ export function formatSelection(sel: Selection, base: string): string {
       loss === null ? 'n/a' : `${loss > 0 ? '-' : '+'}${(100 * Math.abs(loss)).toFixed(2)}%`, pct(r.report.saverAccuracy),
     ];
   });
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   const first = sel.ranking[0].report;
   const c = first.budget.certification!;
   return [
     `tinysaver select: base ${base} (${sel.baseMacs.toLocaleString('en-US')} MACs, accuracy ${pct(first.baseAccuracy)})`,
     `operating point: budget ε = ${c.epsilon} at confidence ${1 - c.delta}, certified on ${first.split.calibrationRows} calibration rows, measured on ${first.split.evaluationRows} held-out rows`,
     '',
-    line(head),
-    line(w.map((n) => '-'.repeat(n))),
-    ...rows.map(line),
+    formatTable(head, rows, (i) => i === 1),
     '',
     sel.why,
   ].join('\n');
