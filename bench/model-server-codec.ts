@@ -3,7 +3,6 @@
 //
 //   npm run build && node dist/bench/model-server-codec.js [--batches 1,32]
 
-import { parseArgs } from 'node:util';
 import {
   decodeInferRequest,
   decodeInferResponse,
@@ -14,6 +13,7 @@ import {
 import { alignedBuffer } from '../runtime/oip/body.js';
 import type { InferRequest, InferResponse } from '../runtime/oip/types.js';
 import { formatTable } from '../runtime/cli/table.js';
+import { benchFlags } from './flags.js';
 
 function perCallMicros(fn: () => unknown): number {
   for (let i = 0; i < 50; i++) fn();
@@ -36,7 +36,9 @@ function asReceived(enc: EncodedMessage): { body: Buffer; hl?: number } {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { batches: { type: 'string', default: '1,32' } } });
+  const values = benchFlags('node dist/bench/model-server-codec.js [flags]', 'v2 codec cost per call, binary vs JSON.', {
+    batches: { kind: 'string', default: '1,32', help: 'comma-separated batch sizes' },
+  }) as Record<string, string>;
   const rows: string[][] = [];
   for (const b of values.batches!.split(',').map(Number)) {
     const data = new Float32Array(b * 784).map((_, i) => (i % 255) / 255);

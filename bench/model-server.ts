@@ -9,12 +9,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { V2Client } from '../runtime/oip/client.js';
 import type { InferRequest } from '../runtime/oip/types.js';
 import { loadOnnxModel, type OnnxModel } from '../runtime/onnx/session.js';
 import { loadZooManifest, zooModelPath } from '../models/zoo.js';
 import { formatTable } from '../runtime/cli/table.js';
+import { benchFlags } from './flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 
@@ -89,16 +89,14 @@ async function serverThroughput(
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '1' },
-      rounds: { type: 'string', default: '3' },
-      batches: { type: 'string', default: '1,8,32' },
-      concurrency: { type: 'string', default: '4' },
-      models: { type: 'string' },
-      'intra-op-threads': { type: 'string', default: '0' },
-    },
-  });
+  const values = benchFlags('node dist/bench/model-server.js [flags]', 'Model server vs in-process session.run at equal batch size (prints a table).', {
+    seconds: { kind: 'string', default: '1', help: 'seconds per round' },
+    rounds: { kind: 'string', default: '3', help: 'interleaved rounds (the median is reported)' },
+    batches: { kind: 'string', default: '1,8,32', help: 'comma-separated batch sizes' },
+    concurrency: { kind: 'string', default: '4', help: 'requests in flight' },
+    models: { kind: 'string', help: 'comma-separated bundled models (default: all)' },
+    'intra-op-threads': { kind: 'string', default: '0', help: 'onnxruntime threads (0: onnxruntime default)' },
+  }) as Record<string, string | undefined>;
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
   const threads = Number(values['intra-op-threads']);

@@ -8,11 +8,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { cpus, loadavg } from 'node:os';
 import { startCluster } from '../test/e2e/harness/cluster.js';
 import { KubeClient } from '../operator/kube/client.js';
 import { loadKubeconfigFile } from '../operator/kube/kubeconfig.js';
+import { benchFlags } from './flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,7 +27,10 @@ function rssMiB(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: 'string', default: '200' }, workers: { type: 'string', default: '4' } } });
+  const values = benchFlags('node dist/bench/operator-scale.js [flags]', 'Apply many ModelCascades at once against a real kube-apiserver; time to owned objects and status, operator RSS.', {
+    count: { kind: 'string', default: '200', help: 'ModelCascades to apply' },
+    workers: { kind: 'string', default: '4', help: 'operator reconcile workers' },
+  }) as Record<string, string>;
   const count = Number(values.count);
   const workers = Number(values.workers);
   if (!Number.isInteger(count) || count < 1) throw new Error('--count: expected a positive integer');

@@ -23,13 +23,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
 import { loadZooManifest, zooModelPath } from '../models/zoo.js';
 import { V2Client } from '../runtime/oip/client.js';
 import type { InferRequest } from '../runtime/oip/types.js';
 import { percentile } from '../runtime/router/replay.js';
 import { formatTable } from '../runtime/cli/table.js';
+import { benchFlags } from './flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 
@@ -131,18 +131,16 @@ function table(title: string, header: string[], rows: string[][]): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '3' },
-      requests: { type: 'string', default: '2000' },
-      saver: { type: 'string', default: 'saver-mlp' },
-      base: { type: 'string', default: 'base-cnn' },
-      batches: { type: 'string', default: '1,32' },
-      concurrency: { type: 'string', default: '32' },
-      'intra-op-threads': { type: 'string', default: '1' },
-      threshold: { type: 'string', default: '0.9' },
-    },
-  });
+  const values = benchFlags('node dist/bench/router.js [flags]', 'Router overhead and cascade vs base-only throughput (prints tables; see the header comment).', {
+    seconds: { kind: 'string', default: '3', help: 'seconds per throughput measurement' },
+    requests: { kind: 'string', default: '2000', help: 'requests per overhead measurement' },
+    saver: { kind: 'string', default: 'saver-mlp', help: 'bundled saver model' },
+    base: { kind: 'string', default: 'base-cnn', help: 'bundled base model' },
+    batches: { kind: 'string', default: '1,32', help: 'comma-separated batch sizes for the throughput table' },
+    concurrency: { kind: 'string', default: '32', help: 'requests in flight for the loaded measurements' },
+    'intra-op-threads': { kind: 'string', default: '1', help: 'onnxruntime threads per model server' },
+    threshold: { kind: 'string', default: '0.9', help: 'cascade threshold for the throughput table' },
+  }) as Record<string, string>;
   const seconds = Number(values.seconds);
   const n = Number(values.requests);
   const batches = values.batches!.split(',').map(Number);
