@@ -3,6 +3,7 @@
 
 import type { ConfidenceMeasure } from '../cascade/confidence.js';
 import type { FailurePolicy } from './cascade.js';
+import type { OnnxModel } from '../onnx/session.js';
 
 export interface RouterOptions {
   host: string;
@@ -11,7 +12,14 @@ export interface RouterOptions {
   /** model name the cascade is served under */
   name: string;
   saverUrl: string;
+  /** the saver's model name at saverUrl (with saverOnnx: the name reported in metadata and errors) */
   saverModel: string;
+  /** run the saver in the router process from this ONNX file instead of calling saverUrl */
+  saverOnnx?: string;
+  /** an already loaded saver session to run in-process (tinysaver up shares one with its saver server) */
+  saverSession?: OnnxModel;
+  /** onnxruntime intra-op threads of the in-process saver */
+  saverIntraOpThreads: number;
   baseUrl: string;
   baseModel: string;
   /** output tensor holding the scores; default the saver's first output */
@@ -43,12 +51,13 @@ export interface RouterOptions {
   log?: (line: string) => void;
 }
 
-export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log'>> = Object.freeze({
+export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log' | 'saverOnnx' | 'saverSession'>> = Object.freeze({
   host: '127.0.0.1',
   port: 8000,
   name: 'cascade',
   saverUrl: 'http://127.0.0.1:8001',
   saverModel: 'saver',
+  saverIntraOpThreads: 1,
   baseUrl: 'http://127.0.0.1:8002',
   baseModel: 'base',
   confidence: 'max-prob' as ConfidenceMeasure,

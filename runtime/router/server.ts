@@ -11,6 +11,7 @@ import { OipError, type InferRequest, type ModelMetadata } from '../oip/types.js
 import { CircuitBreaker } from './breaker.js';
 import { Cascade, type Upstream } from './cascade.js';
 import { cascadeMetadata, checkCompatible, type CascadeLayout, type ModelMeta } from './compat.js';
+import { localSaver, loadLocalSaver, type LocalSaver } from './local-saver.js';
 import { createRouterMetrics, type RouterMetrics } from './metrics.js';
 import { ROUTER_DEFAULTS, type RouterOptions } from './options.js';
 import { ThresholdFileWatcher } from './threshold-file.js';
@@ -97,6 +98,8 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   const breaker = new CircuitBreaker({ failureThreshold: opts.breakerFailures, cooldownMs: opts.breakerCooldownMs });
   let closing = false;
   let cascade: Cascade | undefined;
+  /** the saver run in this process (--saver-onnx), or undefined when it is called at saverUrl */
+  let local: LocalSaver | undefined;
   let metadata: ModelMeta | undefined;
   let saverMeta: ModelMeta | undefined;
   let baseState: string | undefined = `base "${opts.baseModel}" at ${opts.baseUrl} not verified yet`;
@@ -166,7 +169,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   // The saver sits on 127.0.0.1 next to the router where kubelet probes cannot reach it, so the
   // router's readiness includes the saver's: a pod whose saver is down takes no traffic.
   async function isReady(): Promise<boolean> {
-    return cascade !== undefined && !closing && (await saverClient.ready(opts.saverModel, 1000));
+    return cascade !== undefined && !closing && (local !== undefined || (await saverClient.ready(opts.saverModel, 1000)));
   }
 
   async function infer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -203,6 +206,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     if (cascade) await Promise.race([cascade.auditRunner.idle(), sleep(opts.baseTimeoutMs)]);
     saverClient.close();
     baseClient.close();
+    await local?.close();
   };
 
   const adopt = (layout: CascadeLayout, saver: ModelMeta) => {
@@ -228,7 +232,9 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
 
   try {
     const deadline = Date.now() + opts.startupTimeoutMs;
-    saverMeta = await fetchMetadata('saver', saverClient, opts.saverModel, deadline, () => closing);
+    if (opts.saverSession) local = localSaver(opts.saverSession, opts.saverModel);
+    else if (opts.saverOnnx) local = await loadLocalSaver(opts.saverOnnx, { name: opts.saverModel, intraOpThreads: opts.saverIntraOpThreads });
+    saverMeta = local ? local.metadata : await fetchMetadata('saver', saverClient, opts.saverModel, deadline, () => closing);
     // Layout from the saver alone: used only while the base has not been verified (fallback mode).
     const own = checkCompatible(saverMeta, saverMeta, opts.output);
     if (!own.ok) throw new IncompatibleError(`saver "${opts.saverModel}": ${own.problems.join('; ')}`);
@@ -261,7 +267,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     }
     cascade = new Cascade({
       name: opts.name,
-      saver: boundUpstream(saverClient, opts.saverModel),
+      saver: local ? local.upstream : boundUpstream(saverClient, opts.saverModel),
       base: boundUpstream(baseClient, opts.baseModel),
       layout,
       metrics,

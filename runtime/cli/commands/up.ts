@@ -1,11 +1,14 @@
 // `tinysaver up` (what `npm start` runs): a whole cascade on this machine with the bundled models:
 // saver model server (8001), base model server (8002) and the router (8000), all on 127.0.0.1.
+// The router runs the saver in-process on the same session the saver server serves (no localhost hop,
+// like `route --saver-onnx`); --saver-via-http makes it call the saver server instead, as a Sidecar pod does.
 
 import { loadZooManifest, zooModelPath } from '../../../models/zoo.js';
 import { parseFlags, type FlagDef } from '../flags.js';
 import { ROUTER_DEFAULTS } from '../../router/options.js';
 import { startRouter, type RunningRouter } from '../../router/server.js';
 import { startModelServer, type RunningModelServer } from '../../server/model-server.js';
+import { loadOnnxModel, type OnnxModel } from '../../onnx/session.js';
 import { untilSignal } from './route.js';
 
 export const UP_FLAGS: Record<string, FlagDef> = {
@@ -24,6 +27,7 @@ export const UP_FLAGS: Record<string, FlagDef> = {
   // All three servers share this process: one onnxruntime thread per session avoids two spinning
   // thread pools fighting over the same cores (measured: several times lower latency on 2 cores).
   'intra-op-threads': { kind: 'int', min: 0, default: 1, help: 'onnxruntime intra-op threads per model (0: onnxruntime default, all cores)' },
+  'saver-via-http': { kind: 'boolean', default: false, help: 'the router calls the saver server over HTTP (the Sidecar pod layout) instead of running the saver in-process' },
 };
 
 function exampleRequest(url: string, inputName: string): string {
@@ -48,15 +52,19 @@ export async function run(argv: string[]): Promise<number> {
   }
   const host = v.host as string;
   const started: Array<RunningModelServer | RunningRouter> = [];
+  let saverSession: OnnxModel | undefined;
   const closeAll = async () => {
     for (const s of started.reverse()) await s.close().catch(() => undefined);
+    await saverSession?.release().catch(() => undefined);
   };
   try {
     const saverName = v.saver as string;
     const baseName = v.base as string;
     const intraOpThreads = (v['intra-op-threads'] as number) || undefined;
+    const viaHttp = v['saver-via-http'] as boolean;
+    if (!viaHttp) saverSession = await loadOnnxModel(zooModelPath(saverName), { intraOpThreads });
     const servers = await Promise.allSettled([
-      startModelServer({ modelPath: zooModelPath(saverName), name: saverName, host, port: v['saver-port'] as number, intraOpThreads }),
+      startModelServer({ modelPath: zooModelPath(saverName), model: saverSession, name: saverName, host, port: v['saver-port'] as number, intraOpThreads }),
       startModelServer({ modelPath: zooModelPath(baseName), name: baseName, host, port: v['base-port'] as number, intraOpThreads }),
     ]);
     for (const s of servers) if (s.status === 'fulfilled') started.push(s.value);
@@ -67,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       port: v.port as number,
       saverUrl: saver.url,
       saverModel: saverName,
+      saverSession,
       baseUrl: base.url,
       baseModel: baseName,
       threshold: v.threshold as number,
@@ -81,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(
       [
         `tinysaver cascade is up (Ctrl-C to stop):`,
-        `  cascade  ${router.url}/v2/models/cascade   (router; metrics at ${router.url}/metrics)`,
+        `  cascade  ${router.url}/v2/models/cascade   (router${viaHttp ? '' : ' running the saver in-process'}; metrics at ${router.url}/metrics)`,
         `  saver    ${saver.url}/v2/models/${saverName}`,
         `  base     ${base.url}/v2/models/${baseName}`,
         `  threshold ${v['threshold-file'] ? `from ${v['threshold-file']}` : v.threshold}, audit rate ${v['audit-rate']}`,
