@@ -15,6 +15,10 @@ export interface Resources {
   limits?: Record<string, Quantity>;
 }
 
+/** spec.saver.mode: how the saver runs (crds/modelcascade.yaml documents the trade-off). */
+export type SaverMode = 'Sidecar' | 'InRouter';
+export const SAVER_MODES: readonly SaverMode[] = ['Sidecar', 'InRouter'];
+
 export interface AutoscalingTarget {
   minReplicas?: number;
   maxReplicas: number;
@@ -26,6 +30,8 @@ export interface ModelCascadeSpec {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   serviceAccountName?: string;
   saver: {
+    /** Sidecar (default): saver model-server container next to the router. InRouter: the router runs the saver ONNX model in-process. */
+    mode?: SaverMode;
     model: string;
     modelSha256?: string;
     image?: string;
@@ -131,6 +137,7 @@ export function withDefaults(spec: ModelCascadeSpec) {
     imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
     serviceAccountName: spec.serviceAccountName,
     saver: {
+      mode: spec.saver.mode ?? 'Sidecar',
       model: spec.saver.model,
       modelSha256: spec.saver.modelSha256,
       image: spec.saver.image ?? image,

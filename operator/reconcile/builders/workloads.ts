@@ -1,10 +1,12 @@
-// Deployments: <name>-saver (saver model server + router sidecar) and <name>-base (GPU model server).
+// Deployments: <name>-saver (saver model server + router sidecar; with spec.saver.mode InRouter the router
+// alone, running the saver model in-process) and <name>-base (GPU model server).
 import { withDefaults, type ModelCascade, type Resources } from '../../api/model-cascade.js';
 import { CONFIG_HASH_ANNOTATION, objectLabels, objectMeta, names, selectorLabels } from './labels.js';
 import { modelSource } from './model-source.js';
 import { ROUTER_CONFIG_DIR, THRESHOLD_FILE_KEY } from './router-config.js';
 import { containerSecurityContext, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from './security.js';
 import { configHash } from './config-hash.js';
+import { combinedResources } from './combined-resources.js';
 import type { JsonObject } from './json.js';
 
 export const ROUTER_PORT = 8000;
@@ -74,6 +76,7 @@ export function buildSaverDeployment(mc: ModelCascade): JsonObject {
     image: s.saver.image, imagePullPolicy: s.imagePullPolicy, securityContext: csc, sha256: s.saver.modelSha256,
   });
   const base = baseEndpoint(mc);
+  const inRouter = s.saver.mode === 'InRouter';
   const saver: JsonObject = {
     name: 'saver',
     image: s.saver.image,
@@ -88,6 +91,11 @@ export function buildSaverDeployment(mc: ModelCascade): JsonObject {
     securityContext: csc,
     volumeMounts: [...model.mounts, TMP_MOUNT],
   };
+  // InRouter: the router loads the saver model itself and merges concurrent requests into saver calls of at
+  // most maxBatchSize rows (its coalescing replaces the model server's batching, so maxQueueDelayMs is unused).
+  const saverArgs = inRouter
+    ? ['--saver-onnx', model.path, '--saver-model', 'saver', '--max-coalesce-rows', String(s.saver.maxBatchSize)]
+    : ['--saver-url', `http://127.0.0.1:${SAVER_PORT}`, '--saver-model', 'saver'];
   const router: JsonObject = {
     name: 'router',
     image: s.saver.image,
@@ -95,7 +103,7 @@ export function buildSaverDeployment(mc: ModelCascade): JsonObject {
     // --audit-rate is left to the threshold file (it overrides the flag) so changing it needs no restart.
     args: [
       'route', '--host', '0.0.0.0', '--port', String(ROUTER_PORT), '--name', 'cascade',
-      '--saver-url', `http://127.0.0.1:${SAVER_PORT}`, '--saver-model', 'saver',
+      ...saverArgs,
       '--base-url', base.url, '--base-model', base.model,
       '--threshold-file', `${ROUTER_CONFIG_DIR}/${THRESHOLD_FILE_KEY}`,
       '--confidence', s.router.confidence,
@@ -106,15 +114,20 @@ export function buildSaverDeployment(mc: ModelCascade): JsonObject {
     ports: [{ name: 'http', containerPort: ROUTER_PORT, protocol: 'TCP' }],
     readinessProbe: httpProbe('/v2/health/ready', 'http', 5, 3),
     livenessProbe: httpProbe('/v2/health/live', 'http', 10, 6),
-    resources: resources(s.router.resources),
+    // InRouter: this container does the saver's work too, so it gets both resource figures added up.
+    resources: resources(inRouter ? combinedResources(s.router.resources, s.saver.resources) : s.router.resources),
     securityContext: csc,
-    volumeMounts: [{ name: ROUTER_CONFIG_VOLUME, mountPath: ROUTER_CONFIG_DIR, readOnly: true }, TMP_MOUNT],
+    volumeMounts: [
+      { name: ROUTER_CONFIG_VOLUME, mountPath: ROUTER_CONFIG_DIR, readOnly: true },
+      ...(inRouter ? model.mounts : []),
+      TMP_MOUNT,
+    ],
   };
   const podSpec: JsonObject = {
     automountServiceAccountToken: false,
     securityContext: podSecurityContext(),
     initContainers: model.initContainers.length ? model.initContainers : undefined,
-    containers: [saver, router],
+    containers: inRouter ? [router] : [saver, router],
     volumes: [
       { name: ROUTER_CONFIG_VOLUME, configMap: { name: names.routerConfig(mc) } },
       TMP_VOLUME,
