@@ -57,13 +57,20 @@ const V2_TO_ORT: Readonly<Record<Datatype, string>> = Object.fromEntries(
   Object.entries(ORT_TO_V2).map(([k, v]) => [v, k]),
 ) as Record<Datatype, string>;
 
-function valueMetadata(meta: readonly ort.InferenceSession.ValueMetadata[], modelPath: string): TensorMetadata[] {
+/** The parts of onnxruntime's value metadata that travel (also between threads). */
+export type OrtValueMetadata = Pick<ort.InferenceSession.ValueMetadata, 'name' | 'isTensor'> & {
+  type?: string;
+  shape?: ReadonlyArray<number | string | undefined>;
+};
+
+/** v2 metadata for a session's inputs or outputs (dynamic or symbolic dims as -1). */
+export function valueMetadata(meta: readonly OrtValueMetadata[], modelPath: string): TensorMetadata[] {
   return meta.map((m) => {
     if (!m.isTensor) throw new Error(`${modelPath}: value '${m.name}' is not a tensor; only tensor inputs/outputs are supported`);
-    const datatype = ORT_TO_V2[m.type];
+    const datatype = ORT_TO_V2[m.type ?? ''];
     if (!datatype) throw new Error(`${modelPath}: tensor '${m.name}' has element type ${m.type}, which v2 cannot carry`);
     // Symbolic (string) or unknown dims are dynamic: -1, as the v2 metadata convention has it.
-    const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
+    const shape = (m.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
     return { name: m.name, datatype, shape };
   });
 }
@@ -79,23 +86,25 @@ function cudaProviderLibraryPresent(): boolean {
   }
 }
 
-function toOrtTensor(name: string, t: TensorLike): ort.Tensor {
-  const type = V2_TO_ORT[t.datatype];
-  if (t.datatype === 'BYTES') {
-    return new ort.Tensor('string', (t.data as Buffer[]).map((b) => b.toString('utf8')), t.shape);
-  }
-  if (t.datatype === 'BOOL') {
-    const u = t.data as Uint8Array;
-    return new ort.Tensor('bool', u, t.shape);
-  }
-  try {
-    return new ort.Tensor(type as 'float32', t.data as Float32Array, t.shape);
-  } catch (e) {
-    throw new Error(`input '${name}': ${(e as Error).message}`);
-  }
+/**
+ * A tensor as onnxruntime takes and gives it, in plain structured-cloneable parts (so it can also be
+ * posted to and from a worker thread): ort element type, dims, typed array or (for BYTES) strings.
+ */
+export interface OrtTensorParts {
+  type: string;
+  dims: readonly number[];
+  data: TensorData | string[];
 }
 
-function fromOrtTensor(name: string, t: ort.Tensor): Tensor {
+/** v2 tensor -> onnxruntime parts (BYTES become UTF-8 strings, the only string form ort takes). */
+export function toOrtParts(t: TensorLike): OrtTensorParts {
+  const type = V2_TO_ORT[t.datatype];
+  if (t.datatype === 'BYTES') return { type, dims: t.shape, data: (t.data as Buffer[]).map((b) => b.toString('utf8')) };
+  return { type, dims: t.shape, data: t.data };
+}
+
+/** onnxruntime output parts -> v2 tensor. */
+export function fromOrtParts(name: string, t: OrtTensorParts): Tensor {
   const datatype = ORT_TO_V2[t.type];
   if (!datatype) throw new Error(`output '${name}' has element type ${t.type}, which v2 cannot carry`);
   let data: TensorData;
@@ -105,8 +114,17 @@ function fromOrtTensor(name: string, t: ort.Tensor): Tensor {
   return { name, datatype, shape: t.dims.slice(), data };
 }
 
-export async function loadOnnxModel(modelPath: string, opts: LoadOptions = {}): Promise<OnnxModel> {
-  const provider = opts.provider ?? 'cpu';
+function toOrtTensor(name: string, t: TensorLike): ort.Tensor {
+  const p = toOrtParts(t);
+  try {
+    return new ort.Tensor(p.type as 'float32', p.data as Float32Array, p.dims);
+  } catch (e) {
+    throw new Error(`input '${name}': ${(e as Error).message}`);
+  }
+}
+
+/** Fails with the user-facing message when the provider is unknown, the file is missing or CUDA is absent. */
+export function checkLoadable(modelPath: string, provider: Provider): void {
   if (!PROVIDERS.includes(provider)) throw new Error(`unknown execution provider "${provider}" (use cpu or cuda)`);
   if (!existsSync(modelPath)) throw new Error(`model file not found: ${modelPath}`);
   if (provider === 'cuda' && !cudaProviderLibraryPresent()) {
@@ -116,19 +134,34 @@ export async function loadOnnxModel(modelPath: string, opts: LoadOptions = {}): 
         'Use --provider cpu.',
     );
   }
+}
+
+/** Session options for InferenceSession.create (plain data: also posted to a worker thread). */
+export function sessionOptions(provider: Provider, opts: LoadOptions): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
   };
   if (opts.intraOpThreads) options.intraOpNumThreads = opts.intraOpThreads;
   if (opts.spinning !== true) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
+  return options;
+}
+
+/** The error for a failed InferenceSession.create. */
+export function loadError(modelPath: string, provider: Provider, message: string): Error {
+  const msg = message.split('\n')[0];
+  if (provider === 'cuda') return new Error(`CUDA execution provider could not be started: ${msg}. Use --provider cpu.`);
+  return new Error(`could not load ONNX model ${modelPath}: ${msg}`);
+}
+
+export async function loadOnnxModel(modelPath: string, opts: LoadOptions = {}): Promise<OnnxModel> {
+  const provider = opts.provider ?? 'cpu';
+  checkLoadable(modelPath, provider);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(modelPath, options);
+    session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, opts));
   } catch (e) {
-    const msg = (e as Error).message.split('\n')[0];
-    if (provider === 'cuda') throw new Error(`CUDA execution provider could not be started: ${msg}. Use --provider cpu.`);
-    throw new Error(`could not load ONNX model ${modelPath}: ${msg}`);
+    throw loadError(modelPath, provider, (e as Error).message);
   }
   const inputs = valueMetadata(session.inputMetadata, modelPath);
   const outputs = valueMetadata(session.outputMetadata, modelPath);
@@ -144,7 +177,7 @@ export async function loadOnnxModel(modelPath: string, opts: LoadOptions = {}): 
       for (const [name, t] of Object.entries(feedsIn)) feeds[name] = toOrtTensor(name, t);
       const results = await session.run(feeds, outputNames as string[]);
       const out: Record<string, Tensor> = {};
-      for (const name of outputNames) out[name] = fromOrtTensor(name, results[name]);
+      for (const name of outputNames) out[name] = fromOrtParts(name, results[name] as OrtTensorParts);
       return out;
     },
     release: () => session.release(),

@@ -2,12 +2,14 @@
 // graph's metadata, dynamic batching with a bounded queue, Prometheus metrics and graceful close.
 
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHeaderLength, HEADER_LENGTH_HEADER } from '../oip/codec.js';
 import { listen, readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
 import { OipError, type ModelMetadata, type Tensor } from '../oip/types.js';
-import { loadOnnxModel, type OnnxModel, type Provider } from '../onnx/session.js';
+import { loadOnnxModel, type LoadOptions, type OnnxModel, type Provider } from '../onnx/session.js';
+import { loadOnnxModelInWorker } from '../onnx/worker-session.js';
 import { DynamicBatcher } from './batcher.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { validateRequest } from './validate.js';
@@ -31,6 +33,8 @@ export interface ModelServerOptions {
   maxInflightBytes?: number;
   provider?: Provider;
   intraOpThreads?: number;
+  /** where session.run executes: a worker thread (HTTP overlaps inference) or the main thread; default defaultInferenceThread() */
+  inferenceThread?: InferenceThread;
   /** let idle onnxruntime threads spin between runs (default false, see LoadOptions.spinning) */
   spinning?: boolean;
   /** accept NaN/Inf in float inputs (default: reject with 400) */
@@ -41,6 +45,22 @@ export interface ModelServerOptions {
   waitWhenIdle?: boolean;
   /** how long close() waits for in-flight requests before cutting connections (ms) */
   drainTimeoutMs?: number;
+}
+
+export type InferenceThread = 'worker' | 'main';
+export const INFERENCE_THREADS: readonly InferenceThread[] = ['worker', 'main'];
+
+/**
+ * 'worker' when the machine has a core to spare for the HTTP side while a run goes on, else 'main'
+ * (on one core the thread hop only adds work). Measured in bench/model-server.ts (README).
+ */
+export function defaultInferenceThread(cores = os.availableParallelism()): InferenceThread {
+  return cores > 1 ? 'worker' : 'main';
+}
+
+/** Loads the model's session on the chosen thread (same metadata, errors and outputs either way). */
+export function loadServedModel(modelPath: string, thread: InferenceThread, opts: LoadOptions): Promise<OnnxModel> {
+  return thread === 'worker' ? loadOnnxModelInWorker(modelPath, opts) : loadOnnxModel(modelPath, opts);
 }
 
 export const MODEL_SERVER_DEFAULTS = {
@@ -109,7 +129,10 @@ function route(url: string): Route | undefined {
 export async function startModelServer(opts: ModelServerOptions): Promise<RunningModelServer> {
   const o = { ...MODEL_SERVER_DEFAULTS, ...definedOnly(opts) };
   if (!o.model && !o.modelPath) throw new Error('startModelServer: modelPath or model is required');
-  const model = o.model ?? (await loadOnnxModel(o.modelPath!, { provider: o.provider, intraOpThreads: o.intraOpThreads, spinning: o.spinning }));
+  const thread = o.inferenceThread ?? defaultInferenceThread();
+  if (!INFERENCE_THREADS.includes(thread)) throw new Error(`unknown inference thread "${thread}" (use worker or main)`);
+  const model =
+    o.model ?? (await loadServedModel(o.modelPath!, thread, { provider: o.provider, intraOpThreads: o.intraOpThreads, spinning: o.spinning }));
   const name = o.name ?? modelNameFromPath(model.path);
   const batchable = isBatchable(model);
   const metadata: ModelMetadata = {

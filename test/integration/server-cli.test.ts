@@ -60,6 +60,24 @@ test('serves the model named after the file, then drains and exits 0 on SIGTERM'
   }
 });
 
+test.each(['worker', 'main'])('--inference-thread %s: serves, and SIGTERM ends the process (the worker thread is terminated)', async (thread) => {
+  const { saver } = zooPaths();
+  const p = start(['--model', saver, '--port', '0', '--inference-thread', thread]);
+  const url = await waitForUrl(p.stderr, p.exit);
+  expect(p.stderr()).toContain(`inference on the ${thread} thread`);
+  const name = saver.split('/').pop()!.replace(/\.onnx$/, '');
+  const client = new V2Client(url);
+  try {
+    const res = await client.infer(name, { inputs: [{ name: 'input', datatype: 'FP32', shape: [3, 1, 28, 28], data: images(3, 7) }] });
+    expect(res.outputs[0].shape).toEqual([3, 10]);
+  } finally {
+    client.close();
+  }
+  p.child.kill('SIGTERM');
+  // a worker thread left running would keep the process alive: this would time out
+  expect(await p.exit).toBe(0);
+});
+
 test('bad flags exit 2 naming the flag; --provider cuda exits 1 with a clear message', async () => {
   const { saver } = zooPaths();
   const noModel = start([]);
@@ -68,6 +86,9 @@ test('bad flags exit 2 naming the flag; --provider cuda exits 1 with a clear mes
   const badBatch = start(['--model', saver, '--max-batch-size', '0']);
   expect(await badBatch.exit).toBe(2);
   expect(badBatch.stderr()).toMatch(/--max-batch-size: 0 is below the minimum 1/);
+  const badThread = start(['--model', saver, '--inference-thread', 'gpu']);
+  expect(await badThread.exit).toBe(2);
+  expect(badThread.stderr()).toMatch(/--inference-thread: "gpu" is not one of auto, worker, main/);
   const badProvider = start(['--model', saver, '--provider', 'tpu']);
   expect(await badProvider.exit).toBe(2);
   expect(badProvider.stderr()).toMatch(/--provider: "tpu" is not one of cpu, cuda/);
@@ -85,7 +106,7 @@ test('--help lists every flag with its default', async () => {
   let out = '';
   p.child.stdout!.on('data', (c: string) => (out += c));
   expect(await p.exit).toBe(0);
-  for (const flag of ['--model', '--name', '--host', '--port', '--max-batch-size', '--max-queue-delay-ms', '--max-queue-rows', '--max-body-bytes', '--provider', '--intra-op-threads']) {
+  for (const flag of ['--model', '--name', '--host', '--port', '--max-batch-size', '--max-queue-delay-ms', '--max-queue-rows', '--max-body-bytes', '--provider', '--intra-op-threads', '--inference-thread']) {
     expect(out).toContain(flag);
   }
   expect(out).toContain('(default: 8080)');

@@ -157,7 +157,9 @@ describe('readBody over real HTTP', () => {
 
 describe('dynamic batching', () => {
   test('concurrent requests are merged into shared runs, and each gets its own rows back', async () => {
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxBatchSize: 64, maxQueueDelayMs: 200 });
+    // A fixed 200 ms window (waitWhenIdle): with inference off the main thread a tiny model's run can
+    // finish before the next request is parsed, so without it whether requests meet is up to timing.
+    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxBatchSize: 64, maxQueueDelayMs: 200, waitWhenIdle: true });
     const client = new V2Client(server.url, { maxSockets: 32 });
     try {
       const n = 16;

@@ -2,7 +2,13 @@
 
 import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { PROVIDERS, type Provider } from '../../onnx/session.js';
-import { MODEL_SERVER_DEFAULTS as D, startModelServer, type ModelServerOptions } from '../../server/model-server.js';
+import {
+  MODEL_SERVER_DEFAULTS as D,
+  defaultInferenceThread,
+  startModelServer,
+  type InferenceThread,
+  type ModelServerOptions,
+} from '../../server/model-server.js';
 
 export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
   model: { kind: 'string', meta: 'PATH', help: 'ONNX model file to serve (required)' },
@@ -17,6 +23,12 @@ export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
   'max-inflight-bytes': { kind: 'int', min: 1, default: D.maxInflightBytes, help: 'request bytes held in memory by all requests together; beyond, 429' },
   provider: { kind: 'string', default: D.provider, choices: PROVIDERS, help: 'onnxruntime execution provider (cuda fails clearly when unavailable)' },
   'intra-op-threads': { kind: 'int', min: 0, default: 0, help: 'onnxruntime intra-op threads (0: one per core)' },
+  'inference-thread': {
+    kind: 'string',
+    default: 'auto',
+    choices: ['auto', 'worker', 'main'],
+    help: 'where session.run executes: worker (a worker thread, so HTTP work overlaps inference), main (the event-loop thread), auto (worker when the machine has more than one core)',
+  },
   'allow-non-finite': { kind: 'boolean', default: false, help: 'accept NaN/Inf in float inputs (otherwise: 400 naming the tensor)' },
 };
 
@@ -34,6 +46,7 @@ export function modelServerOptionsFromFlags(v: FlagValues): ModelServerOptions {
     maxInflightBytes: v['max-inflight-bytes'] as number,
     provider: v.provider as Provider,
     intraOpThreads: (v['intra-op-threads'] as number) || undefined,
+    inferenceThread: v['inference-thread'] === 'auto' ? undefined : (v['inference-thread'] as InferenceThread),
     allowNonFinite: v['allow-non-finite'] as boolean,
   };
 }
@@ -55,7 +68,10 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`tinysaver serve-model: ${(e as Error).message}`);
     return 1;
   }
-  console.error(`model server: serving "${server.name}" at ${server.url}/v2/models/${server.name} (metrics at ${server.url}/metrics)`);
+  const thread = (p.values['inference-thread'] === 'auto' ? defaultInferenceThread() : p.values['inference-thread']) as InferenceThread;
+  console.error(
+    `model server: serving "${server.name}" at ${server.url}/v2/models/${server.name} (metrics at ${server.url}/metrics; inference on the ${thread} thread)`,
+  );
   const sig = await new Promise<string>((resolve) => {
     const on = (s: string): void => {
       process.off('SIGINT', on);

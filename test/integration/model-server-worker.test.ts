@@ -1,0 +1,153 @@
+// The model server's two inference threads (session.run in a worker thread, or on the main thread):
+// both give the in-process session.run outputs for every bundled model, row by row; a run failing
+// inside the worker is a 500 naming the problem and the server keeps serving; a dead worker fails
+// its pending runs and is replaced. Real onnxruntime, real HTTP on 127.0.0.1.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { V2Client } from '../../runtime/oip/client.js';
+import { loadOnnxModel } from '../../runtime/onnx/session.js';
+import { loadOnnxModelInWorker } from '../../runtime/onnx/worker-session.js';
+import { defaultInferenceThread, startModelServer, type InferenceThread } from '../../runtime/server/model-server.js';
+import { loadZooManifest, zooModelPath } from '../../models/zoo.js';
+import { onnxModel } from '../unit/profile-fixtures.js';
+import { images, rawRequest } from './server-helpers.js';
+
+const THREADS: InferenceThread[] = ['worker', 'main'];
+const zoo = loadZooManifest().models.map((m) => ({ name: m.name, path: zooModelPath(m.name) }));
+
+function input(rows: number, seed: number): { datatype: 'FP32'; shape: number[]; data: Float32Array } {
+  return { datatype: 'FP32', shape: [rows, 1, 28, 28], data: images(rows, seed) };
+}
+
+describe('worker-thread session', () => {
+  test('same metadata and bit-identical outputs as the in-process session, for every bundled model', async () => {
+    for (const m of zoo) {
+      const inProcess = await loadOnnxModel(m.path);
+      const inWorker = await loadOnnxModelInWorker(m.path);
+      try {
+        expect(inWorker.inputs).toEqual(inProcess.inputs);
+        expect(inWorker.outputs).toEqual(inProcess.outputs);
+        for (const rows of [1, 7, 64]) {
+          const x = input(rows, rows);
+          const want = (await inProcess.run({ input: x })).logits;
+          const got = (await inWorker.run({ input: x })).logits;
+          expect(got.shape).toEqual(want.shape);
+          expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+          // the caller's input is copied, not transferred away
+          expect(x.data.length).toBe(rows * 784);
+        }
+      } finally {
+        await inWorker.release();
+        await inProcess.release();
+      }
+    }
+  });
+
+  test('a dead worker fails its pending run with the cause, and the next run starts a new worker', async () => {
+    const base = zoo.find((m) => m.name === 'base-cnn') ?? zoo[0];
+    const m = await loadOnnxModelInWorker(base.path);
+    try {
+      const pending = m.run({ input: input(2048, 1) }); // long enough to still be pending
+      await m.terminateWorker();
+      await expect(pending).rejects.toThrow(/inference worker exited \(code 1\)/);
+      const again = await m.run({ input: input(2, 2) });
+      expect(again.logits.shape).toEqual([2, 10]);
+      expect(m.workersStarted).toBe(2);
+    } finally {
+      await m.release();
+    }
+    await expect(m.run({ input: input(1, 1) })).rejects.toThrow(/released/);
+  });
+
+  test('a model that does not load is the same clear error as in-process', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tinysaver-worker-'));
+    try {
+      const bad = path.join(dir, 'garbage.onnx');
+      writeFileSync(bad, 'not a model');
+      await expect(loadOnnxModelInWorker(bad)).rejects.toThrow(new RegExp(`could not load ONNX model ${bad}: `));
+      await expect(loadOnnxModelInWorker(path.join(dir, 'missing.onnx'))).rejects.toThrow(/model file not found/);
+      await expect(loadOnnxModelInWorker(zoo[0].path, { provider: 'cuda' })).rejects.toThrow(/CUDA execution provider .*Use --provider cpu/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(THREADS)('model server, inference on the %s thread', (thread) => {
+  test('every bundled model: concurrent mixed-size requests get exactly the in-process rows', async () => {
+    for (const m of zoo) {
+      const reference = await loadOnnxModel(m.path);
+      const server = await startModelServer({ modelPath: m.path, port: 0, inferenceThread: thread, maxBatchSize: 32, maxQueueDelayMs: 5 });
+      const client = new V2Client(server.url, { maxSockets: 8 });
+      try {
+        const sizes = [1, 3, 8, 1, 16, 2, 5, 1];
+        const replies = await Promise.all(
+          sizes.map((rows, k) => client.infer(server.name, { inputs: [{ name: 'input', ...input(rows, 100 + k) }] }, { binary: k % 2 === 0 })),
+        );
+        for (let k = 0; k < sizes.length; k++) {
+          const want = (await reference.run({ input: input(sizes[k], 100 + k) })).logits.data as Float32Array;
+          const got = replies[k].outputs[0];
+          expect(got.shape).toEqual([sizes[k], 10]);
+          const g = got.data as Float32Array;
+          for (let row = 0; row < sizes[k]; row++) {
+            for (let c = 0; c < 10; c++) expect(Math.abs(g[row * 10 + c] - want[row * 10 + c])).toBeLessThan(1e-4);
+          }
+        }
+      } finally {
+        client.close();
+        await server.close();
+        await reference.release();
+      }
+    }
+  });
+});
+
+describe('a run failing inside onnxruntime', () => {
+  // A real graph whose inputs have dynamic trailing dims: the server's validation (against the graph)
+  // admits a:[1,3] with b:[1,4], and onnxruntime's Add then fails on the broadcast.
+  let dir: string;
+  let modelPath: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tinysaver-worker-'));
+    modelPath = path.join(dir, 'add.onnx');
+    const bytes = onnxModel({
+      nodes: [{ op: 'Add', inputs: ['a', 'b'], outputs: ['sum'] }],
+      inputs: [
+        { name: 'a', dims: ['N', 'K'] },
+        { name: 'b', dims: ['N', 'L'] },
+      ],
+      outputs: [{ name: 'sum', dims: ['N', 'K'] }],
+    });
+    writeFileSync(modelPath, bytes);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test.each(THREADS)('on the %s thread: 500 naming the problem, then the server keeps serving', async (thread) => {
+    const server = await startModelServer({ modelPath, name: 'add', port: 0, inferenceThread: thread, maxQueueDelayMs: 0 });
+    try {
+      const body = (k: number, l: number): string =>
+        JSON.stringify({
+          inputs: [
+            { name: 'a', datatype: 'FP32', shape: [1, k], data: Array.from({ length: k }, (_, i) => i) },
+            { name: 'b', datatype: 'FP32', shape: [1, l], data: Array.from({ length: l }, () => 10) },
+          ],
+        });
+      const bad = await rawRequest(server.url, 'POST', '/v2/models/add/infer', body(3, 4), { 'Content-Type': 'application/json' });
+      expect(bad.status).toBe(500);
+      expect(bad.json().error).toMatch(/^inference failed: .*Add.*(broadcast|dimension)/i);
+      const good = await rawRequest(server.url, 'POST', '/v2/models/add/infer', body(3, 3), { 'Content-Type': 'application/json' });
+      expect(good.status).toBe(200);
+      expect((good.json().outputs as { data: number[] }[])[0].data).toEqual([10, 11, 12]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+test('the default inference thread is the worker on a machine with more than one core', () => {
+  expect(defaultInferenceThread(1)).toBe('main');
+  expect(defaultInferenceThread(2)).toBe('worker');
+});
