@@ -26,16 +26,25 @@ function parse(args: string[], defs: typeof ROUTE_FLAGS) {
 }
 
 describe('operator-built args parse with the runtime CLI', () => {
-  for (const file of ['modelcascade-basic.yaml', 'modelcascade-external.yaml', 'modelcascade-observe.yaml']) {
+  for (const file of ['modelcascade-basic.yaml', 'modelcascade-external.yaml', 'modelcascade-observe.yaml', 'modelcascade-in-router.yaml']) {
     it(file, () => {
       const mc = example(file);
       const saverPod = containers(buildSaverDeployment(mc));
-      expect(saverPod.saver[0]).toBe('serve-model');
       expect(saverPod.router[0]).toBe('route');
-      const saver = modelServerOptionsFromFlags(parse(saverPod.saver, SERVE_MODEL_FLAGS));
-      expect(saver).toMatchObject({ host: '127.0.0.1', port: 8001 });
-      const router = routerOptionsFromFlags(parse(saverPod.router, ROUTE_FLAGS));
-      expect(router).toMatchObject({ host: '0.0.0.0', port: 8000, saverUrl: 'http://127.0.0.1:8001', saverModel: 'saver', thresholdFile: '/etc/tinysaver/router/threshold.json' });
+      const routeValues = parse(saverPod.router, ROUTE_FLAGS);
+      const router = routerOptionsFromFlags(routeValues);
+      expect(router).toMatchObject({ host: '0.0.0.0', port: 8000, saverModel: 'saver', thresholdFile: '/etc/tinysaver/router/threshold.json' });
+      if (mc.spec.saver.mode === 'InRouter') {
+        // One container: the router runs the saver model itself (route refuses --saver-url with --saver-onnx).
+        expect(Object.keys(saverPod)).toEqual(['router']);
+        expect(routeValues['saver-url']).toBeUndefined();
+        expect(router).toMatchObject({ saverOnnx: mc.spec.saver.model.replace(/^file:\/\//, ''), maxCoalesceRows: mc.spec.saver.maxBatchSize });
+      } else {
+        expect(saverPod.saver[0]).toBe('serve-model');
+        const saver = modelServerOptionsFromFlags(parse(saverPod.saver, SERVE_MODEL_FLAGS));
+        expect(saver).toMatchObject({ host: '127.0.0.1', port: 8001 });
+        expect(router).toMatchObject({ saverUrl: 'http://127.0.0.1:8001', saverOnnx: undefined });
+      }
       const base = buildBaseDeployment(mc);
       if (mc.spec.base.external) {
         expect(base).toBeNull();
