@@ -109,6 +109,31 @@ describe('apply examples', () => {
     expect(svcs.items.map((d: any) => d.metadata.name)).toEqual(['vision-triton']);
   });
 
+  it('in-router: one router container running the saver model in-process; Sidecar is the default', async () => {
+    await createNamespace(cluster, 'inr');
+    await applyFile('inr', 'examples/modelcascade-in-router.yaml');
+    const mc = await get('inr', 'mc', 'fashion-inrouter');
+    expect(mc.spec.saver.mode).toBe('InRouter');
+    const saver = await eventually('saver deployment', () => get('inr', 'deployment', 'fashion-inrouter-saver'));
+    const pod = saver.spec.template.spec;
+    expect(pod.containers.map((c: any) => c.name)).toEqual(['router']);
+    const router = pod.containers[0];
+    expect(router.args.join(' ')).toContain('--saver-onnx /models/fashion-mnist/saver-mlp.onnx --saver-model saver --max-coalesce-rows 64');
+    expect(router.args).not.toContain('--saver-url');
+    // saver resources on top of the router's (apiserver-canonical quantities)
+    expect(router.resources).toEqual({ requests: { cpu: '750m', memory: '384Mi' }, limits: { memory: '512Mi' } });
+    expect(router.readinessProbe.httpGet).toMatchObject({ path: '/v2/health/ready', port: 'http' });
+    await eventually('status', async () => (await get('inr', 'mc', 'fashion-inrouter')).status?.observedGeneration === 1);
+    // The apiserver fills in the default for a cascade that does not name a mode.
+    await applyFile('inr', 'examples/modelcascade-observe.yaml');
+    expect((await get('inr', 'mc', 'fashion-observe')).spec.saver.mode).toBe('Sidecar');
+    const side = await eventually('sidecar deployment', () => get('inr', 'deployment', 'fashion-observe-saver'));
+    expect(side.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['saver', 'router']);
+    const explain = await cluster.kubectl(['explain', 'mc.spec.saver.mode']);
+    expect(explain.stdout).toMatch(/ENUM:[\s\S]*Sidecar[\s\S]*InRouter/);
+    expect(explain.stdout).toContain('localhost HTTP hop');
+  });
+
   it('observe: threshold stays at initial', async () => {
     await createNamespace(cluster, 'obs');
     await applyFile('obs', 'examples/modelcascade-observe.yaml');
@@ -139,6 +164,7 @@ ${spec}`;
     ['unsupported model URI scheme', 'scheme', '  saver: {model: "s3://bucket/x.onnx"}\n  base: {model: /m/base.onnx}\n', /spec\.saver\.model/],
     ['audit rate above 1', 'audit', `${saverOk}  base: {model: /m/base.onnx}\n  router: {auditRate: 1.5}\n`, /spec\.router\.auditRate/],
     ['unknown threshold mode', 'mode', `${saverOk}  base: {model: /m/base.onnx}\n  threshold: {mode: magic}\n`, /spec\.threshold\.mode.*Unsupported value/],
+    ['unknown saver mode', 'smode', '  saver: {model: /m/saver.onnx, mode: Bogus}\n  base: {model: /m/base.onnx}\n', /spec\.saver\.mode.*Unsupported value.*"Sidecar", "InRouter"/],
     ['window shorter than interval', 'win', `${saverOk}  base: {model: /m/base.onnx}\n  control: {interval: 5m, window: 1m}\n`, /spec\.control.*window must be at least interval/],
     ['missing saver', 'nosaver', '  base: {model: /m/base.onnx}\n', /spec\.saver: Required value/],
     ['autoscaling min > max', 'hpa', `${saverOk}  base: {model: /m/base.onnx}\n  autoscaling: {saver: {minReplicas: 5, maxReplicas: 2}}\n`, /spec\.autoscaling\.saver.*minReplicas must be <= maxReplicas/],
@@ -177,6 +203,24 @@ describe('updates', () => {
     });
     const saver = await get('upd', 'deployment', 'fashion-saver');
     expect(saver.spec.template.spec.containers[1].args.join(' ')).toContain('--base-url http://kserve.x.svc --base-model big');
+
+    // Sidecar -> InRouter and back: the saver container goes and comes back, the pods roll each time.
+    const toIn = await cluster.kubectl(['patch', '-n', 'upd', 'mc', 'fashion', '--type', 'merge', '-p', '{"spec":{"saver":{"mode":"InRouter"}}}']);
+    expect(toIn.code).toBe(0);
+    const inRouter = await eventually('in-router', async () => {
+      const d = await get('upd', 'deployment', 'fashion-saver');
+      return d.spec.template.spec.containers.length === 1 ? d : null;
+    });
+    expect(inRouter.spec.template.spec.containers[0].args).toContain('--saver-onnx');
+    expect(hashAnnotation(inRouter)).not.toBe(hashAnnotation(saver));
+    const back = await cluster.kubectl(['patch', '-n', 'upd', 'mc', 'fashion', '--type', 'merge', '-p', '{"spec":{"saver":{"mode":"Sidecar"}}}']);
+    expect(back.code).toBe(0);
+    const sidecar = await eventually('sidecar again', async () => {
+      const d = await get('upd', 'deployment', 'fashion-saver');
+      return d.spec.template.spec.containers.length === 2 ? d : null;
+    });
+    expect(sidecar.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['saver', 'router']);
+    expect(hashAnnotation(sidecar)).toBe(hashAnnotation(saver));
   });
 
   it('repairs drift: a hand-edited Deployment is put back, a deleted ConfigMap is recreated', async () => {
