@@ -14,6 +14,7 @@ import { CircuitBreaker } from './breaker.js';
 import type { CascadeLayout } from './compat.js';
 import type { RouterMetrics, RowRoute } from './metrics.js';
 import { takeGroup } from './coalesce.js';
+import { RowBatcher, layoutKey } from './row-batcher.js';
 import { concatRows, mergeRows, partitionRows, rowSize, sliceRowRange, sliceTensorRows } from './split.js';
 
 /** The upstream call the cascade needs; a V2Client bound to one model satisfies it. */
@@ -50,6 +51,8 @@ export interface CascadeOptions {
   maxCoalesceRows: number;
   /** rows allowed to wait for a saver call; beyond, 429 (bounded memory under overload) */
   maxQueueRows: number;
+  /** base calls in flight at most; escalations arriving meanwhile are merged into the next call */
+  maxBaseCalls: number;
   /** why the base is unusable (its metadata not verified yet: treated as failing), or undefined */
   baseUsable: () => string | undefined;
 }
@@ -69,14 +72,6 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** Requests may share a saver call when their inputs (names, datatypes, row shapes) and requested outputs match. */
-function groupKey(req: InferRequest): string {
-  let key = '';
-  for (const t of req.inputs) key += `${t.name}\u0000${t.datatype}\u0000${t.shape.slice(1).join(',')}\u0001`;
-  key += req.outputs ? req.outputs.map((r) => r.name).join('\u0000') : '*';
-  return key;
-}
-
 const ROUTE_PARAM = 'tinysaver_routes';
 const CONFIDENCE_PARAM = 'tinysaver_confidence';
 
@@ -94,16 +89,19 @@ function errorMessage(e: unknown): string {
 
 export class Cascade {
   readonly auditRunner: BoundedRunner;
+  readonly baseBatcher: RowBatcher;
   private readonly random: () => number;
   private outputNames: Set<string>;
   private readonly queue: Pending[] = [];
   private saverCalls = 0;
   private queuedRows = 0;
+  private pumpScheduled = false;
 
   constructor(private readonly o: CascadeOptions) {
     this.auditRunner = new BoundedRunner(o.auditConcurrency);
     this.random = seededRandom(o.seed);
     this.outputNames = new Set(o.layout.outputs.map((t) => t.name));
+    this.baseBatcher = new RowBatcher((req, rows) => this.baseCall(req, rows), { maxInFlight: o.maxBaseCalls, maxRows: o.maxCoalesceRows });
   }
 
   /** Replace the layout (the base's metadata arrived after startup). */
@@ -125,8 +123,24 @@ export class Cascade {
       throw new OipError(429, `router queue full: ${this.queuedRows} rows waiting for the saver (limit ${this.o.maxQueueRows}, --max-queue-rows)`);
     }
     return new Promise<CascadeResult>((resolve, reject) => {
-      this.queue.push({ req, rows, t0, key: groupKey(req), resolve, reject });
+      this.queue.push({ req, rows, t0, key: layoutKey(req), resolve, reject });
       this.queuedRows += rows;
+      this.schedulePump();
+    });
+  }
+
+  /**
+   * Start saver calls once the current I/O phase is over: requests whose bodies completed in the same
+   * event-loop turn share one saver call. An in-process saver answers synchronously, so without this
+   * it would never see more than one request (measured: a 1-row run of saver-mlp costs ~30 µs, a
+   * 16-row run ~3 µs per row); for a saver behind HTTP it saves hops. A lone request waits only for
+   * the rest of its own turn.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
@@ -368,29 +382,39 @@ export class Cascade {
     }
   }
 
+  /** Escalated rows to the base, merged with other requests' escalations when base calls are busy. */
   private async callBase(req: InferRequest, rows: number): Promise<{ ok: true; res: InferResponse } | { ok: false; error: string }> {
-    const o = this.o;
-    const unusable = o.baseUsable();
+    const unusable = this.o.baseUsable();
     if (unusable !== undefined) {
-      o.metrics.baseFailures.inc();
+      this.o.metrics.baseFailures.inc();
       return { ok: false, error: unusable };
     }
+    try {
+      return { ok: true, res: await this.baseBatcher.submit(req, rows) };
+    } catch (e) {
+      return { ok: false, error: errorMessage(e) };
+    }
+  }
+
+  /** One actual base call (possibly carrying several requests' rows), behind the circuit breaker. */
+  private async baseCall(req: InferRequest, rows: number): Promise<InferResponse> {
+    const o = this.o;
     if (!o.breaker.tryAcquire()) {
       o.metrics.baseFailures.inc();
-      return { ok: false, error: `base ${o.base.label} circuit open after ${o.breaker.failures} consecutive failures (last: ${o.breaker.lastError})` };
+      throw new Error(`base ${o.base.label} circuit open after ${o.breaker.failures} consecutive failures (last: ${o.breaker.lastError})`);
     }
     try {
       const res = await o.base.infer(req, o.baseTimeoutMs);
-      const scores = res.outputs.find((t) => t.name === o.layout.scoreOutput);
-      if (!scores || scores.shape[0] !== rows) {
-        throw new Error(`returned ${scores ? `"${scores.name}" of shape [${scores.shape.join(',')}]` : `no "${o.layout.scoreOutput}" output`} for ${rows} rows`);
-      }
+      if (!res.outputs.some((t) => t.name === o.layout.scoreOutput)) throw new Error(`returned no "${o.layout.scoreOutput}" output for ${rows} rows`);
+      // Every output, not only the scores: merged calls are cut back into per-request row ranges.
+      const short = res.outputs.find((t) => t.shape[0] !== rows);
+      if (short) throw new Error(`returned "${short.name}" of shape [${short.shape.join(',')}] for ${rows} rows`);
       o.breaker.onSuccess();
-      return { ok: true, res };
+      return res;
     } catch (e) {
       o.breaker.onFailure(errorMessage(e));
       o.metrics.baseFailures.inc();
-      return { ok: false, error: `base ${o.base.label}: ${errorMessage(e)}` };
+      throw new Error(`base ${o.base.label}: ${errorMessage(e)}`);
     }
   }
 }

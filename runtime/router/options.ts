@@ -40,6 +40,8 @@ export interface RouterOptions {
   maxCoalesceRows: number;
   /** rows allowed to wait for a saver call; beyond, 429 */
   maxQueueRows: number;
+  /** base calls in flight at most; escalations arriving meanwhile are merged into the next call */
+  maxBaseCalls: number;
   failurePolicy: FailurePolicy;
   saverTimeoutMs: number;
   baseTimeoutMs: number;
@@ -70,6 +72,7 @@ export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'threshold
   maxSaverCalls: 2,
   maxCoalesceRows: 64,
   maxQueueRows: 4096,
+  maxBaseCalls: 4,
   failurePolicy: 'fallback' as FailurePolicy,
   saverTimeoutMs: 5000,
   baseTimeoutMs: 2000,

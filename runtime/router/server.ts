@@ -283,6 +283,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
       maxSaverCalls: opts.maxSaverCalls,
       maxCoalesceRows: opts.maxCoalesceRows,
       maxQueueRows: opts.maxQueueRows,
+      maxBaseCalls: opts.maxBaseCalls,
       baseUsable: () => baseState,
     });
   } catch (e) {
