@@ -4,7 +4,9 @@
 //                                               [--batches 1,32] [--concurrency 32] [--intra-op-threads 1]
 //
 // Every server is its own process, as deployed (saver model server, base model server, router),
-// all on 127.0.0.1; the client is this process.
+// all on 127.0.0.1; the client is this process. Two router layouts (--modes): `sidecar` (the router
+// calls the saver model server over localhost HTTP, the operator's default pod) and `in-router`
+// (`route --saver-onnx`: the router runs the saver itself, one HTTP hop less; spec.saver.mode InRouter).
 // 1. Router overhead: latency of routed requests that the saver answers (threshold 0, no audits) vs
 //    direct saver calls, interleaved so load drift hits both alike; concurrency 1 and 32 (at 32 the
 //    router coalesces concurrent requests into shared saver calls). Concurrency 1 twice: direct and
@@ -56,9 +58,16 @@ async function spawnServer(args: string[], pattern: RegExp): Promise<Child> {
 const serveModel = (name: string, threads: number) =>
   spawnServer(['serve-model', '--model', zooModelPath(name), '--name', name, '--port', '0', '--max-queue-delay-ms', '0', '--intra-op-threads', String(threads)], /at (http:\/\/[^/\s]+)\//);
 
-const route = (saver: Child, saverName: string, base: Child, baseName: string, extra: string[]) =>
+type Mode = 'sidecar' | 'in-router';
+const MODES: readonly Mode[] = ['sidecar', 'in-router'];
+
+const route = (mode: Mode, saver: Child, saverName: string, base: Child, baseName: string, threads: number, extra: string[]) =>
   spawnServer(
-    ['route', '--port', '0', '--saver-url', saver.url, '--saver-model', saverName, '--base-url', base.url, '--base-model', baseName, ...extra],
+    [
+      'route', '--port', '0', '--saver-model', saverName, '--base-url', base.url, '--base-model', baseName,
+      ...(mode === 'sidecar' ? ['--saver-url', saver.url] : ['--saver-onnx', zooModelPath(saverName), '--saver-intra-op-threads', String(threads)]),
+      ...extra,
+    ],
     /at (http:\/\/[^/\s]+) /,
   );
 
@@ -140,7 +149,10 @@ async function main(): Promise<void> {
     concurrency: { kind: 'string', default: '32', help: 'requests in flight for the loaded measurements' },
     'intra-op-threads': { kind: 'string', default: '1', help: 'onnxruntime threads per model server' },
     threshold: { kind: 'string', default: '0.9', help: 'cascade threshold for the throughput table' },
+    modes: { kind: 'string', default: MODES.join(','), help: 'router layouts to measure: sidecar (saver over localhost HTTP), in-router (route --saver-onnx)' },
   }) as Record<string, string>;
+  const modes = values.modes!.split(',') as Mode[];
+  for (const m of modes) if (!MODES.includes(m)) throw new Error(`--modes: "${m}" is not one of ${MODES.join(', ')}`);
   const seconds = Number(values.seconds);
   const n = Number(values.requests);
   const batches = values.batches!.split(',').map(Number);
@@ -165,75 +177,99 @@ async function main(): Promise<void> {
   };
   try {
     // 1. overhead: every row answered by the saver, no audits
-    const plain = await route(saver, saverName, base, baseName, ['--threshold', '0', '--audit-rate', '0']);
-    children.push(plain);
+    const plain: Child[] = [];
+    for (const mode of modes) {
+      plain.push(await route(mode, saver, saverName, base, baseName, threads, ['--threshold', '0', '--audit-rate', '0']));
+      children.push(plain[plain.length - 1]);
+    }
     const direct = { client: client(saver.url), model: saverName };
-    const routed = { client: client(plain.url), model: 'cascade' };
+    const routed = plain.map((p) => ({ client: client(p.url), model: 'cascade' }));
     const req = batchOf(test.images, test.count, 0, 1);
     const rows: string[][] = [];
-    let ownMs = NaN;
-    let ownCount = 0;
+    const own: string[] = [];
     for (const [c, blocks] of [[1, false], [1, true], [conc, false]] as const) {
-      const [d, r] = await latencies([direct, routed], req, n, c, blocks);
-      if (c === 1 && !blocks) {
-        // The router's own time per request at concurrency 1 (no queueing, no coalescing), from its
-        // metrics: stage total minus stage saver, i.e. without the HTTP hops.
-        const text = await (await fetch(`${plain.url}/metrics`)).text();
-        const stat = (stage: string, what: 'sum' | 'count') => Number(new RegExp(`^tinysaver_request_duration_seconds_${what}\\{stage="${stage}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
-        ownCount = stat('total', 'count');
-        ownMs = ((stat('total', 'sum') - stat('saver', 'sum')) / ownCount) * 1000;
-      }
+      const [d, ...rs] = await latencies([direct, ...routed], req, n, c, blocks);
       const p = (xs: number[], q: number) => percentile(xs, q);
-      rows.push([
-        blocks ? `${c} back-to-back` : c === 1 ? '1 interleaved' : String(c),
-        p(d, 50).toFixed(3),
-        p(r, 50).toFixed(3),
-        (p(r, 50) - p(d, 50)).toFixed(3),
-        p(d, 99).toFixed(3),
-        p(r, 99).toFixed(3),
-        (p(r, 99) - p(d, 99)).toFixed(3),
-      ]);
+      for (let k = 0; k < modes.length; k++) {
+        const r = rs[k];
+        if (c === 1 && !blocks) {
+          // The router's own time per request at concurrency 1 (no queueing, no coalescing), from its
+          // metrics: stage total minus stage saver, i.e. without the HTTP hops (sidecar) or without
+          // the saver's inference (in-router).
+          const text = await (await fetch(`${plain[k].url}/metrics`)).text();
+          const stat = (stage: string, what: 'sum' | 'count') => Number(new RegExp(`^tinysaver_request_duration_seconds_${what}\\{stage="${stage}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+          const count = stat('total', 'count');
+          own.push(`${modes[k]} ${(((stat('total', 'sum') - stat('saver', 'sum')) / count) * 1000).toFixed(3)} ms (mean over ${count} requests)`);
+        }
+        rows.push([
+          blocks ? `${c} back-to-back` : c === 1 ? '1 interleaved' : String(c),
+          modes[k],
+          p(d, 50).toFixed(3),
+          p(r, 50).toFixed(3),
+          (p(r, 50) - p(d, 50)).toFixed(3),
+          p(d, 99).toFixed(3),
+          p(r, 99).toFixed(3),
+          (p(r, 99) - p(d, 99)).toFixed(3),
+        ]);
+      }
     }
-    table(`router overhead: saver-answered 1-row requests via the router vs direct saver calls (${n} requests each, ms)`, ['concurrency', 'direct p50', 'routed p50', 'added p50', 'direct p99', 'routed p99', 'added p99'], rows);
-    console.log(`router logic per request at concurrency 1 (stage total - stage saver, mean over ${ownCount} requests): ${ownMs.toFixed(3)} ms`);
+    table(
+      `router overhead: saver-answered 1-row requests via the router vs direct saver calls (${n} requests each, ms)`,
+      ['concurrency', 'router', 'direct p50', 'routed p50', 'added p50', 'direct p99', 'routed p99', 'added p99'],
+      rows,
+    );
+    console.log(`router logic per request at concurrency 1 (stage total - stage saver): ${own.join('; ')}`);
 
     // 2. throughput on real images
-    const cascadeRouter = await route(saver, saverName, base, baseName, ['--threshold', values.threshold!]);
-    children.push(cascadeRouter);
+    // Only the measured routers run now: idle processes still cost wake-ups on a small box.
+    for (const p of plain) await stop(p);
+    const cascades: Child[] = [];
+    for (const mode of modes) {
+      cascades.push(await route(mode, saver, saverName, base, baseName, threads, ['--threshold', values.threshold!]));
+      children.push(cascades[cascades.length - 1]);
+    }
     const trows: string[][] = [];
     for (const batch of batches) {
-      // Alternating short rounds, so load drift from other processes hits the three alike.
+      // Alternating short rounds, so load drift from other processes hits all targets alike.
       const rounds = 4;
-      const sums = { saver: 0, base: 0, cascade: 0 };
-      const routes: Record<string, number> = {};
-      const [cs, cb, cc] = [client(saver.url), client(base.url), client(cascadeRouter.url)];
+      const sums = { saver: 0, base: 0, cascade: modes.map(() => 0) };
+      const routes = modes.map(() => ({}) as Record<string, number>);
+      const [cs, cb] = [client(saver.url), client(base.url)];
+      const cc = cascades.map((c) => client(c.url));
       for (let k = 0; k < rounds; k++) {
         sums.saver += await throughput(cs, saverName, test.images, test.count, batch, conc, seconds / rounds);
         sums.base += await throughput(cb, baseName, test.images, test.count, batch, conc, seconds / rounds);
-        sums.cascade += await throughput(cc, 'cascade', test.images, test.count, batch, conc, seconds / rounds, routes);
+        for (let m = 0; m < modes.length; m++) {
+          sums.cascade[m] += await throughput(cc[m], 'cascade', test.images, test.count, batch, conc, seconds / rounds, routes[m]);
+        }
       }
-      const [thrSaver, thrBase, thrCascade] = [sums.saver / rounds, sums.base / rounds, sums.cascade / rounds];
-      const total = Object.values(routes).reduce((a, b) => a + b, 0);
-      const r = (routes.saver ?? 0) / total;
+      const [thrSaver, thrBase] = [sums.saver / rounds, sums.base / rounds];
+      // s: per-sample time of the saver model server over the base's, the same for both layouts.
       const s = thrBase / thrSaver;
-      const ideal = 1 / (s + (1 - r));
-      const achieved = thrCascade / thrBase;
-      trows.push([
-        String(batch),
-        thrSaver.toFixed(0),
-        thrBase.toFixed(0),
-        thrCascade.toFixed(0),
-        r.toFixed(3),
-        s.toFixed(3),
-        (macs(saverName) / macs(baseName)).toFixed(4),
-        ideal.toFixed(2),
-        achieved.toFixed(2),
-        (achieved / ideal).toFixed(2),
-      ]);
+      for (let m = 0; m < modes.length; m++) {
+        const thrCascade = sums.cascade[m] / rounds;
+        const total = Object.values(routes[m]).reduce((a, b) => a + b, 0);
+        const r = (routes[m].saver ?? 0) / total;
+        const ideal = 1 / (s + (1 - r));
+        const achieved = thrCascade / thrBase;
+        trows.push([
+          String(batch),
+          modes[m],
+          thrSaver.toFixed(0),
+          thrBase.toFixed(0),
+          thrCascade.toFixed(0),
+          r.toFixed(3),
+          s.toFixed(3),
+          (macs(saverName) / macs(baseName)).toFixed(4),
+          ideal.toFixed(2),
+          achieved.toFixed(2),
+          (achieved / ideal).toFixed(2),
+        ]);
+      }
     }
     table(
       `cascade vs base-only throughput, rows/s (Fashion-MNIST test images, threshold ${values.threshold}, audit rate 0.02, ${conc} requests in flight, ${seconds}s each)`,
-      ['batch', 'saver-only', 'base-only', 'cascade', 'share r', 'time ratio s', 'MACs ratio', 'ideal 1/(s+1-r)', 'achieved', 'achieved/ideal'],
+      ['batch', 'router', 'saver-only', 'base-only', 'cascade', 'share r', 'time ratio s', 'MACs ratio', 'ideal 1/(s+1-r)', 'achieved', 'achieved/ideal'],
       trows,
     );
   } finally {
