@@ -135,6 +135,7 @@ async function main(): Promise<void> {
   const modes = (v.modes as string).split(',') as Mode[];
   for (const m of modes) if (m !== 'worker' && m !== 'main') throw new Error(`--modes: "${m}" is not worker or main`);
   const names = v.models ? (v.models as string).split(',') : loadZooManifest().models.map((m) => m.name);
+  const cpus = os.availableParallelism(); // before pinning: what the machine offers this process
   if (clientCpus) {
     // -a: every thread of this process (libuv, V8), not only the main one
     const r = spawnSync('taskset', ['-a', '-p', '-c', clientCpus, String(process.pid)], { encoding: 'utf8' });
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
   const pin = serverCpus || clientCpus ? `server+raw on CPUs ${serverCpus || 'any'}, client on CPUs ${clientCpus || 'any'}` : 'unpinned';
   console.log(
     `model server vs raw session.run (equal batch size; ${concurrency} requests in flight; median of ${rounds} interleaved ${seconds}s rounds; ` +
-      `intra-op threads ${threads || 'default'}; ${pin}; ${os.availableParallelism()} CPUs; load average ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`,
+      `intra-op threads ${threads || 'default'}; ${pin}; ${cpus} CPUs; load average ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`,
   );
   console.log(formatTable(header, rows));
 }

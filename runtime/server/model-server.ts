@@ -39,7 +39,10 @@ export interface ModelServerOptions {
   spinning?: boolean;
   /** accept NaN/Inf in float inputs (default: reject with 400) */
   allowNonFinite?: boolean;
-  /** session runs in flight at once (default 1) */
+  /**
+   * session runs handed to the model at once (default: 2 with the worker thread, so the worker finds
+   * the next batch waiting when a run ends instead of idling through a thread round trip; 1 on the main thread)
+   */
   concurrency?: number;
   /** a lone request at an idle server also waits maxQueueDelayMs (fixed window; default false, see batcher.ts) */
   waitWhenIdle?: boolean;
@@ -153,7 +156,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
       maxQueueDelayMs: o.maxQueueDelayMs,
       maxQueueRows: o.maxQueueRows,
       batchable,
-      concurrency: o.concurrency,
+      concurrency: o.concurrency ?? (thread === 'worker' && !o.model ? 2 : 1),
       waitWhenIdle: o.waitWhenIdle,
     },
     (s) => {
