@@ -105,6 +105,30 @@ describe.each(THREADS)('model server, inference on the %s thread', (thread) => {
   });
 });
 
+test('over HTTP: a worker dying mid-run is a 500 naming it, and the next request is served by a new worker', async () => {
+  const base = zoo.find((m) => m.name === 'base-cnn') ?? zoo[0];
+  const wm = await loadOnnxModelInWorker(base.path);
+  let runStarted!: () => void;
+  const started = new Promise<void>((r) => (runStarted = r));
+  // the real worker model, observed: tells the test when a run has been handed to the worker
+  const observed = { ...wm, inputs: wm.inputs, outputs: wm.outputs, run: (...a: Parameters<typeof wm.run>) => (runStarted(), wm.run(...a)) };
+  const server = await startModelServer({ model: observed, name: 'base', port: 0, maxBatchSize: 4096, maxQueueDelayMs: 0 });
+  const client = new V2Client(server.url);
+  try {
+    const big = client.infer('base', { inputs: [{ name: 'input', ...input(2048, 3) }] });
+    await started;
+    await wm.terminateWorker();
+    await expect(big).rejects.toMatchObject({ status: 500, message: expect.stringMatching(/^inference failed: inference worker exited \(code 1\)/) });
+    const next = await client.infer('base', { inputs: [{ name: 'input', ...input(2, 4) }] });
+    expect(next.outputs[0].shape).toEqual([2, 10]);
+    expect(wm.workersStarted).toBe(2);
+  } finally {
+    client.close();
+    await server.close();
+    await wm.release();
+  }
+});
+
 describe('a run failing inside onnxruntime', () => {
   // A real graph whose inputs have dynamic trailing dims: the server's validation (against the graph)
   // admits a:[1,3] with b:[1,4], and onnxruntime's Add then fails on the broadcast.
