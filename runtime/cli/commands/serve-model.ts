@@ -27,7 +27,7 @@ export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
     kind: 'string',
     default: 'auto',
     choices: ['auto', 'worker', 'main'],
-    help: 'where session.run executes: worker (a worker thread, so HTTP work overlaps inference), main (the event-loop thread), auto (worker when the machine has more than one core)',
+    help: 'where session.run executes: worker (a worker thread, so HTTP work overlaps inference; adds a thread hop per run), main (the event-loop thread; lowest latency one request at a time), auto (worker when this process may use more than one CPU)',
   },
   'allow-non-finite': { kind: 'boolean', default: false, help: 'accept NaN/Inf in float inputs (otherwise: 400 naming the tensor)' },
 };
