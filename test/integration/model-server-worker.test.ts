@@ -129,6 +129,100 @@ test('over HTTP: a worker dying mid-run is a 500 naming it, and the next request
   }
 });
 
+/**
+ * A graph over non-float tensors, to check what crosses the thread boundary besides FP32: Cast of an
+ * FP32 input to INT64, BOOL and FP16, and Identity of INT64 and BYTES (string) inputs. Written field
+ * by field from onnx.proto (the profiler's test writer declares every value FP32).
+ */
+function castModel(): Uint8Array {
+  const varint = (v: number): number[] => {
+    const out: number[] = [];
+    do {
+      let b = v & 0x7f;
+      v = Math.floor(v / 128);
+      if (v) b |= 0x80;
+      out.push(b);
+    } while (v);
+    return out;
+  };
+  const vf = (f: number, v: number): number[] => [...varint(f << 3), ...varint(v)];
+  const lf = (f: number, p: number[]): number[] => [...varint((f << 3) | 2), ...varint(p.length), ...p];
+  const sf = (f: number, str: string): number[] => lf(f, [...Buffer.from(str)]);
+  const node = (op: string, i: string, o: string, to?: number): number[] =>
+    lf(1, [...sf(1, i), ...sf(2, o), ...sf(3, o), ...sf(4, op), ...(to === undefined ? [] : lf(5, [...sf(1, 'to'), ...vf(3, to), ...vf(20, 2)]))]);
+  const vi = (f: number, name: string, elem: number, dims: (number | string)[]): number[] =>
+    lf(f, [...sf(1, name), ...lf(2, lf(1, [...vf(1, elem), ...lf(2, dims.flatMap((d) => lf(1, typeof d === 'number' ? vf(1, d) : sf(2, d))))]))]);
+  const graph = [
+    ...node('Cast', 'x', 'x_i64', 7),
+    ...node('Cast', 'x', 'x_bool', 9),
+    ...node('Cast', 'x', 'x_f16', 10),
+    ...node('Identity', 'n', 'n_out'),
+    ...node('Identity', 's', 's_out'),
+    ...sf(2, 'cast'),
+    ...vi(11, 'x', 1, ['N', 2]),
+    ...vi(11, 'n', 7, ['N']),
+    ...vi(11, 's', 8, ['N']),
+    ...vi(12, 'x_i64', 7, ['N', 2]),
+    ...vi(12, 'x_bool', 9, ['N', 2]),
+    ...vi(12, 'x_f16', 10, ['N', 2]),
+    ...vi(12, 'n_out', 7, ['N']),
+    ...vi(12, 's_out', 8, ['N']),
+  ];
+  return Uint8Array.from([...vf(1, 8), ...sf(2, 'worker-test'), ...lf(7, graph), ...lf(8, [...sf(1, ''), ...vf(2, 13)])]);
+}
+
+test('INT64, BOOL, FP16 and BYTES tensors cross the worker boundary intact (model and HTTP, both threads)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tinysaver-worker-'));
+  const file = path.join(dir, 'cast.onnx');
+  writeFileSync(file, castModel());
+  const feeds = {
+    x: { datatype: 'FP32' as const, shape: [3, 2], data: Float32Array.from([0, 1.5, -2, 0.25, 3, 0]) },
+    n: { datatype: 'INT64' as const, shape: [3], data: BigInt64Array.from([1n, -(2n ** 62n), 2n ** 53n + 1n]) },
+    s: { datatype: 'BYTES' as const, shape: [3], data: [Buffer.from('a'), Buffer.from('ünï'), Buffer.from('')] },
+  };
+  const inProcess = await loadOnnxModel(file);
+  const inWorker = await loadOnnxModelInWorker(file);
+  try {
+    expect(inWorker.outputs).toEqual(inProcess.outputs);
+    expect(inWorker.outputs.map((o) => o.datatype)).toEqual(['INT64', 'BOOL', 'FP16', 'INT64', 'BYTES']);
+    const want = await inProcess.run(feeds);
+    const got = await inWorker.run(feeds);
+    for (const name of Object.keys(want)) {
+      expect(got[name].datatype).toBe(want[name].datatype);
+      expect(got[name].shape).toEqual(want[name].shape);
+      expect(Array.from(got[name].data as ArrayLike<unknown>)).toEqual(Array.from(want[name].data as ArrayLike<unknown>));
+    }
+    expect(Array.from(got.n_out.data as BigInt64Array)).toEqual([1n, -(2n ** 62n), 2n ** 53n + 1n]);
+    expect((got.s_out.data as Buffer[]).map((b) => b.toString())).toEqual(['a', 'ünï', '']);
+    expect(Array.from(got.x_bool.data as Uint8Array)).toEqual([0, 1, 1, 1, 1, 0]);
+
+    const body = JSON.stringify({
+      inputs: [
+        { name: 'x', datatype: 'FP32', shape: [3, 2], data: [0, 1.5, -2, 0.25, 3, 0] },
+        { name: 'n', datatype: 'INT64', shape: [3], data: [1, -4611686018427387904, '9007199254740993'] },
+        { name: 's', datatype: 'BYTES', shape: [3], data: ['a', 'ünï', ''] },
+      ],
+    });
+    const replies: string[] = [];
+    for (const thread of THREADS) {
+      const server = await startModelServer({ modelPath: file, name: 'cast', port: 0, inferenceThread: thread, maxQueueDelayMs: 0 });
+      try {
+        const r = await rawRequest(server.url, 'POST', '/v2/models/cast/infer', body, { 'Content-Type': 'application/json' });
+        expect(r.status).toBe(200);
+        replies.push(r.body.toString());
+      } finally {
+        await server.close();
+      }
+    }
+    expect(replies[0]).toEqual(replies[1]);
+    expect(replies[0]).toContain('"9007199254740993"');
+  } finally {
+    await inWorker.release();
+    await inProcess.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe('a run failing inside onnxruntime', () => {
   // A real graph whose inputs have dynamic trailing dims: the server's validation (against the graph)
   // admits a:[1,3] with b:[1,4], and onnxruntime's Add then fails on the broadcast.
