@@ -115,7 +115,7 @@ class SessionWorker {
     let lastError: Error | undefined;
     let settleReady!: { resolve: (m: { inputs: OrtValueMetadata[]; outputs: OrtValueMetadata[] }) => void; reject: (e: Error) => void };
     this.ready = new Promise((resolve, reject) => (settleReady = { resolve, reject }));
-    this.ready.catch(() => undefined); // observed by load(); never an unhandled rejection
+    this.ready.catch(() => undefined); // awaited by whoever started this worker; a late rejection is not "unhandled"
     this.worker.on('message', (m: FromWorker) => {
       switch (m.kind) {
         case 'ready':
