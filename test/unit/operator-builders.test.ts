@@ -65,7 +65,7 @@ describe('saver Deployment', () => {
 
   it('runs the saver on localhost and the router sidecar on 8000 with the contract flags', () => {
     const saver = container(d, 'saver');
-    expect(saver.args).toEqual(['serve-model', '--model', '/models/saver.onnx', '--name', 'saver', '--host', '127.0.0.1', '--port', '8001', '--max-batch-size', '32', '--max-queue-delay-ms', '2']);
+    expect(saver.args).toEqual(['serve-model', '--model', '/models/saver.onnx', '--name', 'saver', '--host', '127.0.0.1', '--port', '8001', '--max-batch-size', '32', '--max-queue-delay-ms', '2', '--inference-thread', 'main']);
     const router = container(d, 'router');
     expect(router.args.slice(0, 6)).toEqual(['route', '--host', '0.0.0.0', '--port', '8000', '--name']);
     const flag = (f: string) => router.args[router.args.indexOf(f) + 1];

@@ -43,7 +43,7 @@ describe('spec.saver.mode Sidecar (default)', () => {
     expect(pod(d).containers.map((c: any) => c.name)).toEqual(['saver', 'router']);
     expect(container(d, 'saver').args).toEqual([
       'serve-model', '--model', '/models/saver/model.onnx', '--name', 'saver', '--host', '127.0.0.1', '--port', '8001',
-      '--max-batch-size', '16', '--max-queue-delay-ms', '2',
+      '--max-batch-size', '16', '--max-queue-delay-ms', '2', '--inference-thread', 'main',
     ]);
     expect(container(d, 'saver').resources).toEqual({ requests: { cpu: '500m' } });
     expect(container(d, 'router').args).toEqual([
