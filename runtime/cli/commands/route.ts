@@ -100,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`tinysaver route: ${(e as Error).message}`);
     return 1;
   }
-  console.error(`router: serving model "${p.values.name}" at ${router.url} (metrics at ${router.url}/metrics)`);
+  const saver = p.values['saver-onnx'] !== undefined ? `saver in-process from ${p.values['saver-onnx']}` : `saver at ${p.values['saver-url'] ?? D.saverUrl}`;
+  console.error(`router: serving model "${p.values.name}" at ${router.url} (${saver}; metrics at ${router.url}/metrics)`);
   const sig = await untilSignal();
   console.error(`router: ${sig}, shutting down`);
   await router.close();
