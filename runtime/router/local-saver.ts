@@ -7,7 +7,7 @@
 
 import { OipError, type InferRequest, type InferResponse } from '../oip/types.js';
 import { loadOnnxModel, type OnnxModel } from '../onnx/session.js';
-import { validateRequest } from '../server/validate.js';
+import { isBatchable, validateRequest } from '../server/validate.js';
 import type { Upstream } from './cascade.js';
 import type { ModelMeta } from './compat.js';
 
@@ -26,12 +26,10 @@ export interface LocalSaverOptions {
 
 /** Wrap an already loaded model (tinysaver up shares one session between the saver server and the router). */
 export function localSaver(model: OnnxModel, name: string, ownsModel = false): LocalSaver {
-  const dynamicBatch = model.inputs.every((m) => m.shape.length >= 1 && m.shape[0] === -1);
-  if (!dynamicBatch) {
-    const fixed = model.inputs.find((m) => !(m.shape.length >= 1 && m.shape[0] === -1))!;
-    throw new Error(
-      `saver ${model.path}: input '${fixed.name}' has shape [${fixed.shape.join(',')}]; running the saver in the router needs a dynamic batch dimension (dim 0)`,
-    );
+  if (!isBatchable(model)) {
+    const fixed = [...model.inputs, ...model.outputs].find((m) => !(m.shape.length >= 1 && m.shape[0] === -1));
+    const what = fixed ? `tensor '${fixed.name}' has shape [${fixed.shape.join(',')}]` : 'it has no tensors';
+    throw new Error(`saver ${model.path}: ${what}; running the saver in the router needs a dynamic batch dimension (dim 0) on every input and output`);
   }
   const metadata: ModelMeta = {
     name,

@@ -12,7 +12,7 @@ import { loadOnnxModel, type LoadOptions, type OnnxModel, type Provider } from '
 import { loadOnnxModelInWorker } from '../onnx/worker-session.js';
 import { DynamicBatcher } from './batcher.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { validateRequest } from './validate.js';
+import { isBatchable, validateRequest } from './validate.js';
 
 export const MODEL_VERSION = '1';
 
@@ -91,11 +91,6 @@ export function modelNameFromPath(p: string): string {
   return path.basename(p).replace(/\.onnx$/i, '');
 }
 
-/** Whether dim 0 of every input and output is dynamic, so requests can be concatenated along it. */
-export function isBatchable(model: Pick<OnnxModel, 'inputs' | 'outputs'>): boolean {
-  const all = [...model.inputs, ...model.outputs];
-  return all.length > 0 && all.every((m) => m.shape.length >= 1 && m.shape[0] === -1);
-}
 
 type Route =
   | { kind: 'live' | 'ready' | 'server' | 'metrics' }

@@ -2,7 +2,7 @@
 // from the network, so every mismatch is an OipError(400) naming the tensor and the problem.
 
 import { OipError, elementCount, type InferRequest, type TensorMetadata } from '../oip/types.js';
-import type { TensorLike } from '../onnx/session.js';
+import type { OnnxModel, TensorLike } from '../onnx/session.js';
 
 export interface ValidatedRequest {
   /** inputs keyed by name, in the model's input order */
@@ -114,4 +114,10 @@ export function validateRequest(
     }
   }
   return { inputs, rows: opts.batchable ? rows : 1, batchKey: keyParts.join(';'), outputNames };
+}
+
+/** Whether dim 0 of every input and output is dynamic, so requests can be concatenated along it. */
+export function isBatchable(model: Pick<OnnxModel, 'inputs' | 'outputs'>): boolean {
+  const all = [...model.inputs, ...model.outputs];
+  return all.length > 0 && all.every((m) => m.shape.length >= 1 && m.shape[0] === -1);
 }
