@@ -118,6 +118,9 @@ export class DynamicBatcher {
         });
         return;
       }
+      // A same-turn run is already pending: join it rather than timing the wait from the first request
+      // (on a loaded machine the turn itself can outlast maxQueueDelayMs and split the batch).
+      if (this.immediate !== undefined && this.queued < this.opts.maxBatchSize) return;
       this.schedule();
     });
   }
