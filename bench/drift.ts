@@ -20,11 +20,11 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONFIDENCE_BUCKETS } from '../runtime/cascade/buckets.js';
-import { candidateThresholds, certifyThreshold } from '../runtime/cascade/certify.js';
-import { rowConfidence } from '../runtime/cascade/confidence.js';
-import { relativeCost } from '../runtime/cascade/cost.js';
-import { countsFromRows } from '../runtime/cascade/histogram.js';
+import { CONFIDENCE_BUCKETS } from '../core/cascade/buckets.js';
+import { candidateThresholds, certifyThreshold } from '../core/cascade/certify.js';
+import { rowConfidence } from '../core/cascade/confidence.js';
+import { relativeCost } from '../core/cascade/cost.js';
+import { countsFromRows } from '../core/cascade/histogram.js';
 import { V2Client } from '../runtime/oip/client.js';
 import { loadOnnxModel, type OnnxModel } from '../runtime/onnx/session.js';
 import { startRouter } from '../runtime/router/server.js';
@@ -38,7 +38,7 @@ import type { ControllerKube } from '../operator/threshold/kube.js';
 import type { ThresholdEvent } from '../operator/threshold/status.js';
 import { DEFAULT_STRATA } from '../operator/threshold/policy.js';
 import { CORRUPTIONS, PIXELS, corrupt } from './drift/corruptions.js';
-import { seededRandom } from '../runtime/random.js';
+import { seededRandom } from '../core/random.js';
 import { renderSvg } from './drift/plot.js';
 import { severityAt } from './drift/schedule.js';
 

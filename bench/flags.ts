@@ -1,6 +1,6 @@
 // Flag parsing for the benchmark scripts: the CLI's declarative table, so every bench has --help and
 // a bad flag is a one-line error (exit 2) instead of a stack trace.
-import { type FlagDef, type FlagValues, parseFlags } from '../runtime/cli/flags.js';
+import { type FlagDef, type FlagValues, parseFlags } from '../cli/flags.js';
 
 export function benchFlags(usage: string, summary: string, defs: Record<string, FlagDef>): FlagValues {
   const parsed = parseFlags(process.argv.slice(2), usage, summary, defs);

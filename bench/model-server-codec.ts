@@ -12,7 +12,7 @@ import {
 } from '../runtime/oip/codec.js';
 import { alignedBuffer } from '../runtime/oip/body.js';
 import type { InferRequest, InferResponse } from '../runtime/oip/types.js';
-import { formatTable } from '../runtime/cli/table.js';
+import { formatTable } from '../core/text/table.js';
 import { benchFlags } from './flags.js';
 
 function perCallMicros(fn: () => unknown): number {

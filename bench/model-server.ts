@@ -25,7 +25,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { decodeInferResponse, encodeInferRequest } from '../runtime/oip/codec.js';
 import { loadZooManifest, zooModelPath } from '../models/zoo.js';
-import { formatTable } from '../runtime/cli/table.js';
+import { formatTable } from '../core/text/table.js';
 import { benchFlags } from './flags.js';
 import { LeanConnection, httpRequestBytes, images } from './model-server-load.js';
 

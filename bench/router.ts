@@ -29,8 +29,8 @@ import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
 import { loadZooManifest, zooModelPath } from '../models/zoo.js';
 import { V2Client } from '../runtime/oip/client.js';
 import type { InferRequest } from '../runtime/oip/types.js';
-import { percentile } from '../runtime/router/replay.js';
-import { formatTable } from '../runtime/cli/table.js';
+import { percentile } from '../runtime/replay/replay.js';
+import { formatTable } from '../core/text/table.js';
 import { benchFlags } from './flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));

@@ -1,4 +1,4 @@
-// tinysaver CLI entry point. Each command lives in runtime/cli/commands/<name>.ts (or elsewhere) and
+// tinysaver CLI entry point. Each command lives in cli/commands/<name>.ts (or elsewhere) and
 // exports `run(argv): Promise<number>`; it is imported lazily so `tinysaver --help` stays fast and a
 // command's heavy dependencies (onnxruntime, kubernetes client) load only when used.
 

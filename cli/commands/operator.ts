@@ -98,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
       maxAuditRate: fractionFlag('max-audit-rate', str('max-audit-rate')),
       strata: str('strata') === undefined ? undefined : intFlag('strata', str('strata'), 1, 1, 64),
     };
-    const { loadClusterConfig } = await import('../../../operator/kube/kubeconfig.js');
+    const { loadClusterConfig } = await import('../../operator/kube/kubeconfig.js');
     const cluster = loadClusterConfig(str('kubeconfig'), str('context'));
     const leaseDurationSeconds = intFlag('lease-duration', str('lease-duration'), 15, 1, 3600);
     const retryPeriodMs = intFlag('retry-period', str('retry-period'), 2000, 50, 600_000);
@@ -124,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`tinysaver operator: ${(err as Error).message}`);
     return 2;
   }
-  const { Operator } = await import('../../../operator/operator.js');
+  const { Operator } = await import('../../operator/operator.js');
   const op = new Operator(opts);
   try {
     await op.start();

@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { formatProfile, profileOnnxBytes } from '../../profile/profile.js';
+import { formatProfile, profileOnnxBytes } from '../../runtime/profile/profile.js';
 
 const HELP = `Usage: tinysaver profile MODEL.onnx [MODEL2.onnx ...] [--json]
 

@@ -1,12 +1,12 @@
 // `tinysaver replay`: the Fashion-MNIST test set through a v2 endpoint, with a summary of saver share,
 // accuracy vs the base, relative compute and latency.
 
-import { loadFashionMnist } from '../../../models/dataset/fashion-mnist.js';
-import { loadZooManifest } from '../../../models/zoo.js';
-import { V2Client } from '../../oip/client.js';
+import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
+import { loadZooManifest } from '../../models/zoo.js';
+import { V2Client } from '../../runtime/oip/client.js';
 import { parseFlags, type FlagDef } from '../flags.js';
-import { progressReporter } from '../progress.js';
-import { formatReplaySummary, replayDataset, type ReplaySummaryInput, type RunStats } from '../../router/replay.js';
+import { progressReporter } from '../../core/text/progress.js';
+import { formatReplaySummary, replayDataset, type ReplaySummaryInput, type RunStats } from '../../runtime/replay/replay.js';
 
 export const REPLAY_FLAGS: Record<string, FlagDef> = {
   url: { kind: 'url', default: 'http://127.0.0.1:8000', help: 'v2 endpoint to replay through (router, model server, Triton, ...)' },

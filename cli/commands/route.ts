@@ -1,10 +1,10 @@
 // `tinysaver route`: the cascade router sidecar (saver first, base for the rows below the threshold).
 
-import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
-import type { FailurePolicy } from '../../router/cascade.js';
+import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../core/cascade/confidence.js';
+import type { FailurePolicy } from '../../runtime/router/cascade.js';
 import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
-import { ROUTER_DEFAULTS as D, type RouterOptions } from '../../router/options.js';
-import { startRouter } from '../../router/server.js';
+import { ROUTER_DEFAULTS as D, type RouterOptions } from '../../runtime/router/options.js';
+import { startRouter } from '../../runtime/router/server.js';
 
 export const ROUTE_FLAGS: Record<string, FlagDef> = {
   host: { kind: 'string', default: D.host, help: 'address to listen on (the operator passes 0.0.0.0)' },

@@ -1,14 +1,14 @@
 // `tinysaver select`: rank saver candidates for a base by ΔC = s - r at the certified budget operating point.
 
 import { basename } from 'node:path';
-import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
-import { loadZooManifest } from '../../../models/zoo.js';
+import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../core/cascade/confidence.js';
+import { loadZooManifest } from '../../models/zoo.js';
 import { type FlagDef, parseFlags } from '../flags.js';
-import { DEFAULT_BASE, combinePredictions, modelMacs, resolveModel, scoreOnTestSet } from '../../simulate/inputs.js';
-import { pct } from '../../simulate/simulate.js';
-import { type Candidate, type Selection, rankSavers } from '../../simulate/select.js';
+import { DEFAULT_BASE, combinePredictions, modelMacs, resolveModel, scoreOnTestSet } from '../../runtime/simulate/inputs.js';
+import { pct } from '../../runtime/simulate/simulate.js';
+import { type Candidate, type Selection, rankSavers } from '../../runtime/simulate/select.js';
 import { reportJson } from './simulate.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../core/text/table.js';
 
 const FLAGS: Record<string, FlagDef> = {
   base: { kind: 'string', meta: 'MODEL', default: DEFAULT_BASE, help: 'base ONNX file or bundled zoo model name' },

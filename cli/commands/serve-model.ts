@@ -1,14 +1,14 @@
 // `tinysaver serve-model`: one ONNX model behind the Open Inference Protocol v2 (REST).
 
 import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
-import { PROVIDERS, type Provider } from '../../onnx/session.js';
+import { PROVIDERS, type Provider } from '../../runtime/onnx/session.js';
 import {
   MODEL_SERVER_DEFAULTS as D,
   defaultInferenceThread,
   startModelServer,
   type InferenceThread,
   type ModelServerOptions,
-} from '../../server/model-server.js';
+} from '../../runtime/server/model-server.js';
 
 export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
   model: { kind: 'string', meta: 'PATH', help: 'ONNX model file to serve (required)' },

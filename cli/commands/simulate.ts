@@ -4,14 +4,14 @@
 
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../cascade/confidence.js';
+import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../core/cascade/confidence.js';
 import { type FlagDef, parseFlags } from '../flags.js';
-import { DEFAULT_BASE, DEFAULT_SAVER, modelMacs, predictionsFromFile, predictionsFromModels, resolveModel } from '../../simulate/inputs.js';
-import { predictionsToJsonl } from '../../simulate/predictions.js';
-import { plotSvg } from '../../simulate/plot.js';
-import { formatReport } from '../../simulate/report.js';
-import { type SimulationReport, simulate } from '../../simulate/simulate.js';
-import { modelCascadeSnippet } from '../../simulate/snippet.js';
+import { DEFAULT_BASE, DEFAULT_SAVER, modelMacs, predictionsFromFile, predictionsFromModels, resolveModel } from '../../runtime/simulate/inputs.js';
+import { predictionsToJsonl } from '../../runtime/simulate/predictions.js';
+import { plotSvg } from '../../runtime/simulate/plot.js';
+import { formatReport } from '../../runtime/simulate/report.js';
+import { type SimulationReport, simulate } from '../../runtime/simulate/simulate.js';
+import { modelCascadeSnippet } from '../../runtime/simulate/snippet.js';
 
 export const SIMULATE_FLAGS: Record<string, FlagDef> = {
   saver: { kind: 'string', meta: 'MODEL', default: DEFAULT_SAVER, help: 'saver ONNX file or bundled zoo model name' },

@@ -3,12 +3,12 @@
 // The router runs the saver in-process on the same session the saver server serves (no localhost hop,
 // like `route --saver-onnx`); --saver-via-http makes it call the saver server instead, as a Sidecar pod does.
 
-import { loadZooManifest, zooModelPath } from '../../../models/zoo.js';
+import { loadZooManifest, zooModelPath } from '../../models/zoo.js';
 import { parseFlags, type FlagDef } from '../flags.js';
-import { ROUTER_DEFAULTS } from '../../router/options.js';
-import { startRouter, type RunningRouter } from '../../router/server.js';
-import { startModelServer, type RunningModelServer } from '../../server/model-server.js';
-import { loadOnnxModel, type OnnxModel } from '../../onnx/session.js';
+import { ROUTER_DEFAULTS } from '../../runtime/router/options.js';
+import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
+import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
+import { loadOnnxModel, type OnnxModel } from '../../runtime/onnx/session.js';
 import { untilSignal } from './route.js';
 
 export const UP_FLAGS: Record<string, FlagDef> = {

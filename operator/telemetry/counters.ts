@@ -2,7 +2,7 @@
 // of the shared confidence grid plus a few scalar counters. One flat shape is used for cumulative
 // snapshots, per-interval deltas and window sums, so deltas and windows are plain vector arithmetic.
 
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 
 /** Histograms kept per bucket; each has CONFIDENCE_BUCKETS.length + 1 entries (the last is +Inf). */
 export const HISTOGRAM_KEYS = ['all', 'escalatedAgree', 'escalatedDisagree', 'auditAgree', 'auditDisagree'] as const;

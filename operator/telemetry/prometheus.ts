@@ -4,11 +4,11 @@
 // run on it. increase() extrapolates to the window edges, so counts come back fractional: they are
 // rounded and the cumulative `le` series made non-decreasing before they are split into buckets.
 
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { type RouterCounters, totalRows, zeroCounters } from './counters.js';
 import { fetchText } from './scrape.js';
 import { parseValue } from './prom-text.js';
-import { ROUTER_METRICS as M } from './router-metrics.js';
+import { ROUTER_METRICS as M } from '../../core/metrics/router-metric-names.js';
 
 export interface PrometheusSource {
   /** base URL of the Prometheus server, e.g. http://prometheus.monitoring:9090 */

@@ -2,21 +2,11 @@
 // Metric names are the data-plane contract in DESIGN.md; the confidence histograms must use the shared
 // CONFIDENCE_BUCKETS grid, otherwise the counts cannot be pooled and the snapshot is rejected.
 
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { ROUTER_METRICS } from '../../core/metrics/router-metric-names.js';
 import { type RouterCounters, zeroCounters } from './counters.js';
 import { type MetricFamily, PromParseError, histogramSeries, labelsMatch, parsePromText, type ParseLimits } from './prom-text.js';
 
-export const ROUTER_METRICS = {
-  confidence: 'tinysaver_confidence',
-  escalated: 'tinysaver_escalated_confidence',
-  audit: 'tinysaver_audit_confidence',
-  rows: 'tinysaver_rows_total',
-  requests: 'tinysaver_requests_total',
-  auditDropped: 'tinysaver_audit_dropped_total',
-  threshold: 'tinysaver_threshold',
-  auditRate: 'tinysaver_audit_rate',
-  processStart: 'process_start_time_seconds',
-} as const;
 
 export interface RouterSnapshot {
   counters: RouterCounters;

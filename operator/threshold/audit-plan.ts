@@ -1,6 +1,6 @@
 // The audit rate: just enough audits per window for the cheapest operating point, no more.
 //
-// Audits cost base-model compute: per row the cascade costs s + (1 - r) + a·r (runtime/cascade/cost.ts),
+// Audits cost base-model compute: per row the cascade costs s + (1 - r) + a·r (core/cascade/cost.ts),
 // so at a fixed saver cost s the controller should maximize r·(1 - a), the fraction of rows that never
 // reach the base. A lower threshold raises r but needs more audits: certifying share r at disagreement
 // rate p needs n audits with r·CP⁺(p·n, n, δ) <= headroom·ε, and n grows without bound as r·p approaches ε.
@@ -15,9 +15,9 @@
 // The estimates only choose how much to measure; the threshold itself is still moved by the certified
 // bound (policy.ts), so an optimistic estimate costs share, never the budget guarantee.
 
-import { clopperPearsonUpper } from '../../runtime/cascade/bounds.js';
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
-import { candidateThresholds, lossUpperBound } from '../../runtime/cascade/certify.js';
+import { clopperPearsonUpper } from '../../core/cascade/bounds.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { candidateThresholds, lossUpperBound } from '../../core/cascade/certify.js';
 import type { RouterCounters } from '../telemetry/counters.js';
 
 export interface AuditPlanOptions {

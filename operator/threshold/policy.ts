@@ -1,6 +1,6 @@
 // The threshold policy: one pure decision per control interval, from the window's confidence
 // histograms to "keep t", "raise t to s", or "lower t by one step", plus the audit rate the routers
-// should use. All bound math is the shared certification in runtime/cascade/certify.ts (the offline
+// should use. All bound math is the shared certification in core/cascade/certify.ts (the offline
 // simulator runs the same code); this file only decides how to MOVE given those bounds.
 //
 // Rules (DESIGN.md "Threshold controller"):
@@ -18,9 +18,9 @@
 // - mode fixed never moves t; mode observe computes everything and reports the recommendation only;
 // - audit rate: just enough audits per window for the cheapest certifiable operating point (audit-plan.ts).
 
-import { clopperPearsonLower } from '../../runtime/cascade/bounds.js';
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
-import { type CandidateBound, candidateThresholds, certifyThreshold, lossUpperBound } from '../../runtime/cascade/certify.js';
+import { clopperPearsonLower } from '../../core/cascade/bounds.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { type CandidateBound, candidateThresholds, certifyThreshold, lossUpperBound } from '../../core/cascade/certify.js';
 import { type RouterCounters, HISTOGRAM_KEYS, SCALAR_KEYS, sumOf } from '../telemetry/counters.js';
 import { neededAudits, nextAuditRate, planAudits } from './audit-plan.js';
 

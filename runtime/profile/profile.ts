@@ -7,7 +7,7 @@
 
 import { FLOAT_DTYPES, type OnnxModel, type OnnxNode, decodeOnnxModel } from './onnx-proto.js';
 import { type OpInput, type Shape, ShapeError, inferNode, isKnownOp, prod } from './ops.js';
-import { formatTable } from '../cli/table.js';
+import { formatTable } from '../../core/text/table.js';
 
 export interface OpProfile {
   name: string;

@@ -5,11 +5,11 @@
 // has been sent (off the hot path).
 
 import { performance } from 'node:perf_hooks';
-import { rowConfidence, type ConfidenceMeasure } from '../cascade/confidence.js';
+import { rowConfidence, type ConfidenceMeasure } from '../../core/cascade/confidence.js';
 import { OipError, type InferRequest, type InferResponse, type Tensor } from '../oip/types.js';
 import { dataToNumbers } from '../oip/tensor-data.js';
 import { BoundedRunner, sampleAuditRows } from './audit.js';
-import { seededRandom } from '../random.js';
+import { seededRandom } from '../../core/random.js';
 import { CircuitBreaker } from './breaker.js';
 import type { CascadeLayout } from './compat.js';
 import type { RouterMetrics, RowRoute } from './metrics.js';

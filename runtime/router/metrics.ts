@@ -3,7 +3,8 @@
 // at zero on startup so the controller sees the series before the first request.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CONFIDENCE_BUCKETS } from '../cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { ROUTER_METRICS as M } from '../../core/metrics/router-metric-names.js';
 
 export type RowRoute = 'saver' | 'base' | 'fallback';
 
@@ -28,22 +29,22 @@ export interface RouterMetrics {
 export function createRouterMetrics(modelName: string): RouterMetrics {
   const registry = new Registry();
   const registers = [registry];
-  const requests = new Counter({ name: 'tinysaver_requests_total', help: 'Inference requests received by the router.', labelNames: ['model'], registers });
+  const requests = new Counter({ name: M.requests, help: 'Inference requests received by the router.', labelNames: ['model'], registers });
   const requestsForModel = requests.labels({ model: modelName });
   requestsForModel.inc(0);
-  const rowsTotal = new Counter({ name: 'tinysaver_rows_total', help: 'Rows answered, by route: saver (confident), base (escalated), fallback (escalated but the base failed; saver answered).', labelNames: ['route'], registers });
-  const confidence = new Histogram({ name: 'tinysaver_confidence', help: 'Saver confidence of every row.', buckets: [...CONFIDENCE_BUCKETS], registers });
-  const escalatedH = new Histogram({ name: 'tinysaver_escalated_confidence', help: 'Saver confidence of escalated rows the base answered, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
-  const auditH = new Histogram({ name: 'tinysaver_audit_confidence', help: 'Saver confidence of audited saver-answered rows, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
-  const auditDropped = new Counter({ name: 'tinysaver_audit_dropped_total', help: 'Sampled audit rows not audited (audit slots full, base circuit open, or the base call failed).', registers });
-  const threshold = new Gauge({ name: 'tinysaver_threshold', help: 'Confidence threshold in effect: rows at or above it are answered by the saver.', registers });
-  const auditRate = new Gauge({ name: 'tinysaver_audit_rate', help: 'Fraction of saver-answered rows sampled for audit.', registers });
-  const baseFailures = new Counter({ name: 'tinysaver_base_failures_total', help: 'Base calls that failed (error, timeout) or were skipped because the circuit was open.', registers });
-  const thresholdReloadErrors = new Counter({ name: 'tinysaver_threshold_reload_errors_total', help: 'Threshold file reads that were invalid; the last good value was kept.', registers });
+  const rowsTotal = new Counter({ name: M.rows, help: 'Rows answered, by route: saver (confident), base (escalated), fallback (escalated but the base failed; saver answered).', labelNames: ['route'], registers });
+  const confidence = new Histogram({ name: M.confidence, help: 'Saver confidence of every row.', buckets: [...CONFIDENCE_BUCKETS], registers });
+  const escalatedH = new Histogram({ name: M.escalated, help: 'Saver confidence of escalated rows the base answered, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
+  const auditH = new Histogram({ name: M.audit, help: 'Saver confidence of audited saver-answered rows, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
+  const auditDropped = new Counter({ name: M.auditDropped, help: 'Sampled audit rows not audited (audit slots full, base circuit open, or the base call failed).', registers });
+  const threshold = new Gauge({ name: M.threshold, help: 'Confidence threshold in effect: rows at or above it are answered by the saver.', registers });
+  const auditRate = new Gauge({ name: M.auditRate, help: 'Fraction of saver-answered rows sampled for audit.', registers });
+  const baseFailures = new Counter({ name: M.baseFailures, help: 'Base calls that failed (error, timeout) or were skipped because the circuit was open.', registers });
+  const thresholdReloadErrors = new Counter({ name: M.thresholdReloadErrors, help: 'Threshold file reads that were invalid; the last good value was kept.', registers });
   // Lets a scraper tell a restart (counters back to zero) from a quiet period: the router's start time.
-  const started = new Gauge({ name: 'process_start_time_seconds', help: 'Start time of this router in seconds since the Unix epoch.', registers });
+  const started = new Gauge({ name: M.processStart, help: 'Start time of this router in seconds since the Unix epoch.', registers });
   started.set(Math.floor(Date.now() / 1000));
-  const durationH = new Histogram({ name: 'tinysaver_request_duration_seconds', help: 'Request latency by stage: saver call, base call, total in the router.', labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers });
+  const durationH = new Histogram({ name: M.duration, help: 'Request latency by stage: saver call, base call, total in the router.', labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers });
 
   const rows = { saver: rowsTotal.labels({ route: 'saver' }), base: rowsTotal.labels({ route: 'base' }), fallback: rowsTotal.labels({ route: 'fallback' }) };
   for (const c of Object.values(rows)) c.inc(0);

@@ -1,7 +1,7 @@
 // Router settings and their defaults. The CLI (`tinysaver route`), `tinysaver up` and the tests all
 // build a RouterOptions from these defaults, so a default is written down exactly once.
 
-import type { ConfidenceMeasure } from '../cascade/confidence.js';
+import type { ConfidenceMeasure } from '../../core/cascade/confidence.js';
 import type { FailurePolicy } from './cascade.js';
 import type { OnnxModel } from '../onnx/session.js';
 

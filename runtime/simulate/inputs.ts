@@ -4,12 +4,12 @@
 import { readFile } from 'node:fs/promises';
 import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
 import { zooModelPath } from '../../models/zoo.js';
-import type { ConfidenceMeasure } from '../cascade/confidence.js';
+import type { ConfidenceMeasure } from '../../core/cascade/confidence.js';
 import { profileOnnxBytes } from '../profile/profile.js';
-import { progressReporter } from '../cli/progress.js';
+import { progressReporter } from '../../core/text/progress.js';
 import { type Predictions, parsePredictionsJsonl } from './predictions.js';
 import { type LabelledImages, combinePredictions, predictWithModels, scoreModel } from './run-models.js';
-import type { RowConfidence } from '../cascade/confidence.js';
+import type { RowConfidence } from '../../core/cascade/confidence.js';
 
 export const DEFAULT_SAVER = 'saver-tinycnn';
 export const DEFAULT_BASE = 'base-cnn';

@@ -6,7 +6,7 @@
 //   {"saverConf": 0.93, "saverTop1": 3, "baseTop1": 3, "label": 3}
 // "label" is optional but must be present on every row or on none. Blank lines are skipped.
 
-import { type ConfidenceMeasure, rowConfidence } from '../cascade/confidence.js';
+import { type ConfidenceMeasure, rowConfidence } from '../../core/cascade/confidence.js';
 
 export interface Predictions {
   count: number;

@@ -1,9 +1,9 @@
 // Readable text for a SimulationReport: the operating points first, then the threshold table.
 
-import { CONFIDENCE_BUCKETS } from '../cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { type SimulationReport, type OperatingPoint, pct } from './simulate.js';
 import type { SweepPoint } from './sweep.js';
-import { formatTable } from '../cli/table.js';
+import { formatTable } from '../../core/text/table.js';
 
 export function thresholdLabel(t: number): string {
   if (t === Infinity) return 'base only';

@@ -1,7 +1,7 @@
 // Run a saver and a base ONNX model in-process (onnxruntime-node, same session code as the model
 // server) over a labelled image set and collect per-row predictions, with a progress bar on stderr.
 
-import { type ConfidenceMeasure, type RowConfidence, rowConfidence } from '../cascade/confidence.js';
+import { type ConfidenceMeasure, type RowConfidence, rowConfidence } from '../../core/cascade/confidence.js';
 import { type OnnxModel, loadOnnxModel } from '../onnx/session.js';
 import type { Predictions } from './predictions.js';
 

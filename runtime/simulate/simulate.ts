@@ -8,9 +8,9 @@
 //     per stratum), i.e. the threshold whose P(saver answers and saver != base) <= ε with confidence 1 - δ
 //     for new data like the calibration data. Needs no labels.
 
-import { CONFIDENCE_BUCKETS } from '../cascade/buckets.js';
-import { type CertifyResult, certifyThreshold } from '../cascade/certify.js';
-import { countsFromRows } from '../cascade/histogram.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { type CertifyResult, certifyThreshold } from '../../core/cascade/certify.js';
+import { countsFromRows } from '../../core/cascade/histogram.js';
 import type { Predictions } from './predictions.js';
 import { type SweepPoint, defaultThresholds, evaluateThreshold, seededSplit, sweepThresholds } from './sweep.js';
 

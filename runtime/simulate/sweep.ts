@@ -1,10 +1,10 @@
 // Cascade metrics at a threshold, from per-row predictions (pure). Every metric is over the rows
 // given (a split), so picking and reporting can use disjoint rows.
 
-import { CONFIDENCE_BUCKETS } from '../cascade/buckets.js';
-import { deltaCost, relativeCost } from '../cascade/cost.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { deltaCost, relativeCost } from '../../core/cascade/cost.js';
 import type { Predictions } from './predictions.js';
-import { seededRandom } from '../random.js';
+import { seededRandom } from '../../core/random.js';
 
 export interface SweepPoint {
   /** the saver answers rows with confidence >= threshold; Infinity = base only */

@@ -94,7 +94,7 @@ async function runOperatorAsDeployed(namespace: string, deployment: string, kube
     logs.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
     return true;
   }) as typeof process.stderr.write;
-  const { run } = await import('../../runtime/cli/commands/operator.js');
+  const { run } = await import('../../cli/commands/operator.js');
   const done = run([...args, `--kubeconfig=${kubeconfig}`, '--metrics-host=127.0.0.1']);
   let exited: number | undefined;
   void done.then((code) => (exited = code));

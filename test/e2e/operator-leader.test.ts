@@ -16,7 +16,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   // The CLI test runs the compiled operator (bin/tinysaver.js -> dist/); compile once if missing.
-  if (!existsSync(join(REPO_ROOT, 'dist/runtime/cli/main.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
   cluster = await startCluster();
   client = adminClient(cluster);
   await installCrd(cluster);

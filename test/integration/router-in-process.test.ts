@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zooModelPath } from '../../models/zoo.js';
-import { rowConfidence } from '../../runtime/cascade/confidence.js';
+import { rowConfidence } from '../../core/cascade/confidence.js';
 import { V2Client } from '../../runtime/oip/client.js';
 import type { InferResponse } from '../../runtime/oip/types.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';

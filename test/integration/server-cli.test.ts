@@ -9,7 +9,7 @@ import { V2Client } from '../../runtime/oip/client.js';
 import { images, queuedRows, waitFor, zooPaths } from './server-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
-const DIST = fileURLToPath(new URL('../../dist/runtime/cli/main.js', import.meta.url));
+const DIST = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const children: ChildProcess[] = [];
 
 beforeAll(() => {

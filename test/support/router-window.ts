@@ -1,7 +1,7 @@
 // Synthetic router telemetry for the policy and audit-plan tests: the counters a router at threshold
 // `t` with audit rate `a` would report for `rows` rows spread over confidence points, with saver/base
 // disagreement at rate `dis(c)`. Deterministic (rounded counts), so tests can reason about exact values.
-import { bucketIndex } from '../../runtime/cascade/buckets.js';
+import { bucketIndex } from '../../core/cascade/buckets.js';
 import { type RouterCounters, zeroCounters } from '../../operator/telemetry/counters.js';
 
 /** [confidence, share of rows] pairs. */

@@ -1,7 +1,7 @@
 // The audit-rate plan (operator/threshold/audit-plan.ts): just enough audits per window for the operating
 // point that keeps the most rows off the base, audits included; and the ConfigMap-friendly rounding.
 import { describe, expect, it } from 'vitest';
-import { candidateThresholds } from '../../runtime/cascade/certify.js';
+import { candidateThresholds } from '../../core/cascade/certify.js';
 import { type RouterCounters, totalRows, zeroCounters } from '../../operator/telemetry/counters.js';
 import { type AuditPlanOptions, neededAudits, nextAuditRate, planAudits } from '../../operator/threshold/audit-plan.js';
 import { INITIAL_POLICY_STATE, type Decision, decide } from '../../operator/threshold/policy.js';

@@ -1,4 +1,4 @@
-import { seededRandom } from '../../runtime/random.js';
+import { seededRandom } from '../../core/random.js';
 import { describe, expect, it } from 'vitest';
 import {
   clopperPearsonLower,
@@ -6,7 +6,7 @@ import {
   inverseRegularizedIncompleteBeta,
   logGamma,
   regularizedIncompleteBeta,
-} from '../../runtime/cascade/bounds.js';
+} from '../../core/cascade/bounds.js';
 
 // Reference values computed independently with /usr/bin/python3 (standard library only):
 // the exact binomial CDF P(Bin(n,p) <= k) evaluated in rational arithmetic (fractions.Fraction,

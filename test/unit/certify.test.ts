@@ -1,9 +1,9 @@
-import { seededRandom } from '../../runtime/random.js';
+import { seededRandom } from '../../core/random.js';
 import { describe, expect, it } from 'vitest';
-import { clopperPearsonUpper } from '../../runtime/cascade/bounds.js';
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
-import { candidateThresholds, certifyThreshold, lossUpperBound } from '../../runtime/cascade/certify.js';
-import { countsFromRows, emptyCounts, perBucketFromCumulative } from '../../runtime/cascade/histogram.js';
+import { clopperPearsonUpper } from '../../core/cascade/bounds.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { candidateThresholds, certifyThreshold, lossUpperBound } from '../../core/cascade/certify.js';
+import { countsFromRows, emptyCounts, perBucketFromCumulative } from '../../core/cascade/histogram.js';
 
 // seeded, so every property test is reproducible
 const rng = seededRandom;

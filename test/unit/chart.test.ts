@@ -154,7 +154,7 @@ describe('leader election', () => {
     expect(set).toEqual(expect.arrayContaining(['--prometheus-url=http://prom:9090', '--max-audit-rate=0.1', '--strata=3']));
   });
   it('passes only flags that `tinysaver operator` accepts', async () => {
-    const { run } = await import('../../runtime/cli/commands/operator.js');
+    const { run } = await import('../../cli/commands/operator.js');
     let help = '';
     const log = console.log;
     console.log = (s: string) => (help += s);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ROUTE_FLAGS, routerOptionsFromFlags } from '../../runtime/cli/commands/route.js';
-import { parseFlags } from '../../runtime/cli/flags.js';
+import { ROUTE_FLAGS, routerOptionsFromFlags } from '../../cli/commands/route.js';
+import { parseFlags } from '../../cli/flags.js';
 import { ROUTER_DEFAULTS } from '../../runtime/router/options.js';
 
 const parse = (argv: string[]) => parseFlags(argv, 'tinysaver route [flags]', 'summary', ROUTE_FLAGS);

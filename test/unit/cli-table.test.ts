@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable } from '../../runtime/cli/table.js';
+import { formatTable } from '../../core/text/table.js';
 
 describe('formatTable', () => {
   it('left-aligns text columns, right-aligns the rest, rules the header, trims trailing blanks', () => {

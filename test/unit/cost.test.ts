@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { breakEvenShare, computeSaved, deltaCost, relativeCost } from '../../runtime/cascade/cost.js';
+import { breakEvenShare, computeSaved, deltaCost, relativeCost } from '../../core/cascade/cost.js';
 
 describe('cost model', () => {
   it('relative cost = s + (1 - r) + a r, worked by hand', () => {

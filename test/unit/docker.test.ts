@@ -125,9 +125,9 @@ describe.each(Object.keys(FILES) as Array<keyof typeof FILES>)('%s image', (name
     const copies = ops(finalStage(df), 'COPY').map((i) => i.args);
     expect(copies).toContain('--from=build /src/bin/ ./bin/');
     expect(copies).toContain('--from=build /src/dist/ ./dist/');
-    // bin/tinysaver.js loads ../dist/runtime/cli/main.js, which tsc builds from runtime/cli/main.ts.
-    expect(read('bin/tinysaver.js')).toContain("'../dist/runtime/cli/main.js'");
-    expect(existsSync(join(ROOT, 'runtime/cli/main.ts'))).toBe(true);
+    // bin/tinysaver.js loads ../dist/cli/main.js, which tsc builds from cli/main.ts.
+    expect(read('bin/tinysaver.js')).toContain("'../dist/cli/main.js'");
+    expect(existsSync(join(ROOT, 'cli/main.ts'))).toBe(true);
   });
 
   it('copies only files that exist and that .dockerignore lets through', () => {
@@ -195,13 +195,13 @@ describe('ports match the chart, the operator builders and DESIGN defaults', () 
   it('operator: the metrics/health port the chart configures, which is also the CLI default', () => {
     const values = yaml.load(read('charts/tinysaver-operator/values.yaml')) as { operator: { metricsPort: number } };
     expect(exposed(parsed.operator)).toEqual([values.operator.metricsPort]);
-    expect(read('runtime/cli/commands/operator.ts')).toMatch(new RegExp(`--metrics-port PORT .*\\(default: ${values.operator.metricsPort}\\)`));
+    expect(read('cli/commands/operator.ts')).toMatch(new RegExp(`--metrics-port PORT .*\\(default: ${values.operator.metricsPort}\\)`));
   });
 });
 
 describe('commands the images run exist in the CLI', () => {
   it('chart runs `operator`; the operator runs `serve-model` and `route` in the runtime image', async () => {
-    const { COMMANDS } = await import('../../runtime/cli/main.js');
+    const { COMMANDS } = await import('../../cli/main.js');
     const deployment = read('charts/tinysaver-operator/templates/deployment.yaml');
     expect(deployment).toMatch(/args:\n\s+- operator\n/);
     expect(Object.keys(COMMANDS)).toEqual(expect.arrayContaining(['operator', 'serve-model', 'route']));
@@ -257,7 +257,7 @@ describe('operator image without onnxruntime-node', () => {
   }
 
   it('everything the CLI can load (every command) lies in the trees the image compiles', () => {
-    const { files } = importedPackages(['runtime/cli/main.ts']);
+    const { files } = importedPackages(['cli/main.ts']);
     const dirs = imageTsconfigDirs();
     const outside = [...files].map((f) => f.slice(ROOT.length)).filter((f) => !dirs.includes(f.split('/')[0]));
     expect(files.size).toBeGreaterThan(10);
@@ -265,12 +265,12 @@ describe('operator image without onnxruntime-node', () => {
   });
 
   it('`tinysaver operator` reaches no onnxruntime package, only declared dependencies', () => {
-    const opCmd = 'runtime/cli/commands/operator.ts';
+    const opCmd = 'cli/commands/operator.ts';
     expect(existsSync(join(ROOT, opCmd)), `${opCmd} missing`).toBe(true);
     // main.ts lazily imports every command; only its own static imports load for `operator`.
-    const mainSrc = read('runtime/cli/main.ts').replace(/import\(\s*['"][^'"]+['"]\s*\)/g, '');
+    const mainSrc = read('cli/main.ts').replace(/import\(\s*['"][^'"]+['"]\s*\)/g, '');
     const mainStatic = [...mainSrc.matchAll(/^\s*import\s+(?!type\b)[^'"]*?from\s+['"](\.[^'"]+)['"]/gm)].map((m) =>
-      join('runtime/cli', m[1]).replace(/\.js$/, '.ts'),
+      join('cli', m[1]).replace(/\.js$/, '.ts'),
     );
     const { packages, files } = importedPackages([opCmd, ...mainStatic]);
     expect(files.size).toBeGreaterThan(1);

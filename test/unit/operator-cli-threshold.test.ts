@@ -1,7 +1,7 @@
 // `tinysaver operator` threshold-controller flags: documented in --help, bad values are flag errors (exit 2)
 // named after the flag, reported before any kubeconfig is read.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { run } from '../../runtime/cli/commands/operator.js';
+import { run } from '../../cli/commands/operator.js';
 
 afterEach(() => vi.restoreAllMocks());
 

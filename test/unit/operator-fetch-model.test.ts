@@ -6,7 +6,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { run } from '../../runtime/cli/commands/fetch-model.js';
+import { run } from '../../cli/commands/fetch-model.js';
 
 const body = Buffer.alloc(100_000, 7);
 const sha = createHash('sha256').update(body).digest('hex');

@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import type { ModelCascade } from '../../operator/api/model-cascade.js';
 import { buildBaseDeployment, buildSaverDeployment } from '../../operator/reconcile/builders/workloads.js';
-import { parseFlags } from '../../runtime/cli/flags.js';
-import { ROUTE_FLAGS, routerOptionsFromFlags } from '../../runtime/cli/commands/route.js';
-import { SERVE_MODEL_FLAGS, modelServerOptionsFromFlags } from '../../runtime/cli/commands/serve-model.js';
+import { parseFlags } from '../../cli/flags.js';
+import { ROUTE_FLAGS, routerOptionsFromFlags } from '../../cli/commands/route.js';
+import { SERVE_MODEL_FLAGS, modelServerOptionsFromFlags } from '../../cli/commands/serve-model.js';
 
 function example(file: string): ModelCascade {
   const mc = yaml.load(readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8')) as ModelCascade;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
-import { lossUpperBound } from '../../runtime/cascade/certify.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { lossUpperBound } from '../../core/cascade/certify.js';
 import { totalRows } from '../../operator/telemetry/counters.js';
 import { type ConfidenceMass, routerWindowCounters } from '../support/router-window.js';
 import { type PolicySpec, type PolicyWindow, decide, neededAudits, validatePolicySpec } from '../../operator/threshold/policy.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BoundedRunner, sampleAuditRows } from '../../runtime/router/audit.js';
-import { seededRandom } from '../../runtime/random.js';
+import { seededRandom } from '../../core/random.js';
 
 describe('seeded audit sampling', () => {
   it('is deterministic per seed and uniform enough', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReplaySummary, percentile, relativeCompute, type RunStats } from '../../runtime/router/replay.js';
+import { formatReplaySummary, percentile, relativeCompute, type RunStats } from '../../runtime/replay/replay.js';
 
 describe('replay summary math', () => {
   it('nearest-rank percentiles', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import client from 'prom-client';
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { PromParseError, histogramSeries, parsePromText, parseValue } from '../../operator/telemetry/prom-text.js';
 import { parseRouterMetrics } from '../../operator/telemetry/router-metrics.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIDENCE_BUCKETS } from '../../runtime/cascade/buckets.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { bucketsFromVector, parseVectorResponse } from '../../operator/telemetry/prometheus.js';
 
 const answer = (result: unknown) => JSON.stringify({ status: 'success', data: { resultType: 'vector', result } });
