@@ -10,6 +10,7 @@ import { startRouter, type RunningRouter } from '../../runtime/router/server.js'
 import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
 import { loadOnnxModel, type OnnxModel } from '../../runtime/onnx/session.js';
 import { untilSignal } from './route.js';
+import { ListenError } from '../../runtime/oip/http.js';
 
 export const UP_FLAGS: Record<string, FlagDef> = {
   // Defaults are the operating point `tinysaver select` / `simulate` pick for the bundled zoo (README).
@@ -105,7 +106,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`tinysaver up: ${(e as Error).message}`);
     await closeAll();
-    return 1;
+    // A taken or forbidden port is a usage error (pick other --port/--saver-port/--base-port): exit 2.
+    return e instanceof ListenError ? 2 : 1;
   }
   const sig = await untilSignal();
   console.error(`tinysaver up: ${sig}, shutting down`);

@@ -95,6 +95,9 @@ export function sendInferResponse(res: ServerResponse, encoded: EncodedMessage):
   res.end(encoded.body);
 }
 
+/** The address could not be bound (taken, forbidden or not local): the caller's flags are at fault. */
+export class ListenError extends Error {}
+
 /**
  * Starts listening; a taken or forbidden address becomes an error that says which one and why
  * (Node's bare `listen EADDRINUSE` names neither the fix nor, for port 0 races, the port asked for).
@@ -103,9 +106,9 @@ export function listen(server: Server, port: number, host: string): Promise<void
   return new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-      if (e.code === 'EADDRINUSE') reject(new Error(`${where} is already in use (another server on that port?); pick another port`));
-      else if (e.code === 'EACCES') reject(new Error(`not allowed to listen on ${where} (ports below 1024 need privileges)`));
-      else if (e.code === 'EADDRNOTAVAIL') reject(new Error(`${where}: no such local address`));
+      if (e.code === 'EADDRINUSE') reject(new ListenError(`${where} is already in use (another server on that port?); pick another port`));
+      else if (e.code === 'EACCES') reject(new ListenError(`not allowed to listen on ${where} (ports below 1024 need privileges)`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new ListenError(`${where}: no such local address`));
       else reject(e);
     };
     server.once('error', onError);

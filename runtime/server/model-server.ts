@@ -268,7 +268,13 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   server.keepAliveTimeout = 65_000; // longer than typical client idle timeouts: fewer reset races
   server.requestTimeout = 60_000; // a client trickling a body cannot hold a socket forever
 
-  await listen(server, o.port, o.host);
+  try {
+    await listen(server, o.port, o.host);
+  } catch (e) {
+    // A model this call loaded (and its inference worker) would otherwise keep the process alive.
+    if (!opts.model) await model.release().catch(() => undefined);
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
 

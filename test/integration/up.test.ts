@@ -4,6 +4,8 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -73,4 +75,28 @@ test('up names an unknown model flag and exits 2', async () => {
   const r = (await run(process.execPath, [BIN, 'up', '--saver', 'saver-huge']).catch((e) => e)) as { code?: number; stderr: string };
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/--saver: "saver-huge" is not a bundled model \(known: .*saver-mlp/);
+});
+
+// A taken port is a usage error: up says which address, exits 2, and leaves nothing running (the
+// model server it had already loaded, and its inference worker, must not keep the process alive).
+test.each([
+  ['the saver port, saver served over HTTP', ['--saver-via-http'], 'saver-port'],
+  ['the saver port, saver in the router', [], 'saver-port'],
+  ['the router port', [], 'port'],
+])('up exits 2 naming the address when %s is taken', async (_what, extra, taken) => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const busy = (blocker.address() as AddressInfo).port;
+  const ports: Record<string, string> = { port: '0', 'saver-port': '0', 'base-port': '0', [taken]: String(busy) };
+  const args = [BIN, 'up', '--saver', 'saver-linear', ...Object.entries(ports).flatMap(([k, v]) => [`--${k}`, v]), ...extra];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    const guard = setTimeout(() => (child.kill('SIGKILL'), resolve(null)), 45_000);
+    child.once('exit', (c) => (clearTimeout(guard), resolve(c)));
+  });
+  blocker.close();
+  expect(code, `up did not exit by itself; stderr:\n${err}`).toBe(2);
+  expect(err).toContain(`127.0.0.1:${busy} is already in use`);
 });
