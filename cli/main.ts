@@ -2,6 +2,10 @@
 // exports `run(argv): Promise<number>`; it is imported lazily so `tinysaver --help` stays fast and a
 // command's heavy dependencies (onnxruntime, kubernetes client) load only when used.
 
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 export interface CommandSpec {
   summary: string;
   load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
@@ -29,12 +33,26 @@ function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Run `tinysaver <command> --help` for the flags of one command.',
+    'Run `tinysaver <command> --help` for the flags of one command; `tinysaver --version` prints the version.',
   ].join('\n');
+}
+
+/** The package version (package.json beside dist/ and the sources alike: two levels up from cli/). */
+export function version(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['..', '../..']) {
+    const path = join(here, up, 'package.json');
+    if (existsSync(path)) return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
+    console.log(`tinysaver ${version()}`);
+    return 0;
+  }
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(usage());
     return cmd ? 0 : 2;
