@@ -17,6 +17,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'fetch-model': { summary: 'download a model file (init container helper): size limit, optional sha256', load: () => import('./commands/fetch-model.js') },
   profile: { summary: 'parameters, MACs and FLOPs of an ONNX model from its graph', load: () => import('./commands/profile.js') },
   simulate: { summary: 'offline cascade simulation: threshold sweep, paper and certified-budget operating points, plot, ModelCascade snippet', load: () => import('./commands/simulate.js') },
+  decisions: { summary: 'router decision logs: saver share, thresholds, audit disagreement and saver classes over time; settings generations; one request by id', load: () => import('./commands/decisions.js') },
   select: { summary: 'rank saver candidates for a base model by ΔC = s - r at the certified operating point', load: () => import('./commands/select.js') },
   'serve-model': { summary: 'serve one ONNX model over the Open Inference Protocol v2 (dynamic batching)', load: () => import('./commands/serve-model.js') },
   route: { summary: 'cascade router sidecar: saver first, base for rows below the threshold', load: () => import('./commands/route.js') },

@@ -5,7 +5,10 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../core/cascade/confidence.js';
-import { type FlagDef, parseFlags } from '../flags.js';
+import { type FlagDef, type FlagValues, parseFlags } from '../flags.js';
+import { progressReporter } from '../../core/text/progress.js';
+import { parseTimeArg } from '../../runtime/decisions/read.js';
+import { type DecisionsWhatIf, asSimulationReport, formatDecisionsReport, simulateDecisions } from '../../runtime/simulate/decisions.js';
 import { DEFAULT_BASE, DEFAULT_SAVER, modelMacs, predictionsFromFile, predictionsFromModels, resolveModel } from '../../runtime/simulate/inputs.js';
 import { predictionsToJsonl } from '../../runtime/simulate/predictions.js';
 import { plotSvg } from '../../runtime/simulate/plot.js';
@@ -39,9 +42,30 @@ export const SIMULATE_FLAGS: Record<string, FlagDef> = {
   'saver-uri': { kind: 'string', meta: 'URI', help: 'spec.saver.model in the snippet (default: file:// of the local saver file)' },
   'base-uri': { kind: 'string', meta: 'URI', help: 'spec.base.model in the snippet (default: file:// of the local base file)' },
   'save-predictions': { kind: 'string', meta: 'FILE.jsonl', help: 'also write the per-row predictions (compact JSONL, reusable with --predictions)' },
+  decisions: { kind: 'string', meta: 'LOG...', help: 'router decision logs (one or more files: pods, rotated parts): the what-if on logged traffic, inverse-probability weighted, with the controller\'s certified bound' },
+  since: { kind: 'string', meta: 'TIME', help: 'with --decisions: only records at or after TIME (ISO 8601, or a duration back from now: 90m, 2h, 7d)' },
+  until: { kind: 'string', meta: 'TIME', help: 'with --decisions: only records before TIME' },
 };
 
-const USAGE = 'tinysaver simulate [--saver MODEL] [--base MODEL | --predictions FILE.jsonl] [flags]';
+/** Every value after --decisions up to the next flag (and of repeated --decisions); the rest of argv. */
+export function takeLogArgs(argv: string[], flag = 'decisions'): { logs: string[]; rest: string[]; given: boolean } {
+  const logs: string[] = [];
+  const rest: string[] = [];
+  let given = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === `--${flag}`) {
+      given = true;
+      while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) logs.push(argv[++i]);
+    } else if (a.startsWith(`--${flag}=`)) {
+      given = true;
+      logs.push(a.slice(flag.length + 3));
+    } else rest.push(a);
+  }
+  return { logs, rest, given };
+}
+
+const USAGE = 'tinysaver simulate [--saver MODEL] [--base MODEL | --predictions FILE.jsonl | --decisions LOG...] [flags]';
 const SUMMARY = 'Simulate a saver/base cascade offline: sweep the threshold, pick it by the TinySaver criterion and by a certified accuracy budget (picked on a calibration split, reported on a held-out split).';
 
 /** JSON with Infinity thresholds written as the string "Infinity" (base only). */
@@ -49,7 +73,9 @@ export function reportJson(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (v === Infinity ? 'Infinity' : v), 2);
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argvIn: string[]): Promise<number> {
+  const taken = takeLogArgs(argvIn);
+  const argv = taken.rest;
   const parsed = parseFlags(argv, USAGE, SUMMARY, SIMULATE_FLAGS);
   if (parsed.kind === 'help') {
     console.log(parsed.text);
@@ -70,6 +96,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (f['calibration-fraction'] === 0 || f['calibration-fraction'] === 1) {
     console.error('tinysaver simulate: --calibration-fraction must be strictly between 0 and 1');
+    return 2;
+  }
+  if (taken.given) return runDecisions(taken.logs, f, argv);
+  if (f.since !== undefined || f.until !== undefined) {
+    console.error('tinysaver simulate: --since/--until need --decisions');
     return 2;
   }
   const measure = f.measure as ConfidenceMeasure;
@@ -134,5 +165,73 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (f.json) console.log(reportJson({ ...report, title }));
   else console.log(formatReport(report, title));
+  return 0;
+}
+
+/** `simulate --decisions LOG...`: the what-if on logged traffic (runtime/simulate/decisions.ts). */
+async function runDecisions(logs: string[], f: FlagValues, argv: string[]): Promise<number> {
+  const fail = (msg: string) => {
+    console.error(`tinysaver simulate: ${msg}`);
+    return 2;
+  };
+  if (logs.length === 0) return fail('--decisions needs at least one log file');
+  if (f.predictions) return fail('--decisions and --predictions are two inputs; pass one');
+  const argvHas = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  let result: DecisionsWhatIf;
+  let costRatio = f['cost-ratio'] as number | undefined;
+  let saverPath: string | undefined;
+  let basePath: string | undefined;
+  try {
+    if (argvHas('saver') || argvHas('base')) {
+      saverPath = resolveModel(f.saver as string);
+      basePath = resolveModel(f.base as string);
+      if (costRatio === undefined) costRatio = (await modelMacs(saverPath)) / (await modelMacs(basePath));
+    }
+    const since = f.since === undefined ? undefined : parseTimeArg('since', f.since as string);
+    const until = f.until === undefined ? undefined : parseTimeArg('until', f.until as string);
+    if (since !== undefined && until !== undefined && since >= until) throw new Error(`--since (${new Date(since).toISOString()}) is not before --until (${new Date(until).toISOString()})`);
+    const bar = progressReporter('simulate: reading decision logs');
+    try {
+      result = await simulateDecisions(logs, {
+        costRatio: costRatio ?? null,
+        auditRate: argvHas('audit-rate') ? (f['audit-rate'] as number) : undefined,
+        epsilon: f.budget as number,
+        delta: f.delta as number,
+        min: f.min as number,
+        max: f.max as number,
+        strata: f.strata as number,
+        step: f.step as number,
+        since,
+        until,
+        onProgress: bar.update,
+      });
+    } finally {
+      bar.end();
+    }
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const title = `tinysaver simulate --decisions ${logs.join(' ')}`;
+  const first = result.versions[0];
+  if ((f.plot || f.snippet) && !first) return fail('no row records: nothing to plot or write a snippet for');
+  if (f.plot) {
+    if (costRatio === undefined) return fail('--plot needs the relative compute: pass --cost-ratio (or --saver and --base ONNX files to profile)');
+    await writeFile(f.plot as string, plotSvg(asSimulationReport(first), `decisions: ${first.cascade}`));
+  }
+  if (f.snippet) {
+    await writeFile(
+      f.snippet as string,
+      modelCascadeSnippet(asSimulationReport(first), {
+        name: f.name as string,
+        saverModel: (f['saver-uri'] as string | undefined) ?? (saverPath ? `file://${resolve(saverPath)}` : 'pvc://models/saver.onnx'),
+        baseModel: (f['base-uri'] as string | undefined) ?? (basePath ? `file://${resolve(basePath)}` : 'pvc://models/base.onnx'),
+        measure: f.measure as string,
+        min: f.min as number,
+        max: f.max as number,
+      }),
+    );
+  }
+  if (f.json) console.log(reportJson({ title, ...result }));
+  else console.log(formatDecisionsReport(result, title));
   return 0;
 }
