@@ -2,6 +2,8 @@
 // (stream position), one line per policy, an optional horizontal reference line and a shaded
 // background for the drift severity.
 
+import { niceTicks } from '../../core/plot/ticks.js';
+
 export interface Series {
   label: string;
   color: string;
@@ -60,8 +62,7 @@ export function renderSvg(spec: PlotSpec): string {
     }
     out.push(`<rect x="${left}" y="${y0}" width="${plotW}" height="${panelH}" fill="none" stroke="#888"/>`);
     out.push(`<text x="${left}" y="${y0 - 8}" font-weight="bold">${esc(p.title)}</text>`);
-    for (let k = 0; k <= 4; k++) {
-      const v = p.yMin + ((p.yMax - p.yMin) * k) / 4;
+    for (const v of niceTicks(p.yMin, p.yMax, 4)) {
       const y = py(v);
       out.push(`<line x1="${left - 4}" x2="${left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#eee"/>`);
       out.push(`<text x="${left - 8}" y="${(y + 4).toFixed(1)}" text-anchor="end">${esc(p.format(v))}</text>`);
@@ -88,9 +89,8 @@ export function renderSvg(spec: PlotSpec): string {
       out.push(`<text x="${left + plotW + 32}" y="${ly}">${esc(s.label)}</text>`);
     });
     if (i === spec.panels.length - 1) {
-      for (let k = 0; k <= 5; k++) {
-        const xv = x0 + ((x1 - x0) * k) / 5;
-        out.push(`<text x="${px(xv).toFixed(1)}" y="${y0 + panelH + 16}" text-anchor="middle">${Math.round(xv)}</text>`);
+      for (const xv of niceTicks(x0, x1)) {
+        out.push(`<text x="${px(xv).toFixed(1)}" y="${y0 + panelH + 16}" text-anchor="middle">${xv}</text>`);
       }
       out.push(`<text x="${left + plotW / 2}" y="${y0 + panelH + 34}" text-anchor="middle">${esc(spec.xLabel)}</text>`);
     }

@@ -1,6 +1,7 @@
 // Accuracy (or agreement with the base, without labels) vs relative compute as a standalone SVG,
 // with the chosen operating points marked. Hand-written SVG: no dependency, renders anywhere.
 
+import { niceDomain, niceStep, niceTicks, stepDecimals } from '../../core/plot/ticks.js';
 import type { OperatingPoint, SimulationReport } from './simulate.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -13,13 +14,11 @@ export function plotSvg(r: SimulationReport, title: string): string {
   const pts = r.sweep.map((p) => ({ x: p.relativeCost, y: yOf(p), t: p.threshold }));
   const xs = pts.map((p) => p.x);
   const ys = pts.map((p) => p.y);
-  const xMin = 0;
-  const xMax = Math.max(1.05, ...xs) * 1.02;
+  const [xMin, xMax] = niceDomain(0, Math.max(1.05, ...xs));
   const yLo = Math.min(...ys);
   const yHi = Math.max(...ys);
   const pad = Math.max(0.005, (yHi - yLo) * 0.1);
-  const y0 = Math.max(0, yLo - pad);
-  const y1 = Math.min(1, yHi + pad);
+  const [y0, y1] = niceDomain(Math.max(0, yLo - pad), Math.min(1, yHi + pad));
   const X = (v: number) => m.l + ((v - xMin) / (xMax - xMin)) * (W - m.l - m.r);
   const Y = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
   const sorted = [...pts].sort((a, b) => a.x - b.x || a.y - b.y);
@@ -29,13 +28,15 @@ export function plotSvg(r: SimulationReport, title: string): string {
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${esc(title)}</text>`);
   // grid + ticks
-  for (let i = 0; i <= 5; i++) {
-    const xv = xMin + ((xMax - xMin) * i) / 5;
-    const yv = y0 + ((y1 - y0) * i) / 5;
-    out.push(`<line x1="${X(xv)}" y1="${m.t}" x2="${X(xv)}" y2="${H - m.b}" stroke="#eee"/>`);
-    out.push(`<line x1="${m.l}" y1="${Y(yv)}" x2="${W - m.r}" y2="${Y(yv)}" stroke="#eee"/>`);
-    out.push(`<text x="${X(xv)}" y="${H - m.b + 18}" text-anchor="middle">${xv.toFixed(2)}</text>`);
-    out.push(`<text x="${m.l - 8}" y="${Y(yv) + 4}" text-anchor="end">${(100 * yv).toFixed(1)}%</text>`);
+  const xDec = stepDecimals(niceStep(xMax - xMin));
+  for (const xv of niceTicks(xMin, xMax)) {
+    out.push(`<line x1="${X(xv).toFixed(1)}" y1="${m.t}" x2="${X(xv).toFixed(1)}" y2="${H - m.b}" stroke="#eee"/>`);
+    out.push(`<text x="${X(xv).toFixed(1)}" y="${H - m.b + 18}" text-anchor="middle">${xv.toFixed(xDec)}</text>`);
+  }
+  const yDec = Math.max(0, stepDecimals(niceStep(y1 - y0)) - 2);
+  for (const yv of niceTicks(y0, y1)) {
+    out.push(`<line x1="${m.l}" y1="${Y(yv).toFixed(1)}" x2="${W - m.r}" y2="${Y(yv).toFixed(1)}" stroke="#eee"/>`);
+    out.push(`<text x="${m.l - 8}" y="${(Y(yv) + 4).toFixed(1)}" text-anchor="end">${(100 * yv).toFixed(yDec)}%</text>`);
   }
   out.push(`<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`);
   out.push(`<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`);
