@@ -94,7 +94,7 @@ export class Operator {
       onStartedLeading: () => {
         this.metrics.isLeader.set(1);
         this.opts.log('info', 'became leader', { identity: this.opts.identity });
-        this.transition(() => this.startControllers(), 'start controllers');
+        void this.transition(() => this.startControllers(), 'start controllers'); // transition() logs its own failures
       },
       onStoppedLeading: () => {
         this.metrics.isLeader.set(0);

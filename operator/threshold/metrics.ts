@@ -34,14 +34,16 @@ export class ThresholdMetrics {
     this.bound = new Gauge({ name: CASCADE_LOSS_BOUND, help: 'Certified upper bound on accuracy loss vs the base at the current threshold (fraction of rows).', labelNames, registers });
     this.budget = new Gauge({ name: CASCADE_BUDGET, help: 'spec.budget.maxAccuracyLoss of the cascade (fraction of rows).', labelNames, registers });
     this.share = new Gauge({ name: CASCADE_SAVER_SHARE, help: 'Fraction of rows the saver answered over the telemetry window.', labelNames, registers });
-    const self = this;
+    // collect() runs with the gauge as `this`; read the controller's state through these instead.
+    const lastSuccess = this.lastSuccess;
+    const clock = this.now;
     this.age = new Gauge({
       name: CASCADE_TELEMETRY_AGE_SECONDS,
       help: 'Seconds since the last successful telemetry scrape of the cascade routers.',
       labelNames,
       registers,
       collect() {
-        for (const { labels, atMs } of self.lastSuccess.values()) this.set(labels, Math.max(0, (self.now() - atMs) / 1000));
+        for (const { labels, atMs } of lastSuccess.values()) this.set(labels, Math.max(0, (clock() - atMs) / 1000));
       },
     });
     this.changes = new Counter({

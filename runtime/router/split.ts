@@ -46,7 +46,6 @@ type Sliceable = ArrayLike<unknown> & { constructor: unknown };
 export function gatherRows<D extends ArrayLike<unknown>>(data: D, size: number, rows: ArrayLike<number>): D {
   const src = data as unknown as Sliceable;
   const count = rows.length * size;
-  let out: { [i: number]: unknown; length: number };
   if (ArrayBuffer.isView(src)) {
     // Typed arrays: one block copy per row.
     type Typed = { subarray(a: number, b: number): Typed; set(a: Typed, o: number): void; length: number };
@@ -56,7 +55,7 @@ export function gatherRows<D extends ArrayLike<unknown>>(data: D, size: number, 
     for (let r = 0; r < rows.length; r++) dst.set(typed.subarray(rows[r] * size, (rows[r] + 1) * size), r * size);
     return dst as unknown as D;
   }
-  out = new Array(count);
+  const out: unknown[] = new Array(count);
   for (let r = 0; r < rows.length; r++) {
     const from = rows[r] * size;
     const to = r * size;

@@ -80,7 +80,7 @@ describe('threshold controller on a live cascade', () => {
     const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined });
     ctl.upsert(state.mc);
     await ctl.runCycle(KEY);
-    for (let i = 0; i < 8 && !(state.mc.status?.threshold! > 0.5); i++) {
+    for (let i = 0; i < 8 && !((state.mc.status?.threshold ?? 0) > 0.5); i++) {
       await send(cascade, stream(400, 1));
       clock += 30_000;
       await ctl.runCycle(KEY);

@@ -133,11 +133,14 @@ describe('model server: metadata, health, inference', () => {
 describe('readBody over real HTTP', () => {
   test('binary tensors decode as views of the body buffer (aligned, no copy), whatever the header length', async () => {
     const seen: boolean[] = [];
-    const srv = http.createServer(async (req, res) => {
-      const body = await readBody(req, 1 << 20);
-      const r = decodeInferRequest(body, parseHeaderLength(req.headers['inference-header-content-length']));
-      seen.push(r.inputs[0].data.buffer === body.buffer);
-      res.end();
+    const srv = http.createServer((req, res) => {
+      readBody(req, 1 << 20)
+        .then((body) => {
+          const r = decodeInferRequest(body, parseHeaderLength(req.headers['inference-header-content-length']));
+          seen.push((r.inputs[0].data as Float64Array).buffer === body.buffer);
+        })
+        .catch(() => seen.push(false))
+        .finally(() => res.end());
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;

@@ -11,7 +11,6 @@ const run = promisify(execFile);
 export const CHART_DIR = process.env.TINYSAVER_CHART_DIR || fileURLToPath(new URL('../../charts/tinysaver-operator', import.meta.url));
 
 /** A rendered Kubernetes object; tests index into it freely. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
 
 export interface HelmResult {

@@ -235,9 +235,7 @@ describe('every optional feature on', () => {
       metadata: { name: 'demo', namespace: 'ml', uid: '00000000-0000-0000-0000-000000000001' },
       spec: { saver: { model: '/app/models/zoo/saver.onnx' }, base: { model: '/app/models/zoo/base.onnx' } },
     };
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const routerSvc = buildRouterService(mc as any) as any;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const baseSvc = buildBaseService(mc as any) as any;
     const sm = findObject(await renderChart({ ...ALL_FEATURES }), 'ServiceMonitor', 'ts-tinysaver-operator-routers').spec;
     const selects = (labels: Record<string, string>) =>

@@ -42,7 +42,7 @@ describe('CircuitBreaker', () => {
   });
 
   it('an abandoned probe frees the half-open slot', () => {
-    let now = 0;
+    const now = 0;
     const b = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 0, now: () => now });
     b.onFailure('x');
     expect(b.tryAcquire()).toBe(true);
