@@ -13,12 +13,13 @@ import { EventRecorder } from './reconcile/events.js';
 import { Reconciler, controllerKey } from './reconcile/reconciler.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
 import { startOperatorHttp } from './http-server.js';
-import type { ClusterConfig } from './kube/kubeconfig.js';
+import type { ClusterAccess } from './kube/kubeconfig.js';
 import { ThresholdController } from './threshold/controller.js';
 import { kubeControllerIO } from './threshold/kube.js';
 
 export interface OperatorOptions {
-  cluster: ClusterConfig;
+  /** cluster access (kubeconfig.ts); the operator's client takes its credentials from it per request */
+  cluster: ClusterAccess;
   /** Namespace to watch; undefined watches all namespaces. */
   watchNamespace?: string;
   identity: string;

@@ -9,7 +9,11 @@ Reconciles ModelCascade objects (tinysaver.io/v1alpha1) into router ConfigMaps, 
 Services and HPAs. Several replicas may run: a Lease elects one leader; the others stand by.
 
 Flags:
-  --kubeconfig PATH          kubeconfig file (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)
+  --kubeconfig PATH          kubeconfig file (default: $KUBECONFIG, a list merged like kubectl does, then
+                             in-cluster service account, then ~/.kube/config). Client certificates, tokens,
+                             tokenFile (re-read when it changes), exec plugins (aws eks get-token,
+                             gke-gcloud-auth-plugin, kubelogin; re-run before the credential expires) and
+                             auth-provider oidc are supported
   --context NAME             kubeconfig context (default: current-context)
   --namespace NS             watch only this namespace (default: all namespaces)
   --lease-namespace NS       namespace of the leader-election Lease (default: the kubeconfig/pod namespace)
@@ -98,8 +102,8 @@ export async function run(argv: string[]): Promise<number> {
       maxAuditRate: fractionFlag('max-audit-rate', str('max-audit-rate')),
       strata: str('strata') === undefined ? undefined : intFlag('strata', str('strata'), 1, 1, 64),
     };
-    const { loadClusterConfig } = await import('../../operator/kube/kubeconfig.js');
-    const cluster = loadClusterConfig(str('kubeconfig'), str('context'));
+    const { loadClusterAccess } = await import('../../operator/kube/kubeconfig.js');
+    const cluster = loadClusterAccess({ kubeconfig: str('kubeconfig'), context: str('context') });
     const leaseDurationSeconds = intFlag('lease-duration', str('lease-duration'), 15, 1, 3600);
     const retryPeriodMs = intFlag('retry-period', str('retry-period'), 2000, 50, 600_000);
     if (retryPeriodMs >= leaseDurationSeconds * 1000) throw new Error('--retry-period: must be shorter than --lease-duration');
@@ -123,6 +127,14 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     console.error(`tinysaver operator: ${(err as Error).message}`);
     return 2;
+  }
+  try {
+    // Fail fast with the plugin's own words when credentials cannot be had (exec plugin missing or failing).
+    await opts.cluster.check();
+  } catch (err) {
+    console.error(`tinysaver operator: cannot get cluster credentials (${opts.cluster.source}): ${(err as Error).message}`);
+    opts.cluster.close();
+    return 1;
   }
   const { Operator } = await import('../../operator/operator.js');
   const op = new Operator(opts);
