@@ -1,6 +1,10 @@
 // ModelCascade (tinysaver.io/v1alpha1) as TypeScript types, mirroring crds/modelcascade.yaml. The apiserver
 // applies the CRD defaults; withDefaults() applies the same ones so builders also work on objects that did
-// not pass through an apiserver (unit tests, dry runs).
+// not pass through an apiserver (unit tests, dry runs, `tinysaver up`).
+//
+// withDefaults() is the one place in code that knows a default: builders, router config and the threshold
+// controller read the defaulted spec, computed once per event (reconcile / controller upsert).
+// test/unit/crd-defaults.test.ts checks every `default:` in crds/modelcascade.yaml against it.
 
 export const GROUP = 'tinysaver.io';
 export const VERSION = 'v1alpha1';
@@ -172,9 +176,25 @@ export function withDefaults(spec: ModelCascadeSpec) {
       max: spec.threshold?.max ?? 1,
       mode: spec.threshold?.mode ?? 'adaptive',
     },
+    budget: {
+      maxAccuracyLoss: spec.budget?.maxAccuracyLoss ?? 0.01,
+      confidence: spec.budget?.confidence ?? 0.95,
+    },
+    control: {
+      interval: spec.control?.interval ?? '30s',
+      window: spec.control?.window ?? '10m',
+      maxStep: spec.control?.maxStep ?? 0.02,
+      minAudits: spec.control?.minAudits ?? 200,
+      maxAuditRate: spec.control?.maxAuditRate ?? 0.25,
+    },
     autoscaling: {
-      saver: spec.autoscaling?.saver,
-      base: spec.autoscaling?.base,
+      saver: autoscalingDefaults(spec.autoscaling?.saver),
+      base: autoscalingDefaults(spec.autoscaling?.base),
     },
   };
+}
+
+function autoscalingDefaults(t: AutoscalingTarget | undefined): Required<AutoscalingTarget> | undefined {
+  if (!t) return undefined;
+  return { minReplicas: t.minReplicas ?? 1, maxReplicas: t.maxReplicas, targetCPUUtilization: t.targetCPUUtilization ?? 70 };
 }

@@ -4,7 +4,7 @@
 import { API_VERSION, KIND, PLURAL, type Condition, type ModelCascade } from '../api/model-cascade.js';
 import { ApiError, FIELD_MANAGER, resourcePath, type KubeClient } from '../kube/client.js';
 import type { Informer, KubeObject } from '../kube/informer.js';
-import { buildOwnedObjects, OWNED_KINDS } from './builders/index.js';
+import { buildOwnedObjects, OWNED_KINDS, type OwnedObject } from './builders/index.js';
 import { CASCADE_LABEL } from './builders/labels.js';
 import { ModelUriError } from './builders/model-source.js';
 import { effectiveThreshold } from './builders/router-config.js';
@@ -66,7 +66,7 @@ export class Reconciler {
     if (mc.metadata.deletionTimestamp) return 'gone';
     const ns = mc.metadata.namespace ?? 'default';
 
-    let desired: JsonObject[];
+    let desired: OwnedObject[];
     try {
       desired = buildOwnedObjects(mc);
     } catch (err) {
@@ -79,7 +79,7 @@ export class Reconciler {
     try {
       for (const obj of desired) {
         const meta = obj.metadata as { name: string };
-        const { apiVersion, plural } = pluralOf(obj.kind as string);
+        const { apiVersion, plural } = pluralOf(obj.kind!);
         const path = resourcePath(apiVersion, plural, ns, meta.name);
         // Our caches hold only labelled objects; anything else with this name needs a look before we apply.
         // A list with a name field selector, not a GET: the operator's RBAC grants list/watch, not get.
@@ -106,7 +106,7 @@ export class Reconciler {
   }
 
   /** Deletes objects this cascade controls that the current spec no longer produces (e.g. base -> external). */
-  private async prune(mc: ModelCascade, desired: JsonObject[]): Promise<void> {
+  private async prune(mc: ModelCascade, desired: OwnedObject[]): Promise<void> {
     const ns = mc.metadata.namespace ?? 'default';
     const want = new Set(desired.map((o) => `${o.kind}/${(o.metadata as { name: string }).name}`));
     for (const kind of OWNED_KINDS) {

@@ -1,5 +1,5 @@
-// ModelCascade spec -> the threshold policy's settings and the control loop's timing. Defaults are the
-// CRD's (crds/modelcascade.yaml), applied here too so objects that skipped the apiserver behave the same.
+// ModelCascade spec -> the threshold policy's settings and the control loop's timing. Defaults come from
+// withDefaults() (the one source in code of the CRD's defaults), so objects that skipped the apiserver behave the same.
 
 import type { ModelCascade } from '../api/model-cascade.js';
 import { withDefaults } from '../api/model-cascade.js';
@@ -47,32 +47,32 @@ export interface ControlSettings {
 export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE): { settings?: ControlSettings; errors: string[] } {
   const d = withDefaults(mc.spec);
   const errors: string[] = [];
-  const control = mc.spec.control ?? {};
-  const budget = mc.spec.budget ?? {};
+  const control = d.control;
+  const budget = d.budget;
   let intervalMs = 30_000;
   let windowMs = 600_000;
   try {
-    intervalMs = parseDuration(control.interval ?? '30s');
+    intervalMs = parseDuration(control.interval);
   } catch (e) {
     errors.push(`spec.control.interval: ${(e as Error).message}`);
   }
   try {
-    windowMs = parseDuration(control.window ?? '10m');
+    windowMs = parseDuration(control.window);
   } catch (e) {
     errors.push(`spec.control.window: ${(e as Error).message}`);
   }
   if (intervalMs < 100) errors.push(`spec.control.interval: must be at least 100ms, got ${control.interval}`);
   if (windowMs < intervalMs) errors.push(`spec.control.window (${control.window}) must be at least spec.control.interval (${control.interval})`);
   // [spec.router.auditRate, spec.control.maxAuditRate], the ceiling also capped operator-wide (never below the floor)
-  const bounds = auditRateBounds(mc);
+  const bounds = auditRateBounds(mc, d);
   const policy: PolicySpec = {
     mode: d.threshold.mode,
     min: d.threshold.min,
     max: d.threshold.max,
-    epsilon: budget.maxAccuracyLoss ?? 0.01,
-    delta: 1 - (budget.confidence ?? 0.95),
-    maxStep: control.maxStep ?? 0.02,
-    minAudits: control.minAudits ?? 200,
+    epsilon: budget.maxAccuracyLoss,
+    delta: 1 - budget.confidence,
+    maxStep: control.maxStep,
+    minAudits: control.minAudits,
     // three missed intervals (and at least 30 s) before telemetry counts as stale
     staleAfterMs: Math.max(3 * intervalMs + 1000, 30_000),
     auditRate: { min: bounds.min, max: Math.max(bounds.min, Math.min(bounds.max, maxAuditRate)) },

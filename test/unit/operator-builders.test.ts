@@ -101,7 +101,7 @@ describe('base Deployment', () => {
   it('requests GPUs, mounts the PVC read-only and serves on 8080 with CUDA', () => {
     const d = buildBaseDeployment(mc({ base: { model: 'pvc://models/base/resnet.onnx', gpus: 2 } })) as any;
     const base = container(d, 'base');
-    expect(base.resources.limits['nvidia.com/gpu']).toBe(2);
+    expect(base.resources.limits['nvidia.com/gpu']).toBe('2');
     expect(base.args).toContain('--provider');
     expect(base.args[base.args.indexOf('--provider') + 1]).toBe('cuda');
     expect(base.args[base.args.indexOf('--model') + 1]).toBe('/models/base/base/resnet.onnx');

@@ -1,10 +1,13 @@
 // Every object a ModelCascade owns, in apply order (config before the pods that mount it).
-import type { ModelCascade } from '../../api/model-cascade.js';
+import type { V1ConfigMap, V1Deployment, V2HorizontalPodAutoscaler, V1Service } from '@kubernetes/client-node';
+import { withDefaults, type ModelCascade } from '../../api/model-cascade.js';
 import { buildRouterConfigMap } from './router-config.js';
 import { buildBaseDeployment, buildSaverDeployment } from './workloads.js';
 import { buildBaseService, buildRouterService } from './services.js';
 import { buildBaseAutoscaler, buildSaverAutoscaler } from './autoscalers.js';
-import type { JsonObject } from './json.js';
+
+/** Every kind a ModelCascade owns, as client-node's types (type-only: nothing is loaded at run time). */
+export type OwnedObject = V1ConfigMap | V1Deployment | V1Service | V2HorizontalPodAutoscaler;
 
 export interface OwnedKind {
   apiVersion: string;
@@ -20,17 +23,19 @@ export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers' },
 ];
 
-export function buildOwnedObjects(mc: ModelCascade): JsonObject[] {
-  const all = [
-    buildRouterConfigMap(mc),
-    buildBaseDeployment(mc),
-    buildBaseService(mc),
-    buildSaverDeployment(mc),
+/** Every owned object of one cascade; the spec is defaulted once here and shared by every builder. */
+export function buildOwnedObjects(mc: ModelCascade): OwnedObject[] {
+  const d = withDefaults(mc.spec);
+  const all: (OwnedObject | null)[] = [
+    buildRouterConfigMap(mc, d),
+    buildBaseDeployment(mc, d),
+    buildBaseService(mc, d),
+    buildSaverDeployment(mc, d),
     buildRouterService(mc),
-    buildSaverAutoscaler(mc),
-    buildBaseAutoscaler(mc),
+    buildSaverAutoscaler(mc, d),
+    buildBaseAutoscaler(mc, d),
   ];
-  return all.filter((o): o is JsonObject => o !== null);
+  return all.filter((o): o is OwnedObject => o !== null);
 }
 
 export { auditRateBounds, effectiveAuditRate, effectiveThreshold, thresholdFileContent } from './router-config.js';

@@ -1,4 +1,6 @@
-// Loose JSON shapes for Kubernetes manifests the builders emit (the apiserver validates them).
+// JSON helpers. The builders' output is typed with @kubernetes/client-node's V1*/V2* model types
+// (type-only imports: nothing of client-node is loaded at run time by the builders); JsonObject stays
+// for objects read back from the apiserver whose kind is not known statically.
 export type JsonObject = Record<string, unknown>;
 
 /** Stable JSON: object keys sorted, so equal objects hash equally regardless of key order. */

@@ -3,7 +3,7 @@
 //   pvc://CLAIM/PATH  -> PVC CLAIM mounted read-only at /models/<role>, file at /models/<role>/PATH
 //   http(s)://URL     -> init container `tinysaver fetch-model URL /models/<role>/model.onnx` into an emptyDir
 //   file:///PATH, /PATH -> a file baked into the image; nothing to mount
-import type { JsonObject } from './json.js';
+import type { V1Container, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 
 export type ModelRole = 'saver' | 'base';
 
@@ -11,16 +11,16 @@ export interface ModelSource {
   kind: 'pvc' | 'http' | 'image';
   /** Path of the .onnx file inside the serving container. */
   path: string;
-  volumes: JsonObject[];
+  volumes: V1Volume[];
   /** Mounts for the serving container (read-only). */
-  mounts: JsonObject[];
-  initContainers: JsonObject[];
+  mounts: V1VolumeMount[];
+  initContainers: V1Container[];
 }
 
 export interface FetchContext {
   image: string;
   imagePullPolicy: string;
-  securityContext: JsonObject;
+  securityContext: V1SecurityContext;
   sha256?: string;
 }
 

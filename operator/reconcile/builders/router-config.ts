@@ -3,10 +3,10 @@
 // Seam for the threshold controller (issue 5, operator/threshold/): in mode adaptive the controller owns
 // status.threshold and reconcile copies it into the ConfigMap; reconcile never picks a threshold itself
 // beyond spec.threshold.initial, so the two never fight. The audit rate works the same way (status.auditRate).
-import type { ModelCascade } from '../../api/model-cascade.js';
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { DefaultedSpec, ModelCascade } from '../../api/model-cascade.js';
 import { withDefaults } from '../../api/model-cascade.js';
 import { objectMeta, names } from './labels.js';
-import type { JsonObject } from './json.js';
 
 export const THRESHOLD_FILE_KEY = 'threshold.json';
 export const ROUTER_CONFIG_DIR = '/etc/tinysaver/router';
@@ -15,20 +15,17 @@ export const ROUTER_CONFIG_DIR = '/etc/tinysaver/router';
  * Threshold the routers should use now: status.threshold (written by the threshold controller) in mode
  * adaptive, clamped to [min, max]; spec.threshold.initial otherwise or before the controller has written one.
  */
-export function effectiveThreshold(mc: ModelCascade): number {
-  const t = withDefaults(mc.spec).threshold;
+export function effectiveThreshold(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): number {
+  const t = d.threshold;
   const fromStatus = mc.status?.threshold;
   if (t.mode !== 'adaptive' || typeof fromStatus !== 'number' || !Number.isFinite(fromStatus)) return t.initial;
   return Math.min(t.max, Math.max(t.min, fromStatus));
 }
 
-/** CRD default of spec.control.maxAuditRate. */
-export const DEFAULT_MAX_AUDIT_RATE = 0.25;
-
 /** The audit-rate range of mode adaptive: [spec.router.auditRate, spec.control.maxAuditRate] (a ceiling below the floor is the floor). */
-export function auditRateBounds(mc: ModelCascade): { min: number; max: number } {
-  const min = withDefaults(mc.spec).router.auditRate;
-  const ceiling = mc.spec.control?.maxAuditRate ?? DEFAULT_MAX_AUDIT_RATE;
+export function auditRateBounds(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): { min: number; max: number } {
+  const min = d.router.auditRate;
+  const ceiling = d.control.maxAuditRate;
   return { min, max: Math.max(min, ceiling) };
 }
 
@@ -36,23 +33,23 @@ export function auditRateBounds(mc: ModelCascade): { min: number; max: number } 
  * Audit rate the routers should use now: status.auditRate (written by the threshold controller) in mode
  * adaptive, clamped to auditRateBounds; spec.router.auditRate otherwise or before the controller wrote one.
  */
-export function effectiveAuditRate(mc: ModelCascade): number {
-  const floor = withDefaults(mc.spec).router.auditRate;
+export function effectiveAuditRate(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): number {
+  const floor = d.router.auditRate;
   const fromStatus = mc.status?.auditRate;
-  if (withDefaults(mc.spec).threshold.mode !== 'adaptive' || typeof fromStatus !== 'number' || !Number.isFinite(fromStatus)) return floor;
-  const b = auditRateBounds(mc);
+  if (d.threshold.mode !== 'adaptive' || typeof fromStatus !== 'number' || !Number.isFinite(fromStatus)) return floor;
+  const b = auditRateBounds(mc, d);
   return Math.min(b.max, Math.max(b.min, fromStatus));
 }
 
-export function thresholdFileContent(mc: ModelCascade): string {
-  return JSON.stringify({ threshold: effectiveThreshold(mc), auditRate: effectiveAuditRate(mc) });
+export function thresholdFileContent(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): string {
+  return JSON.stringify({ threshold: effectiveThreshold(mc, d), auditRate: effectiveAuditRate(mc, d) });
 }
 
-export function buildRouterConfigMap(mc: ModelCascade): JsonObject {
+export function buildRouterConfigMap(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: objectMeta(mc, names.routerConfig(mc), 'router-config'),
-    data: { [THRESHOLD_FILE_KEY]: thresholdFileContent(mc) },
+    data: { [THRESHOLD_FILE_KEY]: thresholdFileContent(mc, d) },
   };
 }

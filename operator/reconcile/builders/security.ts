@@ -1,9 +1,9 @@
 // Restricted-profile security settings for every pod and container the operator creates.
-import type { JsonObject } from './json.js';
+import type { V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 
 export const RUN_AS_USER = 65532;
 
-export function podSecurityContext(): JsonObject {
+export function podSecurityContext(): V1PodSecurityContext {
   return {
     runAsNonRoot: true,
     runAsUser: RUN_AS_USER,
@@ -13,7 +13,7 @@ export function podSecurityContext(): JsonObject {
   };
 }
 
-export function containerSecurityContext(): JsonObject {
+export function containerSecurityContext(): V1SecurityContext {
   return {
     runAsNonRoot: true,
     allowPrivilegeEscalation: false,
@@ -25,5 +25,5 @@ export function containerSecurityContext(): JsonObject {
 }
 
 /** Read-only root FS: onnxruntime and node still want a writable /tmp. */
-export const TMP_VOLUME: JsonObject = { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } };
-export const TMP_MOUNT: JsonObject = { name: 'tmp', mountPath: '/tmp' };
+export const TMP_VOLUME: V1Volume = { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } };
+export const TMP_MOUNT: V1VolumeMount = { name: 'tmp', mountPath: '/tmp' };

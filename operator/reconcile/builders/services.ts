@@ -1,10 +1,10 @@
 // Services: <name> -> router sidecar (the cascade's endpoint); <name>-base -> in-cluster base.
-import { withDefaults, type ModelCascade } from '../../api/model-cascade.js';
+import type { V1Service } from '@kubernetes/client-node';
+import { withDefaults, type DefaultedSpec, type ModelCascade } from '../../api/model-cascade.js';
 import { objectMeta, names, selectorLabels } from './labels.js';
 import { BASE_PORT, ROUTER_PORT } from './workloads.js';
-import type { JsonObject } from './json.js';
 
-export function buildRouterService(mc: ModelCascade): JsonObject {
+export function buildRouterService(mc: ModelCascade): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -17,8 +17,7 @@ export function buildRouterService(mc: ModelCascade): JsonObject {
   };
 }
 
-export function buildBaseService(mc: ModelCascade): JsonObject | null {
-  const s = withDefaults(mc.spec);
+export function buildBaseService(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): V1Service | null {
   if (s.base.external || !s.base.model) return null;
   return {
     apiVersion: 'v1',

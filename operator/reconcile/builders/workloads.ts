@@ -1,34 +1,39 @@
 // Deployments: <name>-saver (saver model server + router sidecar; with spec.saver.mode InRouter the router
 // alone, running the saver model in-process) and <name>-base (GPU model server).
-import { withDefaults, type ModelCascade, type Resources } from '../../api/model-cascade.js';
+import type { V1Container, V1Deployment, V1DeploymentSpec, V1PodSpec, V1PodTemplateSpec, V1Probe, V1ResourceRequirements } from '@kubernetes/client-node';
+import { withDefaults, type DefaultedSpec, type ModelCascade, type Resources } from '../../api/model-cascade.js';
 import { CONFIG_HASH_ANNOTATION, objectLabels, objectMeta, names, selectorLabels } from './labels.js';
 import { modelSource } from './model-source.js';
 import { ROUTER_CONFIG_DIR, THRESHOLD_FILE_KEY } from './router-config.js';
 import { containerSecurityContext, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from './security.js';
 import { configHash } from './config-hash.js';
 import { combinedResources } from './combined-resources.js';
-import type { JsonObject } from './json.js';
 
 export const ROUTER_PORT = 8000;
 export const SAVER_PORT = 8001;
 export const BASE_PORT = 8080;
 const ROUTER_CONFIG_VOLUME = 'router-config';
 
-function resources(r: Resources, extraLimits: Record<string, string | number> = {}): JsonObject {
-  const out: JsonObject = {};
-  if (r.requests && Object.keys(r.requests).length) out.requests = { ...r.requests };
+/** Quantities as the strings Kubernetes stores them as (the CRD also admits plain numbers). */
+function quantities(q: Record<string, string | number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)]));
+}
+
+function resources(r: Resources, extraLimits: Record<string, string | number> = {}): V1ResourceRequirements {
+  const out: V1ResourceRequirements = {};
+  if (r.requests && Object.keys(r.requests).length) out.requests = quantities(r.requests);
   const limits = { ...(r.limits ?? {}), ...extraLimits };
-  if (Object.keys(limits).length) out.limits = limits;
+  if (Object.keys(limits).length) out.limits = quantities(limits);
   return out;
 }
 
-function httpProbe(path: string, port: string, periodSeconds: number, failureThreshold: number): JsonObject {
+function httpProbe(path: string, port: string, periodSeconds: number, failureThreshold: number): V1Probe {
   return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
 }
 
 /** URL and model name the router sends escalated and audited rows to. */
-export function baseEndpoint(mc: ModelCascade): { url: string; model: string } {
-  const base = withDefaults(mc.spec).base;
+export function baseEndpoint(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): { url: string; model: string } {
+  const base = s.base;
   if (base.external) return { url: base.external.url.replace(/\/+$/, ''), model: base.external.modelName };
   return { url: `http://${names.baseService(mc)}.${mc.metadata.namespace ?? 'default'}.svc:${BASE_PORT}`, model: 'base' };
 }
@@ -36,8 +41,8 @@ export function baseEndpoint(mc: ModelCascade): { url: string; model: string } {
 function podTemplate(
   mc: ModelCascade,
   component: 'saver' | 'base',
-  spec: JsonObject,
-): JsonObject {
+  spec: V1PodSpec,
+): V1PodTemplateSpec {
   return {
     metadata: {
       labels: objectLabels(mc, component),
@@ -50,15 +55,15 @@ function podTemplate(
 }
 
 /** Sets the config-hash annotation over the finished template (the annotation itself excluded). */
-function withConfigHash(template: JsonObject): JsonObject {
+function withConfigHash(template: V1PodTemplateSpec): V1PodTemplateSpec {
   const hash = configHash(template, {});
-  const meta = template.metadata as JsonObject;
-  meta.annotations = { ...(meta.annotations as JsonObject), [CONFIG_HASH_ANNOTATION]: hash };
+  const meta = (template.metadata ??= {});
+  meta.annotations = { ...meta.annotations, [CONFIG_HASH_ANNOTATION]: hash };
   return template;
 }
 
-function deployment(mc: ModelCascade, name: string, component: 'saver' | 'base', replicas: number | undefined, template: JsonObject): JsonObject {
-  const spec: JsonObject = {
+function deployment(mc: ModelCascade, name: string, component: 'saver' | 'base', replicas: number | undefined, template: V1PodTemplateSpec): V1Deployment {
+  const spec: V1DeploymentSpec = {
     selector: { matchLabels: selectorLabels(mc, component) },
     revisionHistoryLimit: 3,
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
@@ -69,15 +74,14 @@ function deployment(mc: ModelCascade, name: string, component: 'saver' | 'base',
   return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: objectMeta(mc, name, component), spec };
 }
 
-export function buildSaverDeployment(mc: ModelCascade): JsonObject {
-  const s = withDefaults(mc.spec);
+export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): V1Deployment {
   const csc = containerSecurityContext();
   const model = modelSource(s.saver.model, 'saver', {
     image: s.saver.image, imagePullPolicy: s.imagePullPolicy, securityContext: csc, sha256: s.saver.modelSha256,
   });
-  const base = baseEndpoint(mc);
+  const base = baseEndpoint(mc, s);
   const inRouter = s.saver.mode === 'InRouter';
-  const saver: JsonObject = {
+  const saver: V1Container = {
     name: 'saver',
     image: s.saver.image,
     imagePullPolicy: s.imagePullPolicy,
@@ -99,7 +103,7 @@ export function buildSaverDeployment(mc: ModelCascade): JsonObject {
   const saverArgs = inRouter
     ? ['--saver-onnx', model.path, '--saver-model', 'saver', '--max-coalesce-rows', String(s.saver.maxBatchSize)]
     : ['--saver-url', `http://127.0.0.1:${SAVER_PORT}`, '--saver-model', 'saver'];
-  const router: JsonObject = {
+  const router: V1Container = {
     name: 'router',
     image: s.saver.image,
     imagePullPolicy: s.imagePullPolicy,
@@ -126,7 +130,7 @@ export function buildSaverDeployment(mc: ModelCascade): JsonObject {
       TMP_MOUNT,
     ],
   };
-  const podSpec: JsonObject = {
+  const podSpec: V1PodSpec = {
     automountServiceAccountToken: false,
     securityContext: podSecurityContext(),
     initContainers: model.initContainers.length ? model.initContainers : undefined,
@@ -143,15 +147,14 @@ export function buildSaverDeployment(mc: ModelCascade): JsonObject {
 }
 
 /** null when the base is external (no in-cluster base). */
-export function buildBaseDeployment(mc: ModelCascade): JsonObject | null {
-  const s = withDefaults(mc.spec);
+export function buildBaseDeployment(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): V1Deployment | null {
   if (s.base.external || !s.base.model) return null;
   const csc = containerSecurityContext();
   const model = modelSource(s.base.model, 'base', {
     image: s.base.image, imagePullPolicy: s.imagePullPolicy, securityContext: csc, sha256: s.base.modelSha256,
   });
   const gpuLimits: Record<string, number> = s.base.gpus > 0 ? { 'nvidia.com/gpu': s.base.gpus } : {};
-  const base: JsonObject = {
+  const base: V1Container = {
     name: 'base',
     image: s.base.image,
     imagePullPolicy: s.imagePullPolicy,
@@ -169,7 +172,7 @@ export function buildBaseDeployment(mc: ModelCascade): JsonObject | null {
     securityContext: csc,
     volumeMounts: [...model.mounts, TMP_MOUNT],
   };
-  const podSpec: JsonObject = {
+  const podSpec: V1PodSpec = {
     automountServiceAccountToken: false,
     securityContext: podSecurityContext(),
     initContainers: model.initContainers.length ? model.initContainers : undefined,
