@@ -1,17 +1,28 @@
 // Benchmark: N ModelCascades applied at once (one `kubectl apply`) against a real kube-apiserver + etcd
-// (the e2e harness). Measures the time until every owned object exists and every status is written, and
-// the operator's resident memory. The operator runs as its own process (`tinysaver operator`). Prints a
-// table; asserts nothing.
+// (the e2e harness). Measures the time until every owned object exists and every status is written, the
+// operator's resident memory, and its CPU once all N cascades are idle. The operator runs as its own
+// process (`tinysaver operator`).
 //
-//   npm run build && node dist/bench/operator-scale.js [--count 200] [--workers 4]
+// Then the floor: the operator is stopped, the same N cascades are applied again into a fresh namespace,
+// and a minimal client (bench/minimal-kube.ts: one keep-alive agent, no informers, no queue) sends the
+// same 5 objects per cascade (server-side apply, built by the same builders beforehand) and the same N
+// status applies straight to the apiserver, at each --floor-concurrency. The operator's time after kubectl
+// returned is compared with the best floor. Prints tables; asserts nothing.
+//
+//   npm run build && node dist/bench/operator-scale.js [--count 200] [--workers 4] [--floor-concurrency 16,64]
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
-import { startCluster } from '../test/e2e/harness/cluster.js';
-import { KubeClient } from '../operator/kube/client.js';
+import { startCluster, type Cluster } from '../test/e2e/harness/cluster.js';
+import { KubeClient, resourcePath, FIELD_MANAGER } from '../operator/kube/client.js';
 import { loadKubeconfigFile } from '../operator/kube/kubeconfig.js';
+import { buildOwnedObjects } from '../operator/reconcile/builders/index.js';
+import { computeConditions, type DeploymentLike } from '../operator/reconcile/status.js';
+import { effectiveThreshold } from '../operator/reconcile/builders/router-config.js';
+import { API_VERSION, KIND, PLURAL, type ModelCascade } from '../operator/api/model-cascade.js';
+import { MinimalKube, pool } from './minimal-kube.js';
 import { benchFlags } from './flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
@@ -26,11 +37,101 @@ function rssMiB(pid: number): number {
   }
 }
 
+/** CPU seconds (user + system) the process has used, from /proc (clock ticks are 100 Hz on Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+const PLURALS: Record<string, string> = { ConfigMap: 'configmaps', Deployment: 'deployments', Service: 'services', HorizontalPodAutoscaler: 'horizontalpodautoscalers' };
+
+function cascadesYaml(count: number, ns: string): string {
+  return Array.from({ length: count }, (_, i) => `apiVersion: tinysaver.io/v1alpha1
+kind: ModelCascade
+metadata: {name: c${i}, namespace: ${ns}}
+spec:
+  saver: {model: /models/saver.onnx, replicas: 2}
+  base: {model: pvc://models/base-${i}.onnx}
+  threshold: {initial: 0.9, mode: adaptive}
+`).join('---\n');
+}
+
+interface FloorRow {
+  concurrency: number;
+  kubectlS: number;
+  objectsS: number;
+  totalS: number;
+  errors: number;
+}
+
+/**
+ * The floor at one concurrency: kubectl applies the cascades into a fresh namespace (no operator running),
+ * their manifests are built, then the timer runs over the 5 applies per cascade and the status applies.
+ */
+async function floor(cluster: Cluster, count: number, concurrency: number, ns: string): Promise<FloorRow> {
+  for (const args of [['create', 'namespace', ns]]) {
+    const r = await cluster.kubectl(args);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  }
+  const k0 = performance.now();
+  const applied = await cluster.kubectl(['apply', '-f', '-'], cascadesYaml(count, ns));
+  if (applied.code !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
+  const kubectlS = (performance.now() - k0) / 1000;
+  const mk = new MinimalKube(cluster.server, cluster.token, cluster.ca, concurrency);
+  try {
+    const list = await mk.request('GET', resourcePath(API_VERSION, PLURAL, ns));
+    const cascades = list.body.items as ModelCascade[];
+    if (cascades.length !== count) throw new Error(`floor: ${cascades.length} cascades listed, expected ${count}`);
+    const work = cascades.map((mc) => ({ mc, objects: buildOwnedObjects(mc), deployments: [] as DeploymentLike[] }));
+    let errors = 0;
+    const guard = async (f: () => Promise<void>) => {
+      try {
+        await f();
+      } catch (err) {
+        errors++;
+        if (errors <= 3) console.error(`  floor: ${(err as Error).message}`);
+      }
+    };
+    const query = `?fieldManager=${FIELD_MANAGER}&force=true`;
+    const t0 = performance.now();
+    await pool(work.flatMap((w) => w.objects.map((obj) => () => guard(async () => {
+      const path = resourcePath(obj.apiVersion!, PLURALS[obj.kind!]!, ns, obj.metadata!.name);
+      const r = await mk.request('PATCH', `${path}${query}`, obj, 'application/apply-patch+yaml');
+      if (obj.kind === 'Deployment') w.deployments.push(r.body);
+    }))), concurrency);
+    const tObjects = performance.now();
+    await pool(work.map((w) => () => guard(async () => {
+      const mc = w.mc;
+      const body = {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: mc.metadata.name, namespace: ns, resourceVersion: mc.metadata.resourceVersion },
+        status: { observedGeneration: mc.metadata.generation ?? 1, threshold: effectiveThreshold(mc), conditions: computeConditions({ generation: mc.metadata.generation ?? 1, deployments: w.deployments }).map((c) => ({ ...c, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') })) },
+      };
+      await mk.request('PATCH', `${resourcePath(API_VERSION, PLURAL, ns, mc.metadata.name, 'status')}?fieldManager=${FIELD_MANAGER}&force=true`, body, 'application/apply-patch+yaml');
+    })), concurrency);
+    const t1 = performance.now();
+    return { concurrency, kubectlS, objectsS: (tObjects - t0) / 1000, totalS: (t1 - t0) / 1000, errors };
+  } finally {
+    mk.close();
+  }
+}
+
 async function main(): Promise<void> {
   const values = benchFlags('node dist/bench/operator-scale.js [flags]', 'Apply many ModelCascades at once against a real kube-apiserver; time to owned objects and status, operator RSS.', {
     count: { kind: 'string', default: '200', help: 'ModelCascades to apply' },
     workers: { kind: 'string', default: '4', help: 'operator reconcile workers' },
+    'floor-concurrency': { kind: 'string', default: '16,64', help: 'comma-separated requests in flight for the floor client; empty skips the floor' },
+    'idle-seconds': { kind: 'string', default: '60', help: 'seconds of operator CPU sampled once every cascade is idle' },
   }) as Record<string, string>;
+  const floorConcurrency = values['floor-concurrency']!.split(',').filter((x) => x.trim()).map(Number);
+  if (floorConcurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--floor-concurrency: expected comma-separated positive integers');
+  const idleSeconds = Number(values['idle-seconds']);
+  if (!(idleSeconds >= 0)) throw new Error('--idle-seconds: expected a number >= 0');
   const count = Number(values.count);
   const workers = Number(values.workers);
   if (!Number.isInteger(count) || count < 1) throw new Error('--count: expected a positive integer');
@@ -59,14 +160,7 @@ async function main(): Promise<void> {
     let peakRss = idleRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(proc.pid!) || 0)), 100);
 
-    const docs = Array.from({ length: count }, (_, i) => `apiVersion: tinysaver.io/v1alpha1
-kind: ModelCascade
-metadata: {name: c${i}, namespace: scale}
-spec:
-  saver: {model: /models/saver.onnx, replicas: 2}
-  base: {model: pvc://models/base-${i}.onnx}
-  threshold: {initial: 0.9, mode: adaptive}
-`).join('---\n');
+    const docs = cascadesYaml(count, 'scale');
     const t0 = performance.now();
     const applied = await cluster.kubectl(['apply', '-f', '-'], docs);
     if (applied.code !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
@@ -95,6 +189,14 @@ spec:
       await new Promise((r) => setTimeout(r, 200));
     }
     clearInterval(sampler);
+    // Steady state: every cascade reconciled and idle; sample the operator's CPU over --idle-seconds.
+    await new Promise((r) => setTimeout(r, 5000));
+    const cpu0 = cpuSeconds(proc.pid!);
+    const w0 = performance.now();
+    if (idleSeconds > 0) console.error(`  sampling idle CPU for ${idleSeconds} s ...`);
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    const idleCpu = idleSeconds > 0 ? (cpuSeconds(proc.pid!) - cpu0) / ((performance.now() - w0) / 1000) : NaN;
+    const idleLoad = loadavg()[0];
     const metricsPort = /"http":"127\.0\.0\.1:(\d+)"/.exec(opLog)?.[1];
     const metrics = metricsPort ? await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text() : '';
     const m = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
@@ -108,6 +210,7 @@ spec:
       ['reconciles (success / error)', `${m(/tinysaver_operator_reconcile_total\{result="success"\} (\S+)/)} / ${m(/tinysaver_operator_reconcile_total\{result="error"\} (\S+)/) || 0}`],
       ['operator RSS idle / peak', `${idleRss.toFixed(0)} MiB / ${peakRss.toFixed(0)} MiB`],
       ['operator RSS after', `${rssMiB(proc.pid!).toFixed(0)} MiB`],
+      [`operator CPU, ${count} idle cascades`, idleSeconds > 0 ? `${(idleCpu * 100).toFixed(2)} % of one core (over ${idleSeconds} s; load ${idleLoad.toFixed(1)})` : 'not sampled'],
       ['machine load (1 min avg) / cores', `${loadavg()[0].toFixed(1)} / ${cpus().length}`],
     ];
     const w = Math.max(...rows.map(([k]) => k.length));
@@ -115,6 +218,21 @@ spec:
     for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
+
+    if (floorConcurrency.length) {
+      const floors: FloorRow[] = [];
+      for (const [i, c] of floorConcurrency.entries()) {
+        console.error(`floor: ${count} cascades, ${c} requests in flight ...`);
+        floors.push(await floor(cluster, count, c, `floor-${i}`));
+      }
+      const best = floors.reduce((a, b) => (b.errors === 0 && (a.errors > 0 || b.totalS < a.totalS) ? b : a));
+      const opAfter = (tStatus - tApplied) / 1000;
+      console.log(`\nfloor: the same ${5 * count} objects + ${count} status applies from a minimal client (no operator running)\n`);
+      console.log(`  ${'in flight'.padStart(9)} ${'kubectl s'.padStart(10)} ${'objects s'.padStart(10)} ${'+ status s'.padStart(11)} ${'errors'.padStart(7)}`);
+      for (const f of floors) console.log(`  ${String(f.concurrency).padStart(9)} ${f.kubectlS.toFixed(2).padStart(10)} ${f.objectsS.toFixed(2).padStart(10)} ${f.totalS.toFixed(2).padStart(11)} ${String(f.errors).padStart(7)}`);
+      console.log(`\n  operator after kubectl returned: ${opAfter.toFixed(2)} s; best floor: ${best.totalS.toFixed(2)} s at ${best.concurrency} in flight; ratio ${(opAfter / best.totalS).toFixed(2)}x (target <= 1.5x)`);
+      console.log(`  machine load (1 min avg) / cores: ${loadavg()[0].toFixed(1)} / ${cpus().length}`);
+    }
   } finally {
     if (op && op.exitCode === null) op.kill('SIGKILL');
     if (process.env.OPERATOR_SCALE_LOG) (await import('node:fs')).writeFileSync(process.env.OPERATOR_SCALE_LOG, opLog);

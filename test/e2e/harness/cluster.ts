@@ -1,9 +1,11 @@
 // An envtest-style control plane: real etcd + real kube-apiserver on free loopback ports in a temp
 // directory, a static admin token, a generated service-account signing key, a self-signed serving cert
-// (--cert-dir), and a kubeconfig for kubectl and the operator. There is no kube-controller-manager or
+// (--cert-dir), and a kubeconfig for kubectl and the operator. Optionally more static tokens (other users)
+// and a client CA made with openssl (--client-ca-file) so tests can issue client certificates. There is no kube-controller-manager or
 // scheduler: no garbage collector, no Deployment controller, no pods. Tests patch Deployment status
 // themselves where a controller would.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,13 @@ import { freePort } from './free-port.js';
 
 export interface Cluster {
   server: string;
+  /** secure port on 127.0.0.1 */
+  port: number;
+  /** the apiserver's self-signed serving certificate (the CA to trust) */
+  ca: Buffer;
   token: string;
+  /** set with ClusterOptions.clientCa: the CA the apiserver trusts for client certificates */
+  clientCa?: { cert: string; key: string };
   kubeconfig: string;
   dir: string;
   assets: KubeAssets;
@@ -83,6 +91,22 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 export interface ClusterOptions {
   /** Extra kube-apiserver flags (e.g. to force watch expiry in a test). */
   apiserverArgs?: string[];
+  /** More static bearer tokens (--token-auth-file), each for its own user and groups. */
+  tokens?: { token: string; user: string; groups?: string[] }[];
+  /** Make a client CA with openssl and start the apiserver with --client-ca-file (see issueClientCert). */
+  clientCa?: boolean;
+}
+
+const execFileP = promisify(execFile);
+
+/** Issues a client certificate (CN=user, O=each group) signed by the cluster's client CA, with openssl. */
+export async function issueClientCert(cluster: Cluster, user: string, groups: string[] = []): Promise<{ cert: string; key: string }> {
+  if (!cluster.clientCa) throw new Error('issueClientCert: start the cluster with { clientCa: true }');
+  const base = join(cluster.dir, `client-${user.replace(/[^a-z0-9-]/gi, '_')}`);
+  const subj = `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`;
+  await execFileP('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subj]);
+  await execFileP('openssl', ['x509', '-req', '-in', `${base}.csr`, '-CA', cluster.clientCa.cert, '-CAkey', cluster.clientCa.key, '-CAcreateserial', '-out', `${base}.crt`, '-days', '1']);
+  return { cert: `${base}.crt`, key: `${base}.key` };
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
@@ -106,7 +130,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   await mkdir(join(dir, 'certs'), { recursive: true });
   await writeFile(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
   await writeFile(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-  await writeFile(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`);
+  const extra = (options.tokens ?? []).map((t) => `${t.token},${t.user},${t.user}-uid,"${(t.groups ?? []).join(',')}"\n`).join('');
+  await writeFile(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n${extra}`);
+  let clientCa: Cluster['clientCa'];
+  if (options.clientCa) {
+    clientCa = { cert: join(dir, 'client-ca.crt'), key: join(dir, 'client-ca.key') };
+    await execFileP('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', clientCa.key, '-out', clientCa.cert, '-subj', '/CN=tinysaver-e2e-client-ca', '-days', '1']);
+  }
 
   const api = startProcess(assets.kubeApiserver, [
     `--etcd-servers=http://127.0.0.1:${etcdClient}`,
@@ -127,6 +157,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     '--enable-priority-and-fairness=false',
     '--disable-admission-plugins=ServiceAccount',
     '--v=1',
+    ...(clientCa ? [`--client-ca-file=${clientCa.cert}`] : []),
     ...(options.apiserverArgs ?? []),
   ], join(dir, 'kube-apiserver.log'));
 
@@ -165,7 +196,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       '',
     ].join('\n'));
     const kubectl = (args: string[], input?: string) => runKubectl(assets.kubectl, kubeconfig, args, input);
-    return { server, token, kubeconfig, dir, assets, kubectl, stop };
+    return { server, port: apiPort, ca, token, clientCa, kubeconfig, dir, assets, kubectl, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { Operator } from '../../../operator/operator.js';
 import { KubeClient } from '../../../operator/kube/client.js';
-import { loadKubeconfigFile } from '../../../operator/kube/kubeconfig.js';
+import { loadKubeconfigFile, type ClusterAccess } from '../../../operator/kube/kubeconfig.js';
 import type { Cluster } from './cluster.js';
 
 export interface OperatorHandle {
@@ -13,13 +13,16 @@ export interface OperatorHandle {
   stop: () => Promise<void>;
 }
 
-export async function startOperator(cluster: Cluster, over: { identity?: string; leaseName?: string; leaseDurationSeconds?: number; workers?: number } = {}): Promise<OperatorHandle> {
+export async function startOperator(
+  cluster: Cluster,
+  over: { identity?: string; leaseName?: string; leaseNamespace?: string; leaseDurationSeconds?: number; workers?: number; access?: ClusterAccess } = {},
+): Promise<OperatorHandle> {
   const logs: string[] = [];
   const identity = over.identity ?? `op-${randomBytes(3).toString('hex')}`;
   const op = new Operator({
-    cluster: loadKubeconfigFile(cluster.kubeconfig),
+    cluster: over.access ?? loadKubeconfigFile(cluster.kubeconfig),
     identity,
-    leaseNamespace: 'default',
+    leaseNamespace: over.leaseNamespace ?? 'default',
     leaseName: over.leaseName ?? 'tinysaver-operator',
     leaseDurationSeconds: over.leaseDurationSeconds ?? 4,
     retryPeriodMs: 250,
