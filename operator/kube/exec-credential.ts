@@ -37,6 +37,8 @@ export class ExecPluginError extends Error {}
 const MAX_OUTPUT = 1 << 20;
 /** Refresh this long before expiry: a tenth of the credential's life, at most 30 s. */
 const MAX_MARGIN_MS = 30_000;
+/** A plugin that has not answered by then is killed (every request waits for it). */
+const PLUGIN_TIMEOUT_MS = 60_000;
 
 export interface ExecClusterInfo {
   server: string;
@@ -138,18 +140,27 @@ export class ExecCredentialSource {
       });
       let out = '';
       let err = '';
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, PLUGIN_TIMEOUT_MS);
+      timer.unref();
       child.stdout.setEncoding('utf8');
       child.stderr.setEncoding('utf8');
       child.stdout.on('data', (c: string) => (out.length < MAX_OUTPUT ? (out += c) : undefined));
       child.stderr.on('data', (c: string) => (err.length < MAX_OUTPUT ? (err += c) : undefined));
       child.on('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         const hint = this.exec.installHint ? `\n${this.exec.installHint.trim()}` : '';
         if (e.code === 'ENOENT') reject(new ExecPluginError(`${who}: command not found (${e.message})${hint}`));
         else if (e.code === 'EACCES') reject(new ExecPluginError(`${who}: not executable (${e.message})${hint}`));
         else reject(new ExecPluginError(`${who}: ${e.message}`));
       });
       child.on('close', (code, signal) => {
+        clearTimeout(timer);
         if (code === 0) return resolvePromise(out);
+        if (timedOut) return reject(new ExecPluginError(`${who} did not finish within ${PLUGIN_TIMEOUT_MS / 1000} s and was killed`));
         const stderr = err.trim().slice(-2000);
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         reject(new ExecPluginError(`${who} ${how}${stderr ? `; stderr: ${stderr}` : ' (no stderr)'}`));
