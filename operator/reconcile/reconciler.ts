@@ -1,7 +1,7 @@
 // Reconciles one ModelCascade: server-side apply of every owned object, removal of owned objects the
 // spec no longer asks for, then status (conditions from the owned Deployments) and Events on transitions.
 // Idempotent: running it twice in a row changes nothing the second time.
-import { API_VERSION, KIND, PLURAL, type Condition, type ModelCascade } from '../api/model-cascade.js';
+import { API_VERSION, KIND, PLURAL, withDefaults, type Condition, type DefaultedSpec, type ModelCascade } from '../api/model-cascade.js';
 import { ApiError, FIELD_MANAGER, resourcePath, type KubeClient } from '../kube/client.js';
 import type { Informer, KubeObject } from '../kube/informer.js';
 import { buildOwnedObjects, OWNED_KINDS, type OwnedObject } from './builders/index.js';
@@ -65,14 +65,16 @@ export class Reconciler {
     if (!mc) return 'gone'; // deleted: owner references let the garbage collector remove what we created
     if (mc.metadata.deletionTimestamp) return 'gone';
     const ns = mc.metadata.namespace ?? 'default';
+    // defaults applied once per reconcile, shared by the builders and the status
+    const d = withDefaults(mc.spec);
 
     let desired: OwnedObject[];
     try {
-      desired = buildOwnedObjects(mc);
+      desired = buildOwnedObjects(mc, d);
     } catch (err) {
       if (!(err instanceof ModelUriError)) throw err;
       // The spec passed the CRD schema but cannot be turned into pods: say so in status; retrying won't help.
-      return (await this.writeStatus(mc, [], { reason: 'InvalidSpec', message: err.message })) ? 'invalid' : 'stale';
+      return (await this.writeStatus(mc, d, [], { reason: 'InvalidSpec', message: err.message })) ? 'invalid' : 'stale';
     }
 
     const applied: JsonObject[] = [];
@@ -98,10 +100,10 @@ export class Reconciler {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const reason = err instanceof NameConflictError ? err.reason : 'ApplyFailed';
-      await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], { reason, message }).catch(() => {});
+      await this.writeStatus(mc, d, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], { reason, message }).catch(() => {});
       throw err;
     }
-    const written = await this.writeStatus(mc, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);
+    const written = await this.writeStatus(mc, d, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);
     return written ? 'applied' : 'stale';
   }
 
@@ -132,13 +134,13 @@ export class Reconciler {
   }
 
   /** false when the cached object was stale (409): nothing written, reconcile again on fresh data. */
-  private async writeStatus(mc: ModelCascade, deployments: DeploymentLike[], reconcileError?: { reason: string; message: string }): Promise<boolean> {
+  private async writeStatus(mc: ModelCascade, d: DefaultedSpec, deployments: DeploymentLike[], reconcileError?: { reason: string; message: string }): Promise<boolean> {
     const generation = mc.metadata.generation ?? 1;
     const computed = computeConditions({ generation, deployments, reconcileError });
     const old = mc.status ?? {};
     // The threshold controller (issue 5) owns status.threshold in mode adaptive; reconcile only fills it in
     // when unset and keeps it equal to the ConfigMap's value otherwise.
-    const threshold = effectiveThreshold(mc);
+    const threshold = effectiveThreshold(mc, d);
     const unchanged = old.observedGeneration === generation && conditionsEqual(old.conditions, computed) && old.threshold === threshold;
     if (unchanged) return true;
     const conditions: Condition[] = mergeConditions(old.conditions, computed, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));

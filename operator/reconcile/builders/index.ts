@@ -1,6 +1,6 @@
 // Every object a ModelCascade owns, in apply order (config before the pods that mount it).
 import type { V1ConfigMap, V1Deployment, V2HorizontalPodAutoscaler, V1Service } from '@kubernetes/client-node';
-import { withDefaults, type ModelCascade } from '../../api/model-cascade.js';
+import { withDefaults, type DefaultedSpec, type ModelCascade } from '../../api/model-cascade.js';
 import { buildRouterConfigMap } from './router-config.js';
 import { buildBaseDeployment, buildSaverDeployment } from './workloads.js';
 import { buildBaseService, buildRouterService } from './services.js';
@@ -24,8 +24,7 @@ export const OWNED_KINDS: OwnedKind[] = [
 ];
 
 /** Every owned object of one cascade; the spec is defaulted once here and shared by every builder. */
-export function buildOwnedObjects(mc: ModelCascade): OwnedObject[] {
-  const d = withDefaults(mc.spec);
+export function buildOwnedObjects(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): OwnedObject[] {
   const all: (OwnedObject | null)[] = [
     buildRouterConfigMap(mc, d),
     buildBaseDeployment(mc, d),
