@@ -159,7 +159,10 @@ export class ClusterAccess {
 
   private agentFor(ca?: Buffer | string, cert?: Buffer | string, key?: Buffer | string): http.Agent {
     const k = [ca, cert, key];
-    if (this.agent && k.every((v, i) => v === this.agentKey[i])) return this.agent;
+    if (this.agent && k.every((v, i) => sameMaterial(v, this.agentKey[i]))) {
+      this.agentKey = k; // identical bytes re-read from a rotated file: keep the connections
+      return this.agent;
+    }
     if (this.agent) this.retire(this.agent);
     this.agentKey = k;
     this.agent = this.tls
@@ -200,6 +203,11 @@ export class ClusterAccess {
     })();
     return this.authenticator;
   }
+}
+
+function sameMaterial(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
 }
 
 export interface LoadOptions {

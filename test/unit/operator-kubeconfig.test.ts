@@ -116,6 +116,29 @@ contexts: [{name: a, context: {cluster: c}}]
   });
 });
 
+describe('the cached agent', () => {
+  it('is kept when a credential file is rewritten with the same bytes and replaced when they change', async () => {
+    await write('rot-ca.crt', 'CA-ONE');
+    const p = await write('rot.yaml', `current-context: a
+clusters: [{name: c, cluster: {server: "https://x", certificate-authority: rot-ca.crt}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: a, context: {cluster: c, user: u}}]
+`);
+    const c = loadKubeconfigFile(p);
+    const first = (await c.requestAuth()).agent;
+    await sleep(20);
+    await write('rot-ca.crt', 'CA-ONE');
+    await sleep(1100);
+    expect((await c.requestAuth()).agent).toBe(first);
+    await write('rot-ca.crt', 'CA-TWO');
+    await sleep(1100);
+    const second = (await c.requestAuth()).agent;
+    expect(second).not.toBe(first);
+    expect(String(tlsOf(second).ca)).toBe('CA-TWO');
+    c.close();
+  });
+});
+
 describe('merged KUBECONFIG lists (kubectl rules)', () => {
   it('first file wins per name and for current-context; missing files are skipped', async () => {
     const a = await write('m1.yaml', `current-context: one
