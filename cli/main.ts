@@ -15,7 +15,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   // Each issue's work adds its commands here.
   operator: { summary: 'run the ModelCascade operator against a cluster (kubeconfig or in-cluster)', load: () => import('./commands/operator.js') },
   'fetch-model': { summary: 'download a model file (init container helper): size limit, optional sha256', load: () => import('./commands/fetch-model.js') },
-  profile: { summary: 'parameters, MACs and FLOPs of an ONNX model from its graph', load: () => import('./commands/profile.js') },
+  profile: { summary: 'parameters, MACs and FLOPs of an ONNX model from its graph; --measure: rows/s per replica on this machine', load: () => import('./commands/profile.js') },
+  roi: { summary: 'will the cascade pay off: replicas and monthly cost base-only vs cascade from measured capacity and your prices', load: () => import('./commands/roi.js') },
   simulate: { summary: 'offline cascade simulation: threshold sweep, paper and certified-budget operating points, plot, ModelCascade snippet', load: () => import('./commands/simulate.js') },
   decisions: { summary: 'router decision logs: saver share, thresholds, audit disagreement and saver classes over time; settings generations; one request by id', load: () => import('./commands/decisions.js') },
   select: { summary: 'rank saver candidates for a base model by ΔC = s - r at the certified operating point', load: () => import('./commands/select.js') },
