@@ -68,6 +68,27 @@ export interface ModelCascadeSpec {
   budget?: { maxAccuracyLoss?: number; confidence?: number };
   control?: { interval?: string; window?: string; maxStep?: number; minAudits?: number; maxAuditRate?: number };
   autoscaling?: { saver?: AutoscalingTarget; base?: AutoscalingTarget };
+  /** optional prices and capacities: the threshold controller reports live savings (operator/cost) */
+  cost?: CostSpec;
+}
+
+/** spec.cost: one pod's capacity and price per Deployment (no defaults: the prices are the user's). */
+export interface CostSpec {
+  currency?: string;
+  saver: { rowsPerSecond: number; pricePerHour: number };
+  base: { rowsPerSecond: number; pricePerHour: number };
+}
+
+/** status.savings, written by the threshold controller when spec.cost is set (operator/cost/savings.ts). */
+export interface SavingsStatus {
+  windowSeconds: number;
+  rows: number;
+  baseRowsAvoided: number;
+  baseReplicaSecondsAvoided: number;
+  baseCostAvoidedPerHour: number;
+  saverCostPerHour: number;
+  costSavedPerHour: number;
+  currency?: string;
 }
 
 export interface Condition {
@@ -96,6 +117,7 @@ export interface ModelCascadeStatus {
   auditRate?: number;
   auditsInWindow?: number;
   window?: string;
+  savings?: SavingsStatus;
   lastChange?: ThresholdChange;
   history?: ThresholdChange[];
   conditions?: Condition[];

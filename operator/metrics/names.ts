@@ -22,6 +22,11 @@ export const CASCADE_TELEMETRY_AGE_SECONDS = 'tinysaver_cascade_telemetry_age_se
 /** Counter: threshold changes applied, extra label direction="raise|lower". */
 export const CASCADE_THRESHOLD_CHANGES_TOTAL = 'tinysaver_cascade_threshold_changes_total';
 
+/** Gauge: estimated cost saved per hour over the telemetry window (spec.cost set; operator/cost/savings.ts). */
+export const CASCADE_COST_SAVED_PER_HOUR = 'tinysaver_cascade_cost_saved_per_hour';
+/** Gauge: rows in the telemetry window the saver answered without the base (spec.cost set). */
+export const CASCADE_BASE_ROWS_AVOIDED = 'tinysaver_cascade_base_rows_avoided';
+
 /** Every name above, for cross-checks. */
 export const OPERATOR_CASCADE_METRICS: readonly string[] = [
   CASCADE_THRESHOLD,
@@ -31,4 +36,6 @@ export const OPERATOR_CASCADE_METRICS: readonly string[] = [
   CASCADE_SAVER_SHARE,
   CASCADE_TELEMETRY_AGE_SECONDS,
   CASCADE_THRESHOLD_CHANGES_TOTAL,
+  CASCADE_COST_SAVED_PER_HOUR,
+  CASCADE_BASE_ROWS_AVOIDED,
 ];

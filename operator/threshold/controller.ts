@@ -8,6 +8,7 @@
 
 import type { Registry } from 'prom-client';
 import { type ModelCascade } from '../api/model-cascade.js';
+import { CostReporter } from '../cost/reporter.js';
 import { effectiveAuditRate, effectiveThreshold } from '../reconcile/builders/router-config.js';
 import { zeroCounters } from '../telemetry/counters.js';
 import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
@@ -62,6 +63,7 @@ const keyOf = (mc: ModelCascade) => `${mc.metadata.namespace ?? ''}/${mc.metadat
 export class ThresholdController {
   private readonly loops = new Map<string, Loop>();
   private readonly metrics?: ThresholdMetrics;
+  private readonly cost: CostReporter;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private running = false;
@@ -70,6 +72,7 @@ export class ThresholdController {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     if (opts.registry) this.metrics = new ThresholdMetrics(opts.registry, this.now);
+    this.cost = new CostReporter(opts.registry, this.log);
   }
 
   /** Start timers for every known cascade (called when this operator becomes leader). */
@@ -116,6 +119,7 @@ export class ThresholdController {
     if (l?.timer) clearTimeout(l.timer);
     this.loops.delete(key);
     this.metrics?.remove({ namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name });
+    this.cost.remove({ namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name });
   }
 
   private schedule(key: string, immediate: boolean): void {
@@ -194,7 +198,9 @@ export class ThresholdController {
       epsilon: settings.policy.epsilon,
       changeReason,
     });
-    const applied = await this.apply(l, decision, built.status, built.event, settings);
+    // spec.cost set: status.savings from the same window (operator/cost)
+    const status = this.cost.withSavings(built.status, mc, report.window, settings.intervalMs, !!this.opts.prometheus);
+    const applied = await this.apply(l, decision, status, built.event, settings);
     this.metrics?.update(labels, {
       threshold: applied ? decision.threshold : current,
       max: settings.policy.max,
@@ -203,7 +209,7 @@ export class ThresholdController {
       share: decision.share,
     });
     if (applied && decision.changed && decision.direction !== 'none') this.metrics?.changed(labels, decision.direction);
-    return { decision, report, status: built.status, applied };
+    return { decision, report, status, applied };
   }
 
   private async fromScrape(l: Loop, mc: ModelCascade, settings: ControlSettings): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {

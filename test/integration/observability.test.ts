@@ -16,6 +16,8 @@ import { ALL_FEATURES, findObject, renderChart } from '../support/helm.js';
 import { OPERATOR_CASCADE_METRICS } from '../../operator/metrics/names.js';
 import { createOperatorMetrics } from '../../operator/metrics.js';
 import { ThresholdMetrics } from '../../operator/threshold/metrics.js';
+import { CostReporter } from '../../operator/cost/reporter.js';
+import { zeroCounters } from '../../operator/telemetry/counters.js';
 import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
 import { loadZooManifest, zooModelPath } from '../../models/zoo.js';
@@ -198,7 +200,7 @@ describe('PrometheusRule', () => {
 describe('Grafana dashboard', () => {
   it('has the panels the issue asks for and every query parses as PromQL', async () => {
     const titles = dashboard.panels.map((p) => p.title);
-    for (const t of ['Saver share', 'Confidence threshold', 'Accuracy loss bound vs budget', 'Escalation rate', 'Latency by stage (p50 / p95)']) {
+    for (const t of ['Saver share', 'Confidence threshold', 'Accuracy loss bound vs budget', 'Escalation rate', 'Latency by stage (p50 / p95)', 'Cost saved per hour (spec.cost)', 'Base rows avoided']) {
       expect(titles).toContain(t);
     }
     // Dashboard variables become regexes; check the queries as recording rules.
@@ -256,6 +258,10 @@ async function operatorExposition(): Promise<string> {
   t.update(labels, { threshold: 0.9, max: 0.99, bound: 0.004, budget: 0.01, share: 0.8 });
   t.scraped(labels, Date.now() - 5000);
   t.changed(labels, 'raise');
+  // a cascade with spec.cost: the live-savings gauges
+  const counters = { ...zeroCounters(), rowsSaver: 80, rowsBase: 20 };
+  const mc = { apiVersion: 'tinysaver.io/v1alpha1', kind: 'ModelCascade', metadata: { name: 'fashion', namespace: 'ml' }, spec: { saver: { model: '/s' }, base: { model: '/b' }, cost: { saver: { rowsPerSecond: 1000, pricePerHour: 0.05 }, base: { rowsPerSecond: 100, pricePerHour: 2 } } } };
+  new CostReporter(m.registry).withSavings({}, mc, { counters, slots: 2, spanMs: 10_000 }, 10_000, false);
   m.reconciles.inc({ result: 'success' });
   m.reconcileDuration.observe(0.02);
   m.isLeader.set(1);
