@@ -117,7 +117,9 @@ export function parseCapacityFile(flag: string, file: string, text: string, mode
   const v = p.capacity?.rowsPerSecond;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${flag} ${file}: capacity.rowsPerSecond must be a number > 0, got ${JSON.stringify(v)}`);
   const shape: ReplicaShape = p.provider === 'cuda' ? { cores: 0, gpus: 1 } : { cores: p.cores, gpus: 0 };
-  return { rowsPerSecond: v, shape, source: `${p.model} measured on ${p.provider} (${p.cores} thread(s)), batch ${p.capacity.batch}, ${p.measuredAt}` };
+  const m = p.machine;
+  const where = m ? ` on ${m.cpu}, ${m.logicalCpus} CPUs, load average ${m.loadAverage1mBefore?.toFixed?.(1) ?? '?'}` : '';
+  return { rowsPerSecond: v, shape, source: `${p.model} measured on ${p.provider} (${p.cores} thread(s))${where}, batch ${p.capacity.batch}, ${p.measuredAt}` };
 }
 
 /** A daily traffic profile: rows/s per equal slot of the day, separated by commas, spaces or lines; '#' starts a comment. */

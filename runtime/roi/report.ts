@@ -26,7 +26,8 @@ const grouped = (v: number, d: number) => v.toLocaleString('en-US', { minimumFra
 export function money(v: number, currency?: string): string {
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '-∞';
   const abs = Math.abs(v);
-  const s = abs !== 0 && abs < 1 ? String(+abs.toPrecision(4)) : grouped(abs, 2);
+  // below 1: four significant digits (per-request prices are small), at least two decimals
+  const s = abs !== 0 && abs < 1 ? (abs < 0.01 ? String(+abs.toPrecision(4)) : abs.toFixed(Math.max(2, Math.min(4, String(+abs.toPrecision(4)).split('.')[1]?.length ?? 0)))) : grouped(abs, 2);
   return `${v < 0 ? '-' : ''}${s}${currency ? ` ${currency}` : ''}`;
 }
 
