@@ -15,9 +15,9 @@ import { reportJson } from './simulate.js';
 const ROUTER_AUDIT_RATE_DEFAULT = 0.02;
 
 export const ROI_FLAGS: Record<string, FlagDef> = {
-  from: { kind: 'string', meta: 'FILE.json', help: 'operating point from `tinysaver simulate --json` (with the sweep: the plot) or `select --json` output' },
+  from: { kind: 'string', meta: 'FILE.json', help: 'operating point from `tinysaver simulate --json` (with the sweep: the plot; also `simulate --decisions LOG --json`) or `select --json` output' },
   point: { kind: 'string', choices: ['budget', 'paper'], default: 'budget', help: 'which operating point of simulate output' },
-  'saver-name': { kind: 'string', meta: 'NAME', help: 'with select output: the saver to cost (default: rank 1)' },
+  'saver-name': { kind: 'string', meta: 'NAME', help: 'with select output: the saver to cost (default: rank 1); with decision-log output: the cascade or saver version (default: most records)' },
   'saver-share': { kind: 'fraction', meta: 'R', help: 'saver share r, instead of --from' },
   threshold: { kind: 'fraction', meta: 'T', help: 'threshold of the --saver-share point (a label)' },
   'loss-bound': { kind: 'fraction', meta: 'B', help: 'certified bound on the accuracy loss at the --saver-share point' },

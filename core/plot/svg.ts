@@ -1,15 +1,18 @@
 // Hand-written SVG charts for the CLI reports (simulate's accuracy vs compute, roi's monthly cost vs
 // threshold): one frame, round tick values (core/plot/ticks.ts), one look. No dependency; renders anywhere.
 
-import { niceDomain, niceTicks, stepDecimals } from './ticks.js';
+import { niceStep, stepDecimals } from './ticks.js';
 
 export const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** Round ticks (core/plot/ticks.ts) over [lo, hi] widened to the nice step: the axis starts and ends on a tick. */
+/** Round ticks (the step of core/plot/ticks.ts) over [lo, hi] widened to that step: the axis starts and ends on a tick. */
 export function axisTicks(lo: number, hi: number, target = 5): number[] {
   if (hi <= lo) hi = lo + (lo === 0 ? 1 : Math.abs(lo) * 0.1);
-  const [a, b] = niceDomain(lo, hi, target);
-  return niceTicks(a, b, target);
+  const step = niceStep(hi - lo, target);
+  const d = stepDecimals(step);
+  const out: number[] = [];
+  for (let k = Math.floor(lo / step + 1e-9); k <= Math.ceil(hi / step - 1e-9); k++) out.push(Number((k * step).toFixed(d)));
+  return out;
 }
 
 /** Decimals that print every tick of `ticks` exactly (0.25 steps -> 2). */

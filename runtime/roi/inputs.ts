@@ -3,6 +3,7 @@
 // daily traffic profile. Errors name the file and the field.
 
 import { CAPACITY_KIND, type CapacityProfile } from '../profile/measure.js';
+import { type VersionWhatIf, asSimulationReport } from '../simulate/decisions.js';
 import type { ReplicaShape } from './prices.js';
 
 export interface OperatingPointInfo {
@@ -65,21 +66,34 @@ export function parseOperatingPoint(text: string, file: string, o: { point?: 'bu
     if (!ranked.budget) throw new Error(`${file}: ranking entry ${ranked.name} has no budget point`);
     return { source: `select output ${file}: saver ${ranked.name} (rank ${ranked.rank}), budget point`, auditRate: null, sweep: [], ...fromPoint(ranked.budget, `${file}: ranking[${ranked.name}].budget`) };
   }
-  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.sweep) || !doc.budget) {
-    throw new Error(`${file}: expected the output of tinysaver simulate --json (fields sweep, budget) or select --json (field ranking)`);
+  if (doc && Array.isArray(doc.versions)) {
+    // simulate --decisions --json: one what-if per logged cascade version; its simulate-shaped report
+    const versions = doc.versions as VersionWhatIf[];
+    if (versions.length === 0) throw new Error(`${file}: the decision logs held no row records`);
+    const v = o.saver ? versions.find((x) => x.cascade === o.saver || x.saver === o.saver) : versions[0];
+    if (!v) throw new Error(`${file}: no version of "${o.saver}" (have: ${versions.map((x) => `${x.cascade} (${x.saver})`).join(', ')})`);
+    if (point !== 'budget') throw new Error(`${file}: decision-log output carries the budget point only; drop --point ${point}`);
+    return fromSimulateDoc(asSimulationReport(v), file, 'budget', `decision logs ${file}: cascade ${v.cascade}, saver ${v.saver}, budget point`);
   }
-  if (o.saver) throw new Error(`${file}: --saver-name applies to select output only`);
+  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.sweep) || !doc.budget) {
+    throw new Error(`${file}: expected the output of tinysaver simulate --json (fields sweep, budget; also with --decisions) or select --json (field ranking)`);
+  }
+  if (o.saver) throw new Error(`${file}: --saver-name applies to select and decision-log output only`);
+  return fromSimulateDoc(doc, file, point, `simulate output ${file}: ${point} point`);
+}
+
+function fromSimulateDoc(doc: any, file: string, point: 'budget' | 'paper', source: string): OperatingPointInfo {
   const p = doc[point];
   if (!p) throw new Error(`${file}: no ${point} operating point (${doc.paperNote ?? 'absent'})`);
   const sweep: OperatingPointInfo['sweep'] = [];
   for (const [k, s] of (doc.sweep as any[]).entries()) {
     const t = num(s?.threshold);
     const r = num(s?.saverShare);
-    if (s?.threshold === 'Infinity') continue; // base only: the plot's reference line
+    if (s?.threshold === 'Infinity' || s?.threshold === Infinity) continue; // base only: the plot's reference line
     if (t === null || r === null || r < 0 || r > 1) throw new Error(`${file}: sweep[${k}]: expected numbers threshold and saverShare in [0, 1]`);
     sweep.push({ threshold: t, saverShare: r });
   }
-  return { source: `simulate output ${file}: ${point} point`, auditRate: num(doc.auditRate), sweep, ...fromPoint(p, `${file}: ${point}`) };
+  return { source, auditRate: num(doc.auditRate), sweep, ...fromPoint(p, `${file}: ${point}`) };
 }
 
 export interface Capacity {

@@ -264,3 +264,27 @@ describe('capacity measurement arithmetic', () => {
     expect(() => syntheticInputs([{ name: 'x', datatype: 'FP32', shape: [1, 4] }], 3)).toThrow(/fixed batch dimension 1/);
   });
 });
+
+describe('roi from decision logs (simulate --decisions --json)', () => {
+  it('takes the certified point and sweep of the logged version', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { simulateDecisions } = await import('../../runtime/simulate/decisions.js');
+    const { logTraffic, population } = await import('../support/decision-traffic.js');
+    const dir = mkdtempSync(join(tmpdir(), 'roi-dlog-'));
+    const log = join(dir, 'a.jsonl');
+    const records: unknown[] = [];
+    await logTraffic(population(3000, 7), { threshold: 0.8, auditRate: 0.3, sampleRate: 1, seed: 1 }, (r: unknown) => records.push(r));
+    writeFileSync(log, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const w = await simulateDecisions([log], { costRatio: 0.05, epsilon: 0.05, delta: 0.05, step: 0.05 });
+    const text = JSON.stringify({ title: 't', ...w }, (_k, v) => (v === Infinity ? 'Infinity' : v));
+    const p = parseOperatingPoint(text, 'd.json');
+    const cert = w.versions[0].report.certification;
+    expect(p.source).toMatch(/^decision logs d\.json: cascade /);
+    expect(p.threshold).toBe(cert.threshold);
+    expect(p.saverShare).toBeGreaterThan(0);
+    expect(p.sweep.length).toBeGreaterThan(5);
+    expect(() => parseOperatingPoint(text, 'd.json', { saver: 'nope' })).toThrow(/no version of "nope"/);
+  });
+});
