@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { untilSignal } from '../../runtime/oip/edge.js';
 
 const HELP = `Usage: tinysaver operator [flags]
 
@@ -145,16 +146,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   opts.log('info', 'operator started', { server: opts.cluster.server, identity: opts.identity, http: `${opts.httpHost}:${op.httpPort}` });
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      opts.log('info', 'shutting down', { signal: sig });
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const sig = await untilSignal();
+  opts.log('info', 'shutting down', { signal: sig });
   await op.stop();
   opts.log('info', 'stopped');
   return 0;

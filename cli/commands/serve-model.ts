@@ -2,6 +2,7 @@
 
 import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { PROVIDERS, type Provider } from '../../runtime/onnx/session.js';
+import { untilSignal } from '../../runtime/oip/edge.js';
 import {
   MODEL_SERVER_DEFAULTS as D,
   defaultInferenceThread,
@@ -72,15 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   console.error(
     `model server: serving "${server.name}" at ${server.url}/v2/models/${server.name} (metrics at ${server.url}/metrics; inference on the ${thread} thread)`,
   );
-  const sig = await new Promise<string>((resolve) => {
-    const on = (s: string): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(s);
-    };
-    process.once('SIGINT', on);
-    process.once('SIGTERM', on);
-  });
+  const sig = await untilSignal();
   console.error(`model server: ${sig}, draining and shutting down`);
   await server.close();
   return 0;

@@ -1,12 +1,13 @@
 // The v2 model server: one ONNX model behind node:http, with input validation against the
 // graph's metadata, dynamic batching with a bounded queue, Prometheus metrics and graceful close.
 
-import http from 'node:http';
+import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHeaderLength, HEADER_LENGTH_HEADER } from '../oip/codec.js';
-import { listen, readBody, sendError, sendInferResponse, sendJson } from '../oip/http.js';
+import { listen, readBody, sendError, sendInferResponse } from '../oip/http.js';
+import { createV2HttpServer } from '../oip/edge.js';
 import { OipError, type ModelMetadata, type Tensor } from '../oip/types.js';
 import { loadOnnxModel, type LoadOptions, type OnnxModel, type Provider } from '../onnx/session.js';
 import { loadOnnxModelInWorker } from '../onnx/worker-session.js';
@@ -92,38 +93,6 @@ export function modelNameFromPath(p: string): string {
 }
 
 
-type Route =
-  | { kind: 'live' | 'ready' | 'server' | 'metrics' }
-  | { kind: 'model' | 'modelReady' | 'infer'; model: string; version?: string };
-
-const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?\/?$/;
-
-function route(url: string): Route | undefined {
-  const q = url.indexOf('?');
-  const p = q < 0 ? url : url.slice(0, q);
-  switch (p) {
-    case '/v2/health/live':
-      return { kind: 'live' };
-    case '/v2/health/ready':
-      return { kind: 'ready' };
-    case '/v2':
-    case '/v2/':
-      return { kind: 'server' };
-    case '/metrics':
-      return { kind: 'metrics' };
-  }
-  const m = MODEL_PATH.exec(p);
-  if (!m) return undefined;
-  let model: string;
-  try {
-    model = decodeURIComponent(m[1]);
-  } catch {
-    return undefined;
-  }
-  const kind = m[3] === '/infer' ? 'infer' : m[3] === '/ready' ? 'modelReady' : 'model';
-  return { kind, model, version: m[2] };
-}
-
 export async function startModelServer(opts: ModelServerOptions): Promise<RunningModelServer> {
   const o = { ...MODEL_SERVER_DEFAULTS, ...definedOnly(opts) };
   if (!o.model && !o.modelPath) throw new Error('startModelServer: modelPath or model is required');
@@ -161,7 +130,6 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
     },
   );
   let ready = true;
-  let inFlight = 0;
   let inflightBytes = 0;
 
   const checkModel = (r: { model: string; version?: string }): void => {
@@ -223,50 +191,16 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
     }
   };
 
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const r = route(req.url ?? '/');
-    if (!r) throw new OipError(404, `no such endpoint: ${req.method} ${req.url}`);
-    const method = req.method ?? 'GET';
-    const want = r.kind === 'infer' ? 'POST' : 'GET';
-    if (method !== want && !(want === 'GET' && method === 'HEAD')) {
-      res.setHeader('Allow', want);
-      throw new OipError(405, `${method} not allowed on ${req.url} (use ${want})`);
-    }
-    switch (r.kind) {
-      case 'live':
-        return sendJson(res, 200, { live: true });
-      case 'ready':
-        return sendJson(res, ready ? 200 : 503, { ready });
-      case 'server':
-        return sendJson(res, 200, { name: 'tinysaver', version: '0.1.0', extensions: ['binary_tensor_data'] });
-      case 'metrics': {
-        const text = await metrics.registry.metrics();
-        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-        res.end(text);
-        return;
-      }
-      case 'model':
-        checkModel(r);
-        return sendJson(res, 200, metadata);
-      case 'modelReady':
-        checkModel(r);
-        return sendJson(res, ready ? 200 : 503, { name, ready });
-      case 'infer':
-        checkModel(r);
-        return infer(req, res);
-    }
-  };
-
-  const server = http.createServer((req, res) => {
-    inFlight++;
-    res.once('close', () => inFlight--);
-    handle(req, res).catch((e) => {
-      req.resume(); // unread body (e.g. unknown model): discard it, keep the connection usable
-      sendError(res, e);
-    });
+  const edge = createV2HttpServer({
+    name,
+    serverMetadata: () => ({ name: 'tinysaver', version: '0.1.0', extensions: ['binary_tensor_data'] }),
+    checkModel: (model, version) => checkModel({ model, version }),
+    ready: () => ready,
+    modelMetadata: () => metadata,
+    metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() }),
+    infer,
   });
-  server.keepAliveTimeout = 65_000; // longer than typical client idle timeouts: fewer reset races
-  server.requestTimeout = 60_000; // a client trickling a body cannot hold a socket forever
+  const server = edge.server;
 
   try {
     await listen(server, o.port, o.host);
@@ -282,13 +216,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false;
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
-      const deadline = Date.now() + o.drainTimeoutMs;
-      await queue.drain();
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      server.closeAllConnections();
-      await closed;
+      await edge.drain(o.drainTimeoutMs, () => queue.drain());
       if (!opts.model) await model.release();
     })();
     return closing;
