@@ -1,7 +1,7 @@
 // `tinysaver route`: the cascade router sidecar (saver first, base for the rows below the threshold).
 
-import { CONFIDENCE_MEASURES, type ConfidenceMeasure } from '../../core/cascade/confidence.js';
-import type { FailurePolicy } from '../../runtime/router/cascade.js';
+import { CONFIDENCE_MEASURES } from '../../core/cascade/confidence.js';
+import { untilSignal } from '../../runtime/oip/edge.js';
 import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { ROUTER_DEFAULTS as D, type RouterOptions } from '../../runtime/router/options.js';
 import { startRouter } from '../../runtime/router/server.js';
@@ -39,52 +39,21 @@ export const ROUTE_FLAGS: Record<string, FlagDef> = {
   'max-body-bytes': { kind: 'int', min: 1, default: D.maxBodyBytes, help: 'largest request body accepted (413 beyond)' },
 };
 
-export function routerOptionsFromFlags(v: FlagValues): Partial<RouterOptions> {
-  return {
-    host: v.host as string,
-    port: v.port as number,
-    name: v.name as string,
-    saverUrl: (v['saver-url'] as string | undefined) ?? D.saverUrl,
-    saverModel: v['saver-model'] as string,
-    saverOnnx: v['saver-onnx'] as string | undefined,
-    saverIntraOpThreads: v['saver-intra-op-threads'] as number,
-    baseUrl: v['base-url'] as string,
-    baseModel: v['base-model'] as string,
-    output: v.output as string | undefined,
-    confidence: v.confidence as ConfidenceMeasure,
-    probabilities: v.probabilities as boolean,
-    threshold: v.threshold as number,
-    thresholdFile: v['threshold-file'] as string | undefined,
-    reloadIntervalMs: v['reload-interval-ms'] as number,
-    auditRate: v['audit-rate'] as number,
-    auditConcurrency: v['audit-concurrency'] as number,
-    seed: v.seed as number,
-    maxSaverCalls: v['max-saver-calls'] as number,
-    maxCoalesceRows: v['max-coalesce-rows'] as number,
-    maxQueueRows: v['max-queue-rows'] as number,
-    maxBaseCalls: v['max-base-calls'] as number,
-    failurePolicy: v['failure-policy'] as FailurePolicy,
-    saverTimeoutMs: v['saver-timeout-ms'] as number,
-    baseTimeoutMs: v['base-timeout-ms'] as number,
-    breakerFailures: v['breaker-failures'] as number,
-    breakerCooldownMs: v['breaker-cooldown-ms'] as number,
-    startupTimeoutMs: v['startup-timeout-ms'] as number,
-    maxBodyBytes: v['max-body-bytes'] as number,
-  };
+/** `--saver-intra-op-threads` -> `saverIntraOpThreads`: every route flag is named after its RouterOptions field. */
+export function optionName(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Resolves once SIGINT or SIGTERM arrives. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.once('SIGINT', on);
-    process.once('SIGTERM', on);
-  });
+/** RouterOptions from parsed route flags: one field per flag (the flag table's kinds and choices checked the values). */
+export function routerOptionsFromFlags(v: FlagValues): Partial<RouterOptions> {
+  const out: Record<string, unknown> = {};
+  for (const flag of Object.keys(ROUTE_FLAGS)) out[optionName(flag)] = v[flag];
+  out.saverUrl ??= D.saverUrl;
+  return out as Partial<RouterOptions>;
 }
+
+/** Resolves once SIGINT or SIGTERM arrives (kept here for the commands that import it from route). */
+export { untilSignal };
 
 export async function run(argv: string[]): Promise<number> {
   const p = parseFlags(argv, 'tinysaver route [flags]', 'Cascade router: the saver answers confident rows, the base the rest (Open Inference Protocol v2).', ROUTE_FLAGS);

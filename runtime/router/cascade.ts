@@ -13,7 +13,8 @@ import { seededRandom } from '../../core/random.js';
 import { CircuitBreaker } from './breaker.js';
 import type { CascadeLayout } from './compat.js';
 import type { RouterMetrics, RowRoute } from './metrics.js';
-import { takeGroup } from './coalesce.js';
+import { CoalescingQueue } from './coalesce.js';
+import type { RouterOptions } from './options.js';
 import { RowBatcher, layoutKey } from './row-batcher.js';
 import { concatRows, mergeRows, partitionRows, rowSize, sliceRowRange, sliceTensorRows } from './split.js';
 
@@ -23,36 +24,38 @@ export interface Upstream {
   infer(req: InferRequest, timeoutMs: number): Promise<InferResponse>;
 }
 
-export type FailurePolicy = 'fallback' | 'error';
+export type { FailurePolicy } from './options.js';
 
 export interface CascadeSettings {
   threshold: number;
   auditRate: number;
 }
 
-export interface CascadeOptions {
-  name: string;
+/** The router settings the cascade reads: the same fields, under the same names, as RouterOptions. */
+export type CascadeConfig = Pick<
+  RouterOptions,
+  | 'name'
+  | 'confidence'
+  | 'probabilities'
+  | 'failurePolicy'
+  | 'saverTimeoutMs'
+  | 'baseTimeoutMs'
+  | 'auditConcurrency'
+  | 'seed'
+  | 'maxSaverCalls'
+  | 'maxCoalesceRows'
+  | 'maxQueueRows'
+  | 'maxBaseCalls'
+>;
+
+export interface CascadeOptions extends CascadeConfig {
   saver: Upstream;
   base: Upstream;
   layout: CascadeLayout;
   metrics: RouterMetrics;
+  /** live values (the threshold file changes them) */
   settings: CascadeSettings;
-  measure: ConfidenceMeasure;
-  probabilities: boolean;
-  failurePolicy: FailurePolicy;
-  saverTimeoutMs: number;
-  baseTimeoutMs: number;
   breaker: CircuitBreaker;
-  auditConcurrency: number;
-  seed: number;
-  /** saver calls in flight at most; requests arriving meanwhile are coalesced into the next call */
-  maxSaverCalls: number;
-  /** most rows merged into one saver call (1: no coalescing) */
-  maxCoalesceRows: number;
-  /** rows allowed to wait for a saver call; beyond, 429 (bounded memory under overload) */
-  maxQueueRows: number;
-  /** base calls in flight at most; escalations arriving meanwhile are merged into the next call */
-  maxBaseCalls: number;
   /** why the base is unusable (its metadata not verified yet: treated as failing), or undefined */
   baseUsable: () => string | undefined;
 }
@@ -87,21 +90,36 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** The saver's verdict on one merged batch. */
+interface Scored {
+  /** the merged request as sent upstream */
+  upstreamReq: InferRequest;
+  saverRes: InferResponse;
+  rows: number;
+  classes: number;
+  confidence: Float64Array;
+  top1: Int32Array;
+}
+
 export class Cascade {
   readonly auditRunner: BoundedRunner;
   readonly baseBatcher: RowBatcher;
   private readonly random: () => number;
   private outputNames: Set<string>;
-  private readonly queue: Pending[] = [];
-  private saverCalls = 0;
-  private queuedRows = 0;
-  private pumpScheduled = false;
+  private readonly saverQueue: CoalescingQueue<Pending>;
 
   constructor(private readonly o: CascadeOptions) {
     this.auditRunner = new BoundedRunner(o.auditConcurrency);
     this.random = seededRandom(o.seed);
     this.outputNames = new Set(o.layout.outputs.map((t) => t.name));
     this.baseBatcher = new RowBatcher((req, rows) => this.baseCall(req, rows), { maxInFlight: o.maxBaseCalls, maxRows: o.maxCoalesceRows });
+    this.saverQueue = new CoalescingQueue<Pending>(
+      (group, release) =>
+        this.runGroup(group, release).catch((e) => {
+          for (const p of group) p.reject(e);
+        }),
+      { maxInFlight: o.maxSaverCalls, maxRows: o.maxCoalesceRows },
+    );
   }
 
   /** Replace the layout (the base's metadata arrived after startup). */
@@ -119,57 +137,32 @@ export class Cascade {
     this.o.metrics.requests.inc();
     const rows = batchRows(req);
     this.checkRequestedOutputs(req);
-    if (this.queuedRows + rows > this.o.maxQueueRows && this.queue.length > 0) {
-      throw new OipError(429, `router queue full: ${this.queuedRows} rows waiting for the saver (limit ${this.o.maxQueueRows}, --max-queue-rows)`);
+    const q = this.saverQueue;
+    if (q.queuedRows + rows > this.o.maxQueueRows && q.length > 0) {
+      throw new OipError(429, `router queue full: ${q.queuedRows} rows waiting for the saver (limit ${this.o.maxQueueRows}, --max-queue-rows)`);
     }
     return new Promise<CascadeResult>((resolve, reject) => {
-      this.queue.push({ req, rows, t0, key: layoutKey(req), resolve, reject });
-      this.queuedRows += rows;
-      this.schedulePump();
+      q.push({ req, rows, t0, key: layoutKey(req), resolve, reject });
     });
+  }
+
+  /** One saver call for `group`, the escalation of its unsure rows, and each request's answer. */
+  private async runGroup(group: Pending[], release: () => void): Promise<void> {
+    const scored = await this.score(group, release);
+    if (!scored) return;
+    const threshold = this.o.settings.threshold;
+    const part = partitionRows(scored.confidence, threshold);
+    const { outputs, baseError } = part.escalated.length > 0 ? await this.escalate(scored, part.escalated) : { outputs: scored.saverRes.outputs, baseError: undefined };
+    this.answer(group, scored, outputs, baseError, threshold);
   }
 
   /**
-   * Start saver calls once the current I/O phase is over: requests whose bodies completed in the same
-   * event-loop turn share one saver call. An in-process saver answers synchronously, so without this
-   * it would never see more than one request (measured: a 1-row run of saver-mlp costs ~30 µs, a
-   * 16-row run ~3 µs per row); for a saver behind HTTP it saves hops. A lone request waits only for
-   * the rest of its own turn.
+   * The saver's scores for the merged rows of `group`. `release` frees the saver slot as soon as the
+   * saver has answered (a slow base must not hold back requests the saver can answer alone).
+   * Undefined when the group was split up and retried request by request.
    */
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.saverCalls < this.o.maxSaverCalls && this.queue.length > 0) {
-      const group = takeGroup(this.queue, this.o.maxCoalesceRows);
-      for (const p of group) this.queuedRows -= p.rows;
-      this.saverCalls++;
-      let released = false;
-      // The slot is freed when the saver answers, not after the base: a slow base must not hold
-      // back requests the saver can answer alone.
-      const release = () => {
-        if (released) return;
-        released = true;
-        this.saverCalls--;
-        this.pump();
-      };
-      this.runGroup(group, release)
-        .catch((e) => {
-          for (const p of group) p.reject(e);
-        })
-        .finally(release);
-    }
-  }
-
-  private async runGroup(group: Pending[], release: () => void): Promise<void> {
+  private async score(group: Pending[], release: () => void): Promise<Scored | undefined> {
     const o = this.o;
-    const m = o.metrics;
     const merged: InferRequest =
       group.length === 1
         ? group[0].req
@@ -187,12 +180,12 @@ export class Cascade {
         // The saver refused the merged batch: one of the requests is bad. Retry each alone so
         // only that one gets the 4xx.
         for (const p of group) this.runGroup([p], () => undefined).catch((err) => p.reject(err));
-        return;
+        return undefined;
       }
       throw e;
     }
     release();
-    m.duration.saver.observe((performance.now() - ts) / 1000);
+    o.metrics.duration.saver.observe((performance.now() - ts) / 1000);
 
     const scores = saverRes.outputs.find((t) => t.name === o.layout.scoreOutput);
     if (!scores) throw new OipError(502, `saver ${o.saver.label} returned no "${o.layout.scoreOutput}" output`);
@@ -200,47 +193,47 @@ export class Cascade {
     if (scores.shape[0] !== rows || (o.layout.classes > 0 && classes !== o.layout.classes)) {
       throw new OipError(502, `saver ${o.saver.label} returned "${scores.name}" of shape [${scores.shape.join(',')}] for ${rows} rows`);
     }
-    const { confidence, top1 } = rowConfidence(scoresAsNumbers(scores), rows, classes, o.measure, o.probabilities);
-    for (let i = 0; i < rows; i++) if (!Number.isNaN(confidence[i])) m.confidence.observe(confidence[i]);
+    const { confidence, top1 } = rowConfidence(scoresAsNumbers(scores), rows, classes, o.confidence, o.probabilities);
+    for (let i = 0; i < rows; i++) if (!Number.isNaN(confidence[i])) o.metrics.confidence.observe(confidence[i]);
+    return { upstreamReq, saverRes, rows, classes, confidence, top1 };
+  }
 
-    const threshold = o.settings.threshold;
-    const part = partitionRows(confidence, threshold);
-    let outputs = saverRes.outputs;
-    let baseError: string | undefined;
-
-    if (part.escalated.length > 0) {
-      const baseReq = { ...upstreamReq, inputs: upstreamReq.inputs.map((t) => sliceTensorRows(t, part.escalated)) };
-      const tb = performance.now();
-      const base = await this.callBase(baseReq, part.escalated.length);
-      m.duration.base.observe((performance.now() - tb) / 1000);
-      if (base.ok) {
-        const byName = new Map(base.res.outputs.map((t) => [t.name, t]));
-        try {
-          outputs = saverRes.outputs.map((t) => {
-            const b = byName.get(t.name);
-            if (!b) throw new RangeError(`base returned no "${t.name}" output`);
-            return mergeRows(t, b, part.escalated);
-          });
-          const baseScores = byName.get(o.layout.scoreOutput)!;
-          const baseTop1 = rowConfidence(scoresAsNumbers(baseScores), part.escalated.length, classes, o.measure, o.probabilities).top1;
-          for (let j = 0; j < part.escalated.length; j++) {
-            const row = part.escalated[j];
-            const c = confidence[row];
-            if (!Number.isNaN(c)) (baseTop1[j] === top1[row] ? m.escalated.agree : m.escalated.disagree).observe(c);
-          }
-        } catch (e) {
-          outputs = saverRes.outputs;
-          baseError = `base ${o.base.label}: ${errorMessage(e)}`;
-        }
-      } else {
-        baseError = base.error;
+  /** The escalated rows to the base, merged back into the saver's outputs; or why the base failed. */
+  private async escalate(s: Scored, escalated: Int32Array): Promise<{ outputs: Tensor[]; baseError: string | undefined }> {
+    const o = this.o;
+    const m = o.metrics;
+    const baseReq = { ...s.upstreamReq, inputs: s.upstreamReq.inputs.map((t) => sliceTensorRows(t, escalated)) };
+    const tb = performance.now();
+    const base = await this.callBase(baseReq, escalated.length);
+    m.duration.base.observe((performance.now() - tb) / 1000);
+    if (!base.ok) return { outputs: s.saverRes.outputs, baseError: base.error };
+    const byName = new Map(base.res.outputs.map((t) => [t.name, t]));
+    try {
+      const outputs = s.saverRes.outputs.map((t) => {
+        const b = byName.get(t.name);
+        if (!b) throw new RangeError(`base returned no "${t.name}" output`);
+        return mergeRows(t, b, escalated);
+      });
+      const baseScores = byName.get(o.layout.scoreOutput)!;
+      const baseTop1 = rowConfidence(scoresAsNumbers(baseScores), escalated.length, s.classes, o.confidence, o.probabilities).top1;
+      for (let j = 0; j < escalated.length; j++) {
+        const row = escalated[j];
+        const c = s.confidence[row];
+        if (!Number.isNaN(c)) (baseTop1[j] === s.top1[row] ? m.escalated.agree : m.escalated.disagree).observe(c);
       }
+      return { outputs, baseError: undefined };
+    } catch (e) {
+      return { outputs: s.saverRes.outputs, baseError: `base ${o.base.label}: ${errorMessage(e)}` };
     }
+  }
 
-    // Answer each request from its rows of the merged batch.
+  /** Answer each request of the group from its rows of the merged batch. */
+  private answer(group: Pending[], s: Scored, outputs: Tensor[], baseError: string | undefined, threshold: number): void {
+    const o = this.o;
+    const m = o.metrics;
     let offset = 0;
     for (const p of group) {
-      const local = { confidence: confidence.subarray(offset, offset + p.rows), top1: top1.subarray(offset, offset + p.rows) };
+      const local = { confidence: s.confidence.subarray(offset, offset + p.rows), top1: s.top1.subarray(offset, offset + p.rows) };
       const routes: RowRoute[] = new Array(p.rows);
       const saverRows: number[] = [];
       let escalated = 0;
@@ -333,7 +326,7 @@ export class Cascade {
         m.auditDropped.inc(picked.length);
         return;
       }
-      const baseTop1 = rowConfidence(scoresAsNumbers(scores), picked.length, rowSize(scores.shape), o.measure, o.probabilities).top1;
+      const baseTop1 = rowConfidence(scoresAsNumbers(scores), picked.length, rowSize(scores.shape), o.confidence, o.probabilities).top1;
       for (let j = 0; j < picked.length; j++) {
         const row = picked[j];
         (baseTop1[j] === top1[row] ? m.audit.agree : m.audit.disagree).observe(confidence[row]);

@@ -2,8 +2,10 @@
 // build a RouterOptions from these defaults, so a default is written down exactly once.
 
 import type { ConfidenceMeasure } from '../../core/cascade/confidence.js';
-import type { FailurePolicy } from './cascade.js';
 import type { OnnxModel } from '../onnx/session.js';
+
+/** when the base fails: answer with the saver (rows marked fallback) or 503 */
+export type FailurePolicy = 'fallback' | 'error';
 
 export interface RouterOptions {
   host: string;

@@ -40,7 +40,7 @@ function cascade(saver: Upstream, base: Upstream, maxQueueRows = 100, over: { ma
     layout: { scoreOutput: 'logits', classes: 2, outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 2] }], dropped: [] },
     metrics: createRouterMetrics('cascade'),
     settings: { threshold: 0.9, auditRate: 0 },
-    measure: 'max-prob',
+    confidence: 'max-prob',
     probabilities: false,
     failurePolicy: 'fallback',
     saverTimeoutMs: 1000,
