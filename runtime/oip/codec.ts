@@ -283,8 +283,8 @@ function finish(parts: string[], chunks: Buffer[]): EncodedMessage {
 
 /**
  * Encode an infer request. `binaryInputs` sends every input in the binary extension;
- * `binaryOutputs` asks the server for binary outputs (`binary_data_output` on the request and on
- * every requested output).
+ * `binaryOutputs` asks the server for binary outputs (`binary_data_output` on the request and
+ * `binary_data` on every requested output, as the binary tensor extension names them).
  */
 export function encodeInferRequest(
   req: InferRequest,
@@ -300,7 +300,7 @@ export function encodeInferRequest(
   parts.push(`"inputs":[${inputs.join(',')}]`);
   if (req.outputs !== undefined) {
     const outs = opts.binaryOutputs
-      ? req.outputs.map((o) => ({ ...o, parameters: { ...(o.parameters ?? {}), binary_data_output: true } }))
+      ? req.outputs.map((o) => ({ ...o, parameters: { ...(o.parameters ?? {}), binary_data: true } }))
       : req.outputs;
     parts.push(`"outputs":${JSON.stringify(outs)}`);
   }
@@ -320,14 +320,16 @@ export function encodeInferResponse(res: InferResponse, binaryOutput: (outputNam
 }
 
 /**
- * Which outputs a request wants in binary: a requested output's own `binary_data_output`
- * parameter wins; otherwise the request-level `binary_data_output` parameter (default false).
+ * Which outputs a request wants in binary (binary tensor extension): a requested output's own
+ * `binary_data` parameter wins (true or false); otherwise the request-level `binary_data_output`
+ * parameter (default false). A per-output `binary_data_output` (this project's name before it
+ * followed the extension's text) is still read where `binary_data` is absent.
  */
 export function binaryOutputSelector(req: InferRequest): (outputName: string) => boolean {
   const all = req.parameters?.binary_data_output === true;
   const per = new Map<string, boolean>();
   for (const o of req.outputs ?? []) {
-    const v = o.parameters?.binary_data_output;
+    const v = o.parameters?.binary_data ?? o.parameters?.binary_data_output;
     if (typeof v === 'boolean') per.set(o.name, v);
   }
   if (per.size === 0) return () => all;

@@ -70,7 +70,7 @@ describe('request round trips', () => {
       expect(dec.inputs[0].parameters).toBeUndefined(); // binary_data_size is a wire detail
       if (binary) {
         expect(dec.parameters).toEqual({ p: 1, binary_data_output: true });
-        expect(dec.outputs).toEqual([{ name: 'out', parameters: { binary_data_output: true } }]);
+        expect(dec.outputs).toEqual([{ name: 'out', parameters: { binary_data: true } }]);
       } else {
         expect(dec.parameters).toEqual({ p: 1 });
       }
