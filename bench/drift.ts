@@ -28,6 +28,7 @@ import { countsFromRows } from '../core/cascade/histogram.js';
 import { V2Client } from '../runtime/oip/client.js';
 import { loadOnnxModel, type OnnxModel } from '../runtime/onnx/session.js';
 import { startRouter } from '../runtime/router/server.js';
+import { parseConfidence, parseRoutes } from '../runtime/router/row-params.js';
 import { startModelServer } from '../runtime/server/model-server.js';
 import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
 import type { ModelCascade } from '../operator/api/model-cascade.js';
@@ -303,8 +304,8 @@ export async function main(argv: string[]): Promise<number> {
     const sc = rowConfidence(sl, n, 10);
     const bt = argmaxRows(bl, n, 10);
     const res = await client.infer('cascade', { inputs: [{ name: inputName, datatype: 'FP32', shape: [n, 1, 28, 28], data: Float32Array.from(images) }] });
-    const routes = res.parameters?.tinysaver_routes as string[];
-    const rconf = res.parameters?.tinysaver_confidence as (number | null)[];
+    const routes = parseRoutes(res.parameters);
+    const rconf = parseConfidence(res.parameters);
     const out = argmaxRows(res.outputs[0].data as Float32Array, n, 10);
     for (let j = 0; j < n; j++) {
       const r = r0 + j;
@@ -314,7 +315,7 @@ export async function main(argv: string[]): Promise<number> {
       liveTop1[r] = out[j];
       liveSaver[r] = routes[j] === 'base' ? 0 : 1;
       if (routes[j] === 'fallback') fallbackRows++;
-      if (rconf[j] === null || Math.abs((rconf[j] as number) - sc.confidence[j]) > 1e-5) confMismatch++;
+      if (!(Math.abs(rconf[j] - sc.confidence[j]) <= 1e-5)) confMismatch++;
     }
     // ---- one control interval has passed
     const done = r0 + n;

@@ -30,6 +30,7 @@ import { loadZooManifest, zooModelPath } from '../models/zoo.js';
 import { V2Client } from '../runtime/oip/client.js';
 import type { InferRequest } from '../runtime/oip/types.js';
 import { percentile } from '../runtime/replay/replay.js';
+import { parseRoutes } from '../runtime/router/row-params.js';
 import { formatTable } from '../core/text/table.js';
 import { benchFlags } from './flags.js';
 
@@ -130,8 +131,7 @@ async function throughput(client: V2Client, model: string, images: Float32Array,
       next += batch;
       const res = await client.infer(model, batchOf(images, count, start, batch));
       rows += batch;
-      const rr = res.parameters?.tinysaver_routes;
-      if (routes && Array.isArray(rr)) for (const x of rr) routes[String(x)] = (routes[String(x)] ?? 0) + 1;
+      if (routes) for (const x of parseRoutes(res.parameters)) routes[x] = (routes[x] ?? 0) + 1;
     }
   };
   await Promise.all(Array.from({ length: c }, worker));

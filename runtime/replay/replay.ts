@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { V2Client } from '../oip/client.js';
 import type { InferResponse } from '../oip/types.js';
 import { dataToNumbers } from '../oip/tensor-data.js';
+import { parseRoutes } from '../router/row-params.js';
 
 export interface LabelledSet {
   images: Float32Array;
@@ -77,8 +78,7 @@ export async function replayDataset(target: ReplayTarget, data: LabelledSet, opt
         stats.latenciesMs.push(performance.now() - ts);
         const top = argmaxRows(res, rows);
         for (let r = 0; r < rows; r++) if (top[r] === data.labels[start + r]) stats.correct++;
-        const routes = res.parameters?.tinysaver_routes;
-        if (Array.isArray(routes)) for (const route of routes) stats.routes[String(route)] = (stats.routes[String(route)] ?? 0) + 1;
+        for (const route of parseRoutes(res.parameters)) stats.routes[route] = (stats.routes[route] ?? 0) + 1;
         stats.samples += rows;
         opts.onProgress?.(stats.samples, data.count);
       }

@@ -16,6 +16,7 @@ import type { RouterMetrics, RowRoute } from './metrics.js';
 import { CoalescingQueue } from './coalesce.js';
 import type { RouterOptions } from './options.js';
 import { RowBatcher, layoutKey } from './row-batcher.js';
+import { CONFIDENCE_PARAM, ROUTES_PARAM, ROW_OUTPUTS, formatConfidence, rowOutputs } from './row-params.js';
 import { concatRows, mergeRows, partitionRows, rowSize, sliceRowRange, sliceTensorRows } from './split.js';
 
 /** The upstream call the cascade needs; a V2Client bound to one model satisfies it. */
@@ -75,8 +76,6 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-const ROUTE_PARAM = 'tinysaver_routes';
-const CONFIDENCE_PARAM = 'tinysaver_confidence';
 
 function scoresAsNumbers(t: Tensor): ArrayLike<number> {
   if (t.datatype === 'FP32' || t.datatype === 'FP64') return t.data as Float32Array | Float64Array;
@@ -274,13 +273,10 @@ export class Cascade {
   ): CascadeResult {
     const o = this.o;
     const wanted = req.outputs ? new Set(req.outputs.map((r) => r.name)) : this.outputNames;
-    const conf = new Array<number | null>(confidence.length);
-    for (let i = 0; i < confidence.length; i++) {
-      conf[i] = Number.isNaN(confidence[i]) ? null : Math.round(confidence[i] * 1e6) / 1e6;
-    }
+    // spec-valid scalars only (row-params.ts); the tensor form when the request asks for it
     const parameters: Record<string, unknown> = {
-      [ROUTE_PARAM]: routes,
-      [CONFIDENCE_PARAM]: conf,
+      [ROUTES_PARAM]: routes.join(','),
+      [CONFIDENCE_PARAM]: formatConfidence(confidence),
       tinysaver_threshold: threshold,
     };
     if (degraded !== undefined) parameters.tinysaver_degraded = degraded;
@@ -289,7 +285,8 @@ export class Cascade {
       model_version: '1',
       outputs: outputs
         .filter((t) => wanted.has(t.name))
-        .map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data })),
+        .map((t): Tensor => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data }))
+        .concat(req.outputs ? rowOutputs(wanted, routes, confidence) : []),
       parameters,
     };
     if (req.id !== undefined) response.id = req.id;
@@ -337,7 +334,7 @@ export class Cascade {
 
   private checkRequestedOutputs(req: InferRequest): void {
     for (const r of req.outputs ?? []) {
-      if (!this.outputNames.has(r.name)) {
+      if (!this.outputNames.has(r.name) && !ROW_OUTPUTS.includes(r.name)) {
         throw new OipError(400, `requested output "${r.name}" is not an output of model "${this.o.name}" (it has: ${[...this.outputNames].join(', ')})`);
       }
     }
@@ -353,7 +350,7 @@ export class Cascade {
       return up;
     }
     if (req.outputs) {
-      const names = new Set<string>(req.outputs.map((r) => r.name));
+      const names = new Set<string>(req.outputs.map((r) => r.name).filter((n) => !ROW_OUTPUTS.includes(n)));
       names.add(o.layout.scoreOutput);
       up.outputs = [...names].map((name) => ({ name }));
     } else if (o.layout.dropped.length > 0) {

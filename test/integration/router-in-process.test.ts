@@ -2,6 +2,7 @@
 // sidecar layout (checked row by row against the saver and base model servers), the model server's
 // own input checks, coalescing, readiness without a saver URL, and the CLI's flag checks.
 
+import { parseRoutes, parseConfidence } from '../../runtime/router/row-params.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -64,7 +65,7 @@ describe('router with the saver in-process', () => {
     const res = await c.infer('cascade', req);
     const s = await client(saver.url).infer(SAVER, req);
     const sc = rowConfidence(s.outputs[0].data as Float32Array, 64, 10);
-    const routes = res.parameters?.tinysaver_routes as string[];
+    const routes = parseRoutes(res.parameters);
     expect(routes).toEqual(Array.from(sc.confidence, (x) => (x >= t ? 'saver' : 'base')));
     expect(routes.filter((x) => x === 'saver').length).toBeGreaterThan(5);
     expect(routes.filter((x) => x === 'base').length).toBeGreaterThan(5);
@@ -135,7 +136,7 @@ describe('router with the saver in-process', () => {
       expect(res.id).toBe(`r${i}`);
       const s = await direct.infer(SAVER, reqs[i]);
       const sc = rowConfidence(s.outputs[0].data as Float32Array, sizes[i], 10).confidence;
-      const conf = res.parameters?.tinysaver_confidence as number[];
+      const conf = parseConfidence(res.parameters);
       for (let k = 0; k < sizes[i]; k++) {
         expect(conf[k]).toBeCloseTo(sc[k], 4);
         if (conf[k] >= t) rowOf(res.outputs[0], k).forEach((v, j) => expect(v).toBeCloseTo(rowOf(s.outputs[0], k)[j], 5));

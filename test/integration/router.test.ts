@@ -1,6 +1,7 @@
 // The cascade router against real model servers (real onnxruntime sessions on the committed models)
 // on 127.0.0.1: row-by-row merge, JSON and binary, threshold hot reload, audit rate, metrics, bad input.
 
+import { parseRoutes, parseConfidence } from '../../runtime/router/row-params.js';
 import { mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -54,12 +55,12 @@ describe('cascade merge', () => {
 
     const sc = rowConfidence(s.outputs[0].data as Float32Array, 64, 10);
     const expectedRoutes = Array.from(sc.confidence, (x) => (x >= t ? 'saver' : 'base'));
-    const routes = res.parameters?.tinysaver_routes as string[];
+    const routes = parseRoutes(res.parameters);
     expect(routes).toEqual(expectedRoutes);
     // both routes present, or the test proves nothing
     expect(routes.filter((x) => x === 'saver').length).toBeGreaterThan(5);
     expect(routes.filter((x) => x === 'base').length).toBeGreaterThan(5);
-    const conf = res.parameters?.tinysaver_confidence as number[];
+    const conf = parseConfidence(res.parameters);
     conf.forEach((x, i) => expect(x).toBeCloseTo(sc.confidence[i], 5));
 
     const escalated = expectedRoutes.flatMap((r, i) => (r === 'base' ? [i] : []));
@@ -84,7 +85,7 @@ describe('cascade merge', () => {
     const s = await direct.infer(SAVER, req);
     const margin = rowConfidence(s.outputs[0].data as Float32Array, 64, 10, 'margin').confidence;
     const maxProb = rowConfidence(s.outputs[0].data as Float32Array, 64, 10, 'max-prob').confidence;
-    expect(res.parameters?.tinysaver_routes).toEqual(Array.from(margin, (x) => (x >= t ? 'saver' : 'base')));
+    expect(parseRoutes(res.parameters)).toEqual(Array.from(margin, (x) => (x >= t ? 'saver' : 'base')));
     // the measures disagree on some rows here, so this does tell margin from max-prob
     expect(Array.from(margin, (x, i) => (x >= t) !== (maxProb[i] >= t)).some(Boolean)).toBe(true);
   });
@@ -99,7 +100,7 @@ describe('cascade merge', () => {
     const body = j.json() as InferResponse & { outputs: Array<{ data: number[] }> };
     expect(body.model_name).toBe('cascade');
     expect(body.outputs[0].data).toHaveLength(30);
-    expect(body.parameters?.tinysaver_routes).toHaveLength(3);
+    expect(parseRoutes(body.parameters)).toHaveLength(3);
 
     const bin = encodeInferRequest(req, { binaryInputs: true, binaryOutputs: true });
     const b = await rawRequest(r.url, 'POST', '/v2/models/cascade/infer', bin.body, bin.headers);
@@ -135,7 +136,7 @@ describe('threshold hot reload', () => {
     symlinkSync(join('..data', 'threshold.json'), join(dir, 'threshold.json'));
     const { r, c } = await router({ thresholdFile: join(dir, 'threshold.json'), reloadIntervalMs: 50, threshold: 0.5 });
     const req = imageBatch(images, 32, 200);
-    const routesNow = async () => (await c.infer('cascade', req)).parameters?.tinysaver_routes as string[];
+    const routesNow = async () => parseRoutes((await c.infer('cascade', req)).parameters);
     expect(await routesNow()).toEqual(new Array(32).fill('saver'));
     expect(sample(await metricsText(r.url), 'tinysaver_threshold')).toBe(0);
 
@@ -242,7 +243,7 @@ describe('audits and metrics', () => {
   it('escalated rows feed the escalated-confidence histogram, split by agreement', async () => {
     const { r, c } = await router({ threshold: 1.0, auditRate: 0 });
     const res = await c.infer('cascade', imageBatch(images, 40, 300));
-    const base = (res.parameters?.tinysaver_routes as string[]).filter((x) => x === 'base').length;
+    const base = parseRoutes(res.parameters).filter((x) => x === 'base').length;
     expect(base).toBeGreaterThan(0);
     const text = await metricsText(r.url);
     const esc = sample(text, 'tinysaver_escalated_confidence_count', { agree: 'true' }) + sample(text, 'tinysaver_escalated_confidence_count', { agree: 'false' });
@@ -292,13 +293,13 @@ describe('startup check', () => {
     const port = await freePort();
     const { c } = await router({ baseUrl: `http://127.0.0.1:${port}`, failurePolicy: 'fallback', startupTimeoutMs: 300, threshold: 1 });
     const res = await c.infer('cascade', imageBatch(images, 8));
-    const routes = res.parameters?.tinysaver_routes as string[];
+    const routes = parseRoutes(res.parameters);
     expect(routes.filter((x) => x === 'fallback').length).toBeGreaterThan(0);
     expect(routes.every((x) => x === 'fallback' || x === 'saver')).toBe(true);
     expect(res.parameters?.tinysaver_degraded).toMatch(/not verified|not usable/);
     const late = await startZooServer(BASE, port);
     try {
-      const ok = await eventually(async () => ((await c.infer('cascade', imageBatch(images, 8))).parameters?.tinysaver_routes as string[]).includes('base'), 15_000);
+      const ok = await eventually(async () => parseRoutes((await c.infer('cascade', imageBatch(images, 8))).parameters).includes('base'), 15_000);
       expect(ok).toBe(true);
     } finally {
       await late.close();
@@ -373,8 +374,8 @@ describe('coalescing', () => {
       const res = (rep as PromiseFulfilledResult<InferResponse>).value;
       expect(res.id).toBe(`req-${i}`);
       expect(res.outputs[0].shape).toEqual([sizes[i], 10]);
-      const routes = res.parameters?.tinysaver_routes as string[];
-      const conf = res.parameters?.tinysaver_confidence as number[];
+      const routes = parseRoutes(res.parameters);
+      const conf = parseConfidence(res.parameters);
       const s = await direct.infer(SAVER, reqs[i]);
       const b = await directBase.infer(BASE, reqs[i]);
       const sc = rowConfidence(s.outputs[0].data as Float32Array, sizes[i], 10).confidence;

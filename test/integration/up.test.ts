@@ -2,6 +2,7 @@
 // first): the local cascade comes up, its printed example request works, replay reports the summary,
 // and Ctrl-C (SIGINT) shuts all three servers down with exit code 0.
 
+import { parseRoutes } from '../../runtime/router/row-params.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -45,7 +46,7 @@ test('up serves the cascade, replay summarises it, SIGINT stops everything', asy
   const answer = JSON.parse(curlOut);
   expect(answer.model_name).toBe('cascade');
   expect(answer.outputs[0].shape).toEqual([1, 10]);
-  expect(answer.parameters.tinysaver_routes).toHaveLength(1);
+  expect(parseRoutes(answer.parameters)).toHaveLength(1);
 
   const { stdout, stderr } = await run(process.execPath, [BIN, 'replay', '--url', url, '--limit', '300', '--batch-size', '10', '--base-url', baseUrl]);
   expect(stderr).toMatch(/replay cascade: 300\/300 \(100%\)/); // plain progress lines when not a TTY

@@ -1,6 +1,7 @@
 // The cascade's queueing logic with a gated upstream (the test decides when the saver answers), so
 // coalescing and the queue bound are checked deterministically. The HTTP path is covered by the
 // integration suites against real model servers.
+import { parseRoutes } from '../../runtime/router/row-params.js';
 import { describe, expect, it } from 'vitest';
 import { OipError, type InferRequest, type InferResponse } from '../../runtime/oip/types.js';
 import { CircuitBreaker } from '../../runtime/router/breaker.js';
@@ -82,9 +83,9 @@ describe('Cascade queueing', () => {
     expect([...(base.calls[0].req.inputs[0].data as Float32Array)]).toEqual([-1, -1]); // the unconfident rows, once
     base.calls[0].release();
     const [r1, r2, r3] = await Promise.all([first, second, third]);
-    expect(r1.response.parameters?.tinysaver_routes).toEqual(['saver']);
-    expect(r2.response.parameters?.tinysaver_routes).toEqual(['saver', 'base']);
-    expect(r3.response.parameters?.tinysaver_routes).toEqual(['base']);
+    expect(parseRoutes(r1.response.parameters)).toEqual(['saver']);
+    expect(parseRoutes(r2.response.parameters)).toEqual(['saver', 'base']);
+    expect(parseRoutes(r3.response.parameters)).toEqual(['base']);
     expect(r2.response.outputs[0].shape).toEqual([2, 2]);
   });
 
@@ -130,7 +131,7 @@ describe('Cascade queueing', () => {
       return Array.from({ length: d.length / 2 }, (_, i) => Math.round(d[i * 2 + 1] * 10) / 10);
     };
     expect(echo(r1)).toEqual([-0.1]);
-    expect(r2.response.parameters?.tinysaver_routes).toEqual(['base', 'saver', 'base']);
+    expect(parseRoutes(r2.response.parameters)).toEqual(['base', 'saver', 'base']);
     expect(echo(r2)).toEqual([-0.2, 0, -0.3]);
     expect(echo(r3)).toEqual([-0.4]);
     expect(c.baseBatcher.calls).toBe(2);
@@ -155,9 +156,9 @@ describe('Cascade queueing', () => {
     await tick();
     base.calls[1].fail(new Error('boom'));
     const [r1, r2, r3] = await Promise.all([first, second, third]);
-    expect(r1.response.parameters?.tinysaver_routes).toEqual(['base']);
-    expect(r2.response.parameters?.tinysaver_routes).toEqual(['fallback']);
-    expect(r3.response.parameters?.tinysaver_routes).toEqual(['fallback', 'saver']);
+    expect(parseRoutes(r1.response.parameters)).toEqual(['base']);
+    expect(parseRoutes(r2.response.parameters)).toEqual(['fallback']);
+    expect(parseRoutes(r3.response.parameters)).toEqual(['fallback', 'saver']);
     expect(r3.response.parameters?.tinysaver_degraded).toBe('base base: boom');
   });
 
