@@ -4,6 +4,7 @@
 // model check, readiness, metadata and the infer handler.
 
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { OipError } from './types.js';
 import { sendError, sendJson } from './http.js';
 
@@ -40,6 +41,14 @@ export function matchV2Route(url: string): V2Route | undefined {
   return { kind, model, version: m[2] };
 }
 
+/**
+ * Status of a readiness answer that says "not ready" (GET /v2/health/ready, /v2/models/{name}/ready).
+ * The v2 spec: "200 indicating true and a 4xx status code indicating false"; 400 as Triton answers.
+ * Kubernetes HTTP probes count any status >= 400 as a failure, so the pod still leaves the Service
+ * endpoints while not ready. Infer while not ready stays 503 (an error, not a yes/no answer).
+ */
+export const NOT_READY_STATUS = 400;
+
 /** What a v2 server supplies to the shared edge. */
 export interface V2Service {
   /** model name served (readiness bodies name it) */
@@ -73,7 +82,7 @@ export async function handleV2(svc: V2Service, req: http.IncomingMessage, res: h
       return sendJson(res, 200, { live: true });
     case 'ready': {
       const ready = await svc.ready();
-      return sendJson(res, ready ? 200 : 503, { ready });
+      return sendJson(res, ready ? 200 : NOT_READY_STATUS, { ready });
     }
     case 'server':
       return sendJson(res, 200, svc.serverMetadata());
@@ -89,7 +98,7 @@ export async function handleV2(svc: V2Service, req: http.IncomingMessage, res: h
     case 'modelReady': {
       svc.checkModel(r.model, r.version);
       const ready = await svc.ready();
-      return sendJson(res, ready ? 200 : 503, { name: svc.name, ready });
+      return sendJson(res, ready ? 200 : NOT_READY_STATUS, { name: svc.name, ready });
     }
     case 'infer':
       svc.checkModel(r.model, r.version);
@@ -102,43 +111,82 @@ export interface V2HttpServer {
   /** true once drain() has been called */
   readonly draining: boolean;
   /**
-   * Stop accepting connections, let in-flight requests finish (`beforeClose` runs meanwhile, e.g. a
-   * batch queue's drain), close idle keep-alive connections, and cut whatever is left after `timeoutMs`.
+   * Graceful stop: stop accepting connections; from now on every response says `Connection: close`
+   * (the client opens no further request on that connection), every request read is answered,
+   * in-flight requests finish (`beforeClose` runs meanwhile, e.g. a batch queue's drain); keep-alive
+   * connections idle for `idleGraceMs` are closed; whatever is left after `timeoutMs` is cut.
    */
   drain(timeoutMs: number, beforeClose?: () => Promise<void>): Promise<void>;
 }
 
+/**
+ * A keep-alive connection idle this long during a drain is closed. Closing an idle HTTP/1.1
+ * connection always races with a client that sends on it at that instant (the request is then
+ * reset unanswered); a connection in use gets `Connection: close` on its next response instead, so
+ * only connections idle for a while are closed, where that race is unlikely.
+ */
+export const DRAIN_IDLE_GRACE_MS = 1000;
+
+interface ConnState {
+  active: number;
+  idleSince: number;
+}
+
 /** A node:http server answering the v2 endpoints of `svc`, with the timeouts both servers use. */
-export function createV2HttpServer(svc: V2Service): V2HttpServer {
-  let inFlight = 0;
+export function createV2HttpServer(svc: V2Service, opts: { idleGraceMs?: number } = {}): V2HttpServer {
+  const idleGraceMs = opts.idleGraceMs ?? DRAIN_IDLE_GRACE_MS;
   let draining = false;
+  const conns = new Map<Socket, ConnState>();
+  const open = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
-    inFlight++;
-    res.once('close', () => inFlight--);
+    const conn = conns.get(req.socket);
+    if (conn) conn.active++;
+    open.add(res);
+    res.once('close', () => {
+      open.delete(res);
+      if (conn) {
+        conn.active--;
+        conn.idleSince = Date.now();
+      }
+    });
+    if (draining) res.setHeader('Connection', 'close');
     handleV2(svc, req, res).catch((e) => {
       req.resume(); // a body left unread (refused early, e.g. unknown model) is discarded
       sendError(res, e);
     });
   });
+  server.on('connection', (socket: Socket) => {
+    conns.set(socket, { active: 0, idleSince: Date.now() });
+    socket.once('close', () => conns.delete(socket));
+  });
   server.keepAliveTimeout = 65_000; // longer than typical client idle timeouts: fewer reset races
   server.requestTimeout = 60_000; // a client trickling a body cannot hold a socket forever
   server.headersTimeout = 30_000;
 
+  const closeIdle = (minIdleMs: number) => {
+    const now = Date.now();
+    for (const [socket, c] of conns) if (c.active === 0 && now - c.idleSince >= minIdleMs) socket.destroy();
+  };
+
   const drain = async (timeoutMs: number, beforeClose?: () => Promise<void>): Promise<void> => {
     draining = true;
+    for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
+    // http.Server.close() would also close every idle keep-alive connection at once, racing with
+    // clients about to send on them; stop accepting only, and close idle ones after the grace.
+    const own = server.closeIdleConnections;
+    server.closeIdleConnections = () => undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // keep-alive connections are closed as soon as they go idle (not after keepAliveTimeout)
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
-    server.closeIdleConnections();
+    server.closeIdleConnections = own;
+    const idle = setInterval(() => closeIdle(idleGraceMs), 50);
     const deadline = Date.now() + timeoutMs;
+    const cut = setTimeout(() => server.closeAllConnections(), timeoutMs);
     try {
       await beforeClose?.();
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      const cut = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+      while (open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await closed;
-      clearTimeout(cut);
     } finally {
       clearInterval(idle);
+      clearTimeout(cut);
     }
   };
 

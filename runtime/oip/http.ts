@@ -84,10 +84,38 @@ export function sendError(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
+  if (status === 429 || status === 503) res.setHeader('Retry-After', '1');
+  const req = res.req as IncomingMessage | undefined;
+  if (status === 413 && req && !req.complete) {
+    // The rest of the body is unread. Answering now and closing would make the kernel reset the
+    // connection while the client still sends, and the client would lose the 413 with it: read
+    // (and drop) the rest first, for at most OVERSIZE_LINGER_MS, then answer and close.
+    res.setHeader('Connection', 'close');
+    lingerThen(req, () => {
+      if (!res.writableEnded && !res.destroyed) sendJson(res, status, { error: message });
+    });
+    return;
+  }
   // After a 413 the rest of the body is unread: close the connection rather than reuse it.
   if (status === 413) res.setHeader('Connection', 'close');
-  if (status === 429 || status === 503) res.setHeader('Retry-After', '1');
   sendJson(res, status, { error: message });
+}
+
+/** Longest time an oversize request body is read and dropped before its 413 is sent anyway. */
+export const OVERSIZE_LINGER_MS = 10_000;
+
+function lingerThen(req: IncomingMessage, then: () => void): void {
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    then();
+  };
+  const timer = setTimeout(once, OVERSIZE_LINGER_MS);
+  req.once('end', once);
+  req.once('close', once);
+  req.resume();
 }
 
 export function sendInferResponse(res: ServerResponse, encoded: EncodedMessage): void {
