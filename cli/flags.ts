@@ -47,7 +47,7 @@ function convert(name: string, d: FlagDef, raw: string | boolean): string | numb
       } catch {
         throw new Error(`--${name}: "${s}" is not a URL (expected e.g. http://127.0.0.1:8001)`);
       }
-      if (u.protocol !== 'http:') throw new Error(`--${name}: only http:// URLs are supported, got "${s}"`);
+      if (u.protocol !== 'http:' && u.protocol !== 'grpc:') throw new Error(`--${name}: only http:// URLs are supported (grpc:// for a gRPC base), got "${s}"`);
       return s.replace(/\/+$/, '');
     }
     default: {

@@ -3,12 +3,16 @@
 import { CONFIDENCE_MEASURES } from '../../core/cascade/confidence.js';
 import { untilSignal } from '../../runtime/oip/edge.js';
 import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
-import { ROUTER_DEFAULTS as D, type RouterOptions } from '../../runtime/router/options.js';
+import { ROUTER_DEFAULTS as D, UPSTREAM_PROTOCOLS, type RouterOptions } from '../../runtime/router/options.js';
+
+/** Default gRPC port of `tinysaver route` (documented in README; the HTTP port stays 8000). */
+export const ROUTER_GRPC_PORT = 9000;
 import { startRouter } from '../../runtime/router/server.js';
 
 export const ROUTE_FLAGS: Record<string, FlagDef> = {
   host: { kind: 'string', default: D.host, help: 'address to listen on (the operator passes 0.0.0.0)' },
   port: { kind: 'port', default: D.port, help: 'port to listen on' },
+  'grpc-port': { kind: 'port', default: ROUTER_GRPC_PORT, help: 'port of the gRPC v2 endpoint (inference.GRPCInferenceService; 0: a free port)' },
   name: { kind: 'string', default: D.name, help: 'model name the cascade is served under' },
   // No table default: giving --saver-url together with --saver-onnx must be detectable (an error).
   'saver-url': { kind: 'url', help: `v2 endpoint of the saver model server (default: ${D.saverUrl}; not with --saver-onnx)` },
@@ -17,6 +21,7 @@ export const ROUTE_FLAGS: Record<string, FlagDef> = {
   'saver-intra-op-threads': { kind: 'int', min: 0, default: D.saverIntraOpThreads, help: 'onnxruntime threads of the --saver-onnx saver (0: one per core)' },
   'base-url': { kind: 'url', default: D.baseUrl, help: 'v2 endpoint of the base model (tinysaver serve-model, Triton, KServe, ...)' },
   'base-model': { kind: 'string', default: D.baseModel, help: 'model name of the base at --base-url' },
+  'base-protocol': { kind: 'string', default: D.baseProtocol, choices: UPSTREAM_PROTOCOLS, help: 'how the base is called: v2 REST with binary tensors, or gRPC v2 (--base-url grpc://host:port; for a Triton/KServe base that only exposes gRPC)' },
   output: { kind: 'string', meta: 'NAME', help: "output tensor holding the class scores (default: the saver's first output)" },
   confidence: { kind: 'string', default: D.confidence, choices: CONFIDENCE_MEASURES, help: 'confidence measure: top-1 probability or top-1 minus top-2' },
   probabilities: { kind: 'boolean', default: false, help: 'the scores already are probabilities (no softmax)' },
@@ -62,6 +67,13 @@ export async function run(argv: string[]): Promise<number> {
   if (p.values['saver-onnx'] !== undefined && p.values['saver-url'] !== undefined) {
     return console.error('tinysaver route: --saver-url and --saver-onnx exclude each other (the saver is either called over HTTP or run in the router)'), 2;
   }
+  if ((p.values['saver-url'] as string | undefined)?.startsWith('grpc:')) {
+    return console.error('tinysaver route: --saver-url: the saver is called over HTTP (http://...); only the base may be called over gRPC'), 2;
+  }
+  const grpcBase = (p.values['base-url'] as string).startsWith('grpc:');
+  if (grpcBase !== (p.values['base-protocol'] === 'grpc')) {
+    return console.error(`tinysaver route: --base-url ${p.values['base-url']} does not fit --base-protocol ${p.values['base-protocol']} (http -> http://host:port, grpc -> grpc://host:port)`), 2;
+  }
   let router;
   try {
     router = await startRouter(routerOptionsFromFlags(p.values));
@@ -70,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const saver = p.values['saver-onnx'] !== undefined ? `saver in-process from ${p.values['saver-onnx']}` : `saver at ${p.values['saver-url'] ?? D.saverUrl}`;
-  console.error(`router: serving model "${p.values.name}" at ${router.url} (${saver}; metrics at ${router.url}/metrics)`);
+  console.error(`router: serving model "${p.values.name}" at ${router.url} and gRPC ${router.grpcAddress} (${saver}; metrics at ${router.url}/metrics)`);
   const sig = await untilSignal();
   console.error(`router: ${sig}, shutting down`);
   await router.close();

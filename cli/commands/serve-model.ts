@@ -11,11 +11,15 @@ import {
   type ModelServerOptions,
 } from '../../runtime/server/model-server.js';
 
+/** Default gRPC port of `tinysaver serve-model` (KServe's convention: REST 8080, gRPC 8081). */
+export const MODEL_SERVER_GRPC_PORT = 8081;
+
 export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
   model: { kind: 'string', meta: 'PATH', help: 'ONNX model file to serve (required)' },
   name: { kind: 'string', meta: 'NAME', help: 'model name in the v2 URLs (default: the file name without .onnx)' },
   host: { kind: 'string', default: D.host, help: 'address to listen on (the operator passes 0.0.0.0)' },
   port: { kind: 'port', default: D.port, help: 'port to listen on' },
+  'grpc-port': { kind: 'port', default: MODEL_SERVER_GRPC_PORT, help: 'port of the gRPC v2 endpoint (inference.GRPCInferenceService; 0: a free port)' },
   'max-batch-size': { kind: 'int', min: 1, default: D.maxBatchSize, help: 'most rows merged into one session run (dynamic batching)' },
   'max-queue-delay-ms': { kind: 'number', min: 0, default: D.maxQueueDelayMs, help: 'longest wait for a batch to fill before it runs' },
   'wait-when-idle': { kind: 'boolean', default: false, help: 'fixed batching window: a request that finds the server idle also waits --max-queue-delay-ms (default: it runs at once)' },
@@ -39,6 +43,7 @@ export function modelServerOptionsFromFlags(v: FlagValues): ModelServerOptions {
     name: v.name as string | undefined,
     host: v.host as string,
     port: v.port as number,
+    grpcPort: v['grpc-port'] as number,
     maxBatchSize: v['max-batch-size'] as number,
     maxQueueDelayMs: v['max-queue-delay-ms'] as number,
     waitWhenIdle: v['wait-when-idle'] as boolean,
@@ -71,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const thread = (p.values['inference-thread'] === 'auto' ? defaultInferenceThread() : p.values['inference-thread']) as InferenceThread;
   console.error(
-    `model server: serving "${server.name}" at ${server.url}/v2/models/${server.name} (metrics at ${server.url}/metrics; inference on the ${thread} thread)`,
+    `model server: serving "${server.name}" at ${server.url}/v2/models/${server.name} and gRPC ${server.grpcAddress} (metrics at ${server.url}/metrics; inference on the ${thread} thread)`,
   );
   const sig = await untilSignal();
   console.error(`model server: ${sig}, draining and shutting down`);

@@ -4,6 +4,9 @@
 import type { ConfidenceMeasure } from '../../core/cascade/confidence.js';
 import type { OnnxModel } from '../onnx/session.js';
 
+export type UpstreamProtocol = 'http' | 'grpc';
+export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['http', 'grpc'];
+
 /** when the base fails: answer with the saver (rows marked fallback) or 503 */
 export type FailurePolicy = 'fallback' | 'error';
 
@@ -11,6 +14,8 @@ export interface RouterOptions {
   host: string;
   /** 0 picks a free port (tests) */
   port: number;
+  /** serve gRPC v2 on this port too (0 picks a free port); undefined: HTTP only (the CLI default is 9000) */
+  grpcPort?: number;
   /** model name the cascade is served under */
   name: string;
   saverUrl: string;
@@ -24,6 +29,8 @@ export interface RouterOptions {
   saverIntraOpThreads: number;
   baseUrl: string;
   baseModel: string;
+  /** how the base is called: v2 over HTTP (binary tensors) or gRPC (raw contents) */
+  baseProtocol: UpstreamProtocol;
   /** output tensor holding the scores; default the saver's first output */
   output?: string;
   confidence: ConfidenceMeasure;
@@ -55,7 +62,7 @@ export interface RouterOptions {
   log?: (line: string) => void;
 }
 
-export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log' | 'saverOnnx' | 'saverSession'>> = Object.freeze({
+export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log' | 'saverOnnx' | 'saverSession' | 'grpcPort'>> = Object.freeze({
   host: '127.0.0.1',
   port: 8000,
   name: 'cascade',
@@ -64,6 +71,7 @@ export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'threshold
   saverIntraOpThreads: 1,
   baseUrl: 'http://127.0.0.1:8002',
   baseModel: 'base',
+  baseProtocol: 'http' as UpstreamProtocol,
   confidence: 'max-prob' as ConfidenceMeasure,
   probabilities: false,
   threshold: 0.9,

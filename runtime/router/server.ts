@@ -8,6 +8,9 @@ import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHea
 import { createV2HttpServer, type V2Service } from '../oip/edge.js';
 import { listen, readBody, sendInferResponse } from '../oip/http.js';
 import { OipError } from '../oip/types.js';
+import { startGrpcServer, type RunningGrpcServer } from '../oip/grpc.js';
+import type { ModelMeta } from './compat.js';
+import type { ModelMetadata } from '../oip/types.js';
 import { CircuitBreaker } from './breaker.js';
 import { Cascade } from './cascade.js';
 import { startLiveSettings } from './live-settings.js';
@@ -18,6 +21,10 @@ import { sleep, Upstreams } from './upstreams.js';
 export interface RunningRouter {
   url: string;
   port: number;
+  /** the gRPC port (when grpcPort was given) */
+  grpcPort?: number;
+  /** host:port of the gRPC endpoint */
+  grpcAddress?: string;
   metrics: RouterMetrics;
   /** resolves when in-flight audits have finished (tests) */
   auditsIdle(): Promise<void>;
@@ -59,20 +66,48 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     },
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() }),
     infer: async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-      if (!cascade || closing) {
-        throw new OipError(503, closing ? 'router shutting down' : 'router not ready: waiting for the saver and base metadata');
-      }
+      // checked once, when the request arrives: a request read during a drain is still answered
+      const c = serving();
       const body = await readBody(req, opts.maxBodyBytes);
       const request = decodeInferRequest(body, parseHeaderLength(req.headers[HEADER_LENGTH_HEADER]));
-      const result = await cascade.infer(request);
+      const result = await c.infer(request);
       sendInferResponse(res, encodeInferResponse(result.response, binaryOutputSelector(request)));
       result.startAudit?.();
     },
   };
   const edge = createV2HttpServer(service);
 
+  /** the cascade, or the 503 saying why there is none to serve with */
+  function serving(): Cascade {
+    if (!cascade || closing) {
+      throw new OipError(503, closing ? 'router shutting down' : 'router not ready: waiting for the saver and base metadata');
+    }
+    return cascade;
+  }
+
   await listen(edge.server, opts.port, opts.host);
   const port = (edge.server.address() as AddressInfo).port;
+  let grpcServer: RunningGrpcServer | undefined;
+  if (opts.grpcPort !== undefined) {
+    try {
+      grpcServer = await startGrpcServer(
+        {
+          serverMetadata: () => ({ name: 'tinysaver-router', version: '0.1.0', extensions: [] }),
+          checkModel: service.checkModel,
+          ready: isReady,
+          modelMetadata: () => ({ platform: 'tinysaver_cascade', ...(service.modelMetadata() as ModelMeta) }) as ModelMetadata,
+          infer: async (request) => {
+            const result = await serving().infer(request);
+            return { response: result.response, after: result.startAudit };
+          },
+        },
+        { host: opts.host, port: opts.grpcPort, maxReceiveBytes: opts.maxBodyBytes },
+      );
+    } catch (e) {
+      await edge.drain(0);
+      throw e;
+    }
+  }
   const hostForUrl = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host.includes(':') ? `[${opts.host}]` : opts.host;
 
   const shutdown = async (): Promise<void> => {
@@ -80,7 +115,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     closing = true;
     upstreams.stop();
     settings.stop();
-    await edge.drain(SHUTDOWN_DRAIN_MS);
+    await Promise.all([edge.drain(SHUTDOWN_DRAIN_MS), grpcServer?.drain(SHUTDOWN_DRAIN_MS)]);
     if (cascade) await Promise.race([cascade.auditRunner.idle(), sleep(opts.baseTimeoutMs)]);
     await upstreams.close();
   };
@@ -105,6 +140,8 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   return {
     url: `http://${hostForUrl}:${port}`,
     port,
+    grpcPort: grpcServer?.port,
+    grpcAddress: grpcServer?.address,
     metrics,
     auditsIdle: () => cascade!.auditRunner.idle(),
     reloadThreshold: () => settings.poll(),

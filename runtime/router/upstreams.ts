@@ -3,7 +3,8 @@
 // background re-probe that enables escalation once the base is verified.
 
 import { V2Client } from '../oip/client.js';
-import { OipError, type InferRequest, type ModelMetadata } from '../oip/types.js';
+import { GrpcV2Client } from '../oip/grpc.js';
+import { OipError, type InferRequest, type InferResponse, type ModelMetadata } from '../oip/types.js';
 import type { Upstream } from './cascade.js';
 import { cascadeMetadata, checkCompatible, type CascadeLayout, type ModelMeta } from './compat.js';
 import { localSaver, loadLocalSaver, type LocalSaver } from './local-saver.js';
@@ -14,7 +15,12 @@ const FALLBACK_BASE_WAIT_MS = 10_000;
 
 export class IncompatibleError extends Error {}
 
-export function boundUpstream(client: V2Client, model: string): Upstream {
+/** What the router needs of a v2 client; V2Client (HTTP) and GrpcV2Client both are one. */
+export type V2Upstream = Pick<V2Client, 'baseUrl' | 'metadata' | 'ready' | 'close'> & {
+  infer(model: string, req: InferRequest, opts: { binary?: boolean; timeoutMs?: number }): Promise<InferResponse>;
+};
+
+export function boundUpstream(client: V2Upstream, model: string): Upstream {
   return {
     label: `"${model}" at ${client.baseUrl}`,
     infer: (req: InferRequest, timeoutMs: number) => client.infer(model, req, { binary: true, timeoutMs }),
@@ -24,7 +30,7 @@ export function boundUpstream(client: V2Client, model: string): Upstream {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Metadata of one upstream model, retried while the upstream is not (yet) reachable or ready. */
-export async function fetchMetadata(role: string, client: V2Client, model: string, deadline: number, stop: () => boolean): Promise<ModelMetadata> {
+export async function fetchMetadata(role: string, client: V2Upstream, model: string, deadline: number, stop: () => boolean): Promise<ModelMetadata> {
   let wait = 100;
   for (;;) {
     try {
@@ -52,6 +58,7 @@ type UpstreamSettings = Pick<
   | 'saverTimeoutMs'
   | 'baseUrl'
   | 'baseModel'
+  | 'baseProtocol'
   | 'baseTimeoutMs'
   | 'output'
   | 'failurePolicy'
@@ -64,7 +71,7 @@ type UpstreamSettings = Pick<
  */
 export class Upstreams {
   readonly saverClient: V2Client;
-  readonly baseClient: V2Client;
+  readonly baseClient: V2Upstream;
   /** the saver run in this process (--saver-onnx), or undefined when it is called at saverUrl */
   local: LocalSaver | undefined;
   /** the cascade's metadata once known */
@@ -80,7 +87,8 @@ export class Upstreams {
     private readonly onLayout: (layout: CascadeLayout) => void,
   ) {
     this.saverClient = new V2Client(opts.saverUrl, { timeoutMs: opts.saverTimeoutMs });
-    this.baseClient = new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs });
+    this.baseClient =
+      opts.baseProtocol === 'grpc' ? new GrpcV2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs }) : new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs });
     this.baseState = `base "${opts.baseModel}" at ${opts.baseUrl} not verified yet`;
   }
 

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { binaryOutputSelector, decodeInferRequest, encodeInferResponse, parseHeaderLength, HEADER_LENGTH_HEADER } from '../oip/codec.js';
 import { listen, readBody, sendError, sendInferResponse } from '../oip/http.js';
 import { createV2HttpServer } from '../oip/edge.js';
-import { OipError, type ModelMetadata, type Tensor } from '../oip/types.js';
+import { OipError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../oip/types.js';
+import { startGrpcServer, type RunningGrpcServer } from '../oip/grpc.js';
 import { loadOnnxModel, type LoadOptions, type OnnxModel, type Provider } from '../onnx/session.js';
 import { loadOnnxModelInWorker } from '../onnx/worker-session.js';
 import { DynamicBatcher } from './batcher.js';
@@ -26,6 +27,8 @@ export interface ModelServerOptions {
   host?: string;
   /** default 8080 (contract); 0 picks a free port */
   port?: number;
+  /** serve gRPC v2 on this port too (0 picks a free port); undefined: HTTP only (the CLI default is 8081) */
+  grpcPort?: number;
   maxBatchSize?: number;
   maxQueueDelayMs?: number;
   maxQueueRows?: number;
@@ -82,6 +85,10 @@ export const MODEL_SERVER_DEFAULTS = {
 export interface RunningModelServer {
   url: string;
   port: number;
+  /** the gRPC port (when grpcPort was given) */
+  grpcPort?: number;
+  /** host:port of the gRPC endpoint */
+  grpcAddress?: string;
   name: string;
   metadata: ModelMetadata;
   metrics: ServerMetrics;
@@ -139,55 +146,88 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
     }
   };
 
+  const checkReady = (): void => {
+    if (!ready) {
+      metrics.rejected.inc({ model: name, reason: 'not_ready' });
+      throw new OipError(503, `model '${name}' is not ready (server shutting down)`);
+    }
+  };
+
+  /** Bodies held in memory are bounded in total, not only per request: reserve until the answer is sent. */
+  const reserveBytes = (bytes: number): (() => void) => {
+    if (inflightBytes > 0 && inflightBytes + bytes > o.maxInflightBytes) {
+      metrics.rejected.inc({ model: name, reason: 'overload' });
+      throw new OipError(429, `server overloaded: ${inflightBytes} request bytes in flight (limit ${o.maxInflightBytes}); retry later`);
+    }
+    inflightBytes += bytes;
+    let released = false;
+    return () => {
+      if (!released) inflightBytes -= bytes;
+      released = true;
+    };
+  };
+
+  /** One decoded request through validation and the batch queue (both edges). */
+  const run = async (request: InferRequest): Promise<InferResponse> => {
+    const v = validateRequest(request, model.inputs, model.outputs, {
+      allowNonFinite: o.allowNonFinite,
+      batchable,
+    });
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = await queue.submit(v.inputs, v.rows, v.batchKey);
+    } catch (e) {
+      if (e instanceof OipError && e.status === 429) metrics.rejected.inc({ model: name, reason: 'overload' });
+      throw e;
+    }
+    return {
+      model_name: name,
+      model_version: MODEL_VERSION,
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      outputs: v.outputNames.map((n) => ({ ...outputs[n], name: n })),
+    };
+  };
+
+  const count = (t0: number, code: number): void => {
+    metrics.requests.inc({ model: name, code: String(code) });
+    metrics.requestDuration.observe({ model: name }, (performance.now() - t0) / 1000);
+  };
+
   const infer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const t0 = performance.now();
     let code = 200;
     try {
-      if (!ready) {
-        metrics.rejected.inc({ model: name, reason: 'not_ready' });
-        throw new OipError(503, `model '${name}' is not ready (server shutting down)`);
-      }
+      checkReady();
       const headerLength = parseHeaderLength(req.headers[HEADER_LENGTH_HEADER]);
-      // Bodies held in memory are bounded in total, not only per request: reserve the declared size
-      // (the per-request limit when chunked) until the response is done.
+      // reserve the declared size (the per-request limit when chunked) until the response is done
       const declared = Number(req.headers['content-length']);
-      const reserve = Number.isSafeInteger(declared) && declared <= o.maxBodyBytes ? declared : o.maxBodyBytes;
-      if (inflightBytes > 0 && inflightBytes + reserve > o.maxInflightBytes) {
-        metrics.rejected.inc({ model: name, reason: 'overload' });
-        throw new OipError(429, `server overloaded: ${inflightBytes} request bytes in flight (limit ${o.maxInflightBytes}); retry later`);
-      }
-      inflightBytes += reserve;
-      res.once('close', () => (inflightBytes -= reserve));
+      res.once('close', reserveBytes(Number.isSafeInteger(declared) && declared <= o.maxBodyBytes ? declared : o.maxBodyBytes));
       const body = await readBody(req, o.maxBodyBytes, headerLength);
       const request = decodeInferRequest(body, headerLength);
-      const v = validateRequest(request, model.inputs, model.outputs, {
-        allowNonFinite: o.allowNonFinite,
-        batchable,
-      });
-      let outputs: Record<string, Tensor>;
-      try {
-        outputs = await queue.submit(v.inputs, v.rows, v.batchKey);
-      } catch (e) {
-        if (e instanceof OipError && e.status === 429) metrics.rejected.inc({ model: name, reason: 'overload' });
-        throw e;
-      }
-      const encoded = encodeInferResponse(
-        {
-          model_name: name,
-          model_version: MODEL_VERSION,
-          ...(request.id !== undefined ? { id: request.id } : {}),
-          outputs: v.outputNames.map((n) => ({ ...outputs[n], name: n })),
-        },
-        binaryOutputSelector(request),
-      );
-      sendInferResponse(res, encoded);
+      sendInferResponse(res, encodeInferResponse(await run(request), binaryOutputSelector(request)));
     } catch (e) {
       code = e instanceof OipError ? e.status : 500;
       req.resume(); // a body left unread (refused early) is discarded
       sendError(res, e);
     } finally {
-      metrics.requests.inc({ model: name, code: String(code) });
-      metrics.requestDuration.observe({ model: name }, (performance.now() - t0) / 1000);
+      count(t0, code);
+    }
+  };
+
+  const grpcInfer = async (request: InferRequest, bytes: number): Promise<{ response: InferResponse }> => {
+    const t0 = performance.now();
+    let code = 200;
+    let release: (() => void) | undefined;
+    try {
+      checkReady();
+      release = reserveBytes(bytes);
+      return { response: await run(request) };
+    } catch (e) {
+      code = e instanceof OipError ? e.status : 500;
+      throw e;
+    } finally {
+      release?.();
+      count(t0, code);
     }
   };
 
@@ -202,9 +242,24 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   });
   const server = edge.server;
 
+  let grpcServer: RunningGrpcServer | undefined;
   try {
     await listen(server, o.port, o.host);
+    if (o.grpcPort !== undefined) {
+      grpcServer = await startGrpcServer(
+        {
+          serverMetadata: () => ({ name: 'tinysaver', version: '0.1.0', extensions: [] }),
+          checkModel: (m, version) => checkModel({ model: m, version }),
+          ready: () => ready,
+          modelMetadata: () => metadata,
+          infer: grpcInfer,
+          refused: (status) => count(performance.now(), status),
+        },
+        { host: o.host, port: o.grpcPort, maxReceiveBytes: o.maxBodyBytes },
+      );
+    }
   } catch (e) {
+    if (server.listening) await edge.drain(0);
     // A model this call loaded (and its inference worker) would otherwise keep the process alive.
     if (!opts.model) await model.release().catch(() => undefined);
     throw e;
@@ -216,13 +271,13 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false;
-      await edge.drain(o.drainTimeoutMs, () => queue.drain());
+      await Promise.all([edge.drain(o.drainTimeoutMs, () => queue.drain()), grpcServer?.drain(o.drainTimeoutMs)]);
       if (!opts.model) await model.release();
     })();
     return closing;
   };
 
-  return { url: `http://${host}:${port}`, port, name, metadata, metrics, close };
+  return { url: `http://${host}:${port}`, port, grpcPort: grpcServer?.port, grpcAddress: grpcServer?.address, name, metadata, metrics, close };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
