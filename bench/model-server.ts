@@ -59,7 +59,7 @@ interface Server {
 }
 
 async function startServer(modelPath: string, batch: number, threads: number, mode: Mode, cpus: string): Promise<Server> {
-  const flags = ['serve-model', '--model', modelPath, '--port', '0', '--max-batch-size', String(batch), '--max-queue-delay-ms', '1'];
+  const flags = ['serve-model', '--model', modelPath, '--port', '0', '--grpc-port', '0', '--max-batch-size', String(batch), '--max-queue-delay-ms', '1'];
   flags.push('--intra-op-threads', String(threads), '--inference-thread', mode);
   const [cmd, args] = nodeCommand(cpus, [BIN, ...flags]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });

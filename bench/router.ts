@@ -58,7 +58,7 @@ async function spawnServer(args: string[], pattern: RegExp): Promise<Child> {
 
 const serveModel = (name: string, threads: number, thread: string) =>
   spawnServer(
-    ['serve-model', '--model', zooModelPath(name), '--name', name, '--port', '0', '--max-queue-delay-ms', '0', '--intra-op-threads', String(threads), '--inference-thread', thread],
+    ['serve-model', '--model', zooModelPath(name), '--name', name, '--port', '0', '--grpc-port', '0', '--max-queue-delay-ms', '0', '--intra-op-threads', String(threads), '--inference-thread', thread],
     /at (http:\/\/[^/\s]+)\//,
   );
 
@@ -68,7 +68,7 @@ const MODES: readonly Mode[] = ['sidecar', 'in-router'];
 const route = (mode: Mode, saver: Child, saverName: string, base: Child, baseName: string, threads: number, extra: string[]) =>
   spawnServer(
     [
-      'route', '--port', '0', '--saver-model', saverName, '--base-url', base.url, '--base-model', baseName,
+      'route', '--port', '0', '--grpc-port', '0', '--saver-model', saverName, '--base-url', base.url, '--base-model', baseName,
       ...(mode === 'sidecar' ? ['--saver-url', saver.url] : ['--saver-onnx', zooModelPath(saverName), '--saver-intra-op-threads', String(threads)]),
       ...extra,
     ],
