@@ -3,10 +3,7 @@
 import { CONFIDENCE_MEASURES } from '../../core/cascade/confidence.js';
 import { untilSignal } from '../../runtime/oip/edge.js';
 import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
-import { ROUTER_DEFAULTS as D, UPSTREAM_PROTOCOLS, type RouterOptions } from '../../runtime/router/options.js';
-
-/** Default gRPC port of `tinysaver route` (documented in README; the HTTP port stays 8000). */
-export const ROUTER_GRPC_PORT = 9000;
+import { ROUTER_DEFAULTS as D, ROUTER_GRPC_PORT, UPSTREAM_PROTOCOLS, type RouterOptions } from '../../runtime/router/options.js';
 import { startRouter } from '../../runtime/router/server.js';
 
 export const ROUTE_FLAGS: Record<string, FlagDef> = {

@@ -5,14 +5,12 @@ import { PROVIDERS, type Provider } from '../../runtime/onnx/session.js';
 import { untilSignal } from '../../runtime/oip/edge.js';
 import {
   MODEL_SERVER_DEFAULTS as D,
+  MODEL_SERVER_GRPC_PORT,
   defaultInferenceThread,
   startModelServer,
   type InferenceThread,
   type ModelServerOptions,
 } from '../../runtime/server/model-server.js';
-
-/** Default gRPC port of `tinysaver serve-model` (KServe's convention: REST 8080, gRPC 8081). */
-export const MODEL_SERVER_GRPC_PORT = 8081;
 
 export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
   model: { kind: 'string', meta: 'PATH', help: 'ONNX model file to serve (required)' },

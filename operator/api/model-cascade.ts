@@ -21,6 +21,8 @@ export interface Resources {
 
 /** spec.saver.mode: how the saver runs (crds/modelcascade.yaml documents the trade-off). */
 export type SaverMode = 'Sidecar' | 'InRouter';
+/** spec.base.external.protocol */
+export type BaseProtocol = 'http' | 'grpc';
 export const SAVER_MODES: readonly SaverMode[] = ['Sidecar', 'InRouter'];
 
 export interface AutoscalingTarget {
@@ -34,7 +36,7 @@ export interface ModelCascadeSpec {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   serviceAccountName?: string;
   saver: {
-    /** Sidecar (default): saver model-server container next to the router. InRouter: the router runs the saver ONNX model in-process. */
+    /** InRouter (default): the router runs the saver ONNX model in-process. Sidecar: saver model-server container next to the router. */
     mode?: SaverMode;
     model: string;
     modelSha256?: string;
@@ -47,7 +49,8 @@ export interface ModelCascadeSpec {
   base: {
     model?: string;
     modelSha256?: string;
-    external?: { url: string; modelName: string };
+    /** protocol: how the router calls it (http: v2 REST with binary tensors; grpc: GRPCInferenceService at url's host:port) */
+    external?: { url: string; modelName: string; protocol?: BaseProtocol };
     image?: string;
     replicas?: number;
     provider?: 'cuda' | 'cpu';
@@ -163,7 +166,7 @@ export function withDefaults(spec: ModelCascadeSpec) {
     imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
     serviceAccountName: spec.serviceAccountName,
     saver: {
-      mode: spec.saver.mode ?? 'Sidecar',
+      mode: spec.saver.mode ?? 'InRouter',
       model: spec.saver.model,
       modelSha256: spec.saver.modelSha256,
       image: spec.saver.image ?? image,
@@ -175,7 +178,7 @@ export function withDefaults(spec: ModelCascadeSpec) {
     base: {
       model: spec.base.model,
       modelSha256: spec.base.modelSha256,
-      external: spec.base.external,
+      external: spec.base.external && { ...spec.base.external, protocol: spec.base.external.protocol ?? 'http' },
       image: spec.base.image ?? image,
       replicas: spec.base.replicas ?? 1,
       provider: spec.base.provider ?? 'cuda',

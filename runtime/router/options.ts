@@ -4,6 +4,8 @@
 import type { ConfidenceMeasure } from '../../core/cascade/confidence.js';
 import type { OnnxModel } from '../onnx/session.js';
 
+export { ROUTER_GRPC_PORT } from '../oip/ports.js';
+
 export type UpstreamProtocol = 'http' | 'grpc';
 export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['http', 'grpc'];
 

@@ -18,6 +18,8 @@ import { isBatchable, validateRequest } from './validate.js';
 
 export const MODEL_VERSION = '1';
 
+export { MODEL_SERVER_GRPC_PORT } from '../oip/ports.js';
+
 export interface ModelServerOptions {
   /** path of the .onnx file (or pass a loaded `model`) */
   modelPath?: string;

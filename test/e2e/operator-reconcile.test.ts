@@ -98,7 +98,7 @@ describe('apply examples', () => {
     const hpa = await eventually('saver hpa', () => get('ext', 'hpa', 'vision-triton-saver'));
     expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: 10, scaleTargetRef: { kind: 'Deployment', name: 'vision-triton-saver' } });
     expect(saver.spec.replicas).toBe(1); // no replicas in our apply: apiserver default; the HPA owns scaling
-    const router = saver.spec.template.spec.containers[1];
+    const router = saver.spec.template.spec.containers.find((c: any) => c.name === 'router');
     expect(router.args.join(' ')).toContain('--base-url http://triton.inference.svc:8000 --base-model resnet50');
     const init = saver.spec.template.spec.initContainers[0];
     expect(init.args.slice(0, 3)).toEqual(['fetch-model', 'https://models.example.com/vision/saver-mlp.onnx', '/models/saver/model.onnx']);
@@ -109,7 +109,7 @@ describe('apply examples', () => {
     expect(svcs.items.map((d: any) => d.metadata.name)).toEqual(['vision-triton']);
   });
 
-  it('in-router: one router container running the saver model in-process; Sidecar is the default', async () => {
+  it('in-router: one router container running the saver model in-process; InRouter is the default', async () => {
     await createNamespace(cluster, 'inr');
     await applyFile('inr', 'examples/modelcascade-in-router.yaml');
     const mc = await get('inr', 'mc', 'fashion-inrouter');
@@ -126,12 +126,12 @@ describe('apply examples', () => {
     await eventually('status', async () => (await get('inr', 'mc', 'fashion-inrouter')).status?.observedGeneration === 1);
     // The apiserver fills in the default for a cascade that does not name a mode.
     await applyFile('inr', 'examples/modelcascade-observe.yaml');
-    expect((await get('inr', 'mc', 'fashion-observe')).spec.saver.mode).toBe('Sidecar');
-    const side = await eventually('sidecar deployment', () => get('inr', 'deployment', 'fashion-observe-saver'));
-    expect(side.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['saver', 'router']);
+    expect((await get('inr', 'mc', 'fashion-observe')).spec.saver.mode).toBe('InRouter');
+    const dflt = await eventually('default-mode deployment', () => get('inr', 'deployment', 'fashion-observe-saver'));
+    expect(dflt.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['router']);
     const explain = await cluster.kubectl(['explain', 'mc.spec.saver.mode']);
     expect(explain.stdout).toMatch(/ENUM:[\s\S]*Sidecar[\s\S]*InRouter/);
-    expect(explain.stdout).toContain('localhost HTTP hop');
+    expect(explain.stdout).toContain('InRouter (default)');
   });
 
   it('observe: threshold stays at initial', async () => {

@@ -61,7 +61,7 @@ describe('buildOwnedObjects', () => {
 });
 
 describe('saver Deployment', () => {
-  const d = buildSaverDeployment(mc({ router: { confidence: 'margin', failurePolicy: 'error', auditConcurrency: 7, baseTimeoutMs: 900 } })) as any;
+  const d = buildSaverDeployment(mc({ saver: { model: 'file:///models/saver.onnx', mode: 'Sidecar' }, router: { confidence: 'margin', failurePolicy: 'error', auditConcurrency: 7, baseTimeoutMs: 900 } })) as any;
 
   it('runs the saver on localhost and the router sidecar on 8000 with the contract flags', () => {
     const saver = container(d, 'saver');
@@ -77,7 +77,11 @@ describe('saver Deployment', () => {
     expect(flag('--failure-policy')).toBe('error');
     expect(flag('--audit-concurrency')).toBe('7');
     expect(flag('--base-timeout-ms')).toBe('900');
-    expect(router.ports).toEqual([{ name: 'http', containerPort: 8000, protocol: 'TCP' }]);
+    expect(router.ports).toEqual([
+      { name: 'http', containerPort: 8000, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 9000, protocol: 'TCP' },
+    ]);
+    expect(router.args.slice(-2)).toEqual(['--grpc-port', '9000']);
     expect(router.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: 'http' });
   });
 
@@ -118,7 +122,16 @@ describe('base Deployment', () => {
 
   it('is null for an external base', () => {
     expect(buildBaseDeployment(mc({ base: { external: { url: 'http://t:8000', modelName: 'm' } } }))).toBeNull();
-    expect(baseEndpoint(mc({ base: { external: { url: 'http://t:8000', modelName: 'm' } } }))).toEqual({ url: 'http://t:8000', model: 'm' });
+    expect(baseEndpoint(mc({ base: { external: { url: 'http://t:8000', modelName: 'm' } } }))).toEqual({ url: 'http://t:8000', model: 'm', protocol: 'http' });
+  });
+
+  it('an external base with protocol grpc is called over gRPC at its host:port', () => {
+    const m = mc({ base: { external: { url: 'http://triton.x.svc:8001', modelName: 'resnet', protocol: 'grpc' } } });
+    expect(baseEndpoint(m)).toEqual({ url: 'grpc://triton.x.svc:8001', model: 'resnet', protocol: 'grpc' });
+    const args: string[] = container(buildSaverDeployment(m), 'router').args;
+    expect(args[args.indexOf('--base-url') + 1]).toBe('grpc://triton.x.svc:8001');
+    expect(args[args.indexOf('--base-protocol') + 1]).toBe('grpc');
+    expect(container(buildSaverDeployment(mc()), 'router').args).not.toContain('--base-protocol');
   });
 });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import type { ModelCascade } from '../../operator/api/model-cascade.js';
+import { withDefaults, type ModelCascade } from '../../operator/api/model-cascade.js';
 import { buildBaseDeployment, buildSaverDeployment } from '../../operator/reconcile/builders/workloads.js';
 import { parseFlags } from '../../cli/flags.js';
 import { ROUTE_FLAGS, routerOptionsFromFlags } from '../../cli/commands/route.js';
@@ -34,11 +34,14 @@ describe('operator-built args parse with the runtime CLI', () => {
       const routeValues = parse(saverPod.router, ROUTE_FLAGS);
       const router = routerOptionsFromFlags(routeValues);
       expect(router).toMatchObject({ host: '0.0.0.0', port: 8000, saverModel: 'saver', thresholdFile: '/etc/tinysaver/router/threshold.json' });
-      if (mc.spec.saver.mode === 'InRouter') {
+      const saverSpec = withDefaults(mc.spec).saver;
+      if (saverSpec.mode === 'InRouter') {
         // One container: the router runs the saver model itself (route refuses --saver-url with --saver-onnx).
         expect(Object.keys(saverPod)).toEqual(['router']);
         expect(routeValues['saver-url']).toBeUndefined();
-        expect(router).toMatchObject({ saverOnnx: mc.spec.saver.model.replace(/^file:\/\//, ''), maxCoalesceRows: mc.spec.saver.maxBatchSize });
+        expect(router.saverOnnx).toMatch(/\.onnx$/);
+        if (saverSpec.model.startsWith('file://')) expect(router.saverOnnx).toBe(saverSpec.model.replace(/^file:\/\//, ''));
+        expect(router).toMatchObject({ maxCoalesceRows: saverSpec.maxBatchSize });
       } else {
         expect(saverPod.saver[0]).toBe('serve-model');
         const saver = modelServerOptionsFromFlags(parse(saverPod.saver, SERVE_MODEL_FLAGS));

@@ -1,5 +1,5 @@
-// spec.saver.mode: Sidecar (default, saver model-server container + router) vs InRouter (the router runs the
-// saver model in-process, one container).
+// spec.saver.mode: InRouter (default since issue 14: the router runs the saver model in-process, one
+// container) vs Sidecar (saver model-server container + router, exactly as before when given explicitly).
 import { describe, expect, it } from 'vitest';
 import type { ModelCascade } from '../../operator/api/model-cascade.js';
 import { withDefaults } from '../../operator/api/model-cascade.js';
@@ -30,16 +30,21 @@ const ROUTER_TAIL = [
   '--base-url', 'http://fashion-base.ml.svc:8080', '--base-model', 'base',
   '--threshold-file', '/etc/tinysaver/router/threshold.json',
   '--confidence', 'max-prob', '--audit-concurrency', '4', '--failure-policy', 'fallback', '--base-timeout-ms', '2000',
+  '--grpc-port', '9000',
 ];
 
-describe('spec.saver.mode Sidecar (default)', () => {
-  it('defaults to Sidecar; an explicit Sidecar builds exactly what an absent field builds', () => {
-    expect(withDefaults(mc().spec).saver.mode).toBe('Sidecar');
-    expect(buildOwnedObjects(mc({ mode: 'Sidecar' }))).toEqual(buildOwnedObjects(mc()));
+describe('spec.saver.mode default', () => {
+  it('defaults to InRouter; an explicit InRouter builds exactly what an absent field builds', () => {
+    expect(withDefaults(mc().spec).saver.mode).toBe('InRouter');
+    expect(buildOwnedObjects(mc({ mode: 'InRouter' }))).toEqual(buildOwnedObjects(mc()));
+    expect(buildOwnedObjects(mc({ mode: 'Sidecar' }))).not.toEqual(buildOwnedObjects(mc()));
   });
+});
+
+describe('spec.saver.mode Sidecar (explicit)', () => {
 
   it('saver model-server container on 127.0.0.1:8001 plus the router calling it over HTTP', () => {
-    const d = buildSaverDeployment(mc({ maxBatchSize: 16, resources: { requests: { cpu: '500m' } } }));
+    const d = buildSaverDeployment(mc({ mode: 'Sidecar', maxBatchSize: 16, resources: { requests: { cpu: '500m' } } }));
     expect(pod(d).containers.map((c: any) => c.name)).toEqual(['saver', 'router']);
     expect(container(d, 'saver').args).toEqual([
       'serve-model', '--model', '/models/saver/model.onnx', '--name', 'saver', '--host', '127.0.0.1', '--port', '8001',
@@ -93,7 +98,10 @@ describe('spec.saver.mode InRouter', () => {
   });
 
   it('keeps the port, probes, security context and metrics annotations of the router', () => {
-    expect(router.ports).toEqual([{ name: 'http', containerPort: 8000, protocol: 'TCP' }]);
+    expect(router.ports).toEqual([
+      { name: 'http', containerPort: 8000, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 9000, protocol: 'TCP' },
+    ]);
     expect(router.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: 'http' });
     expect(router.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: 'http' });
     expect(router.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
@@ -111,11 +119,11 @@ describe('spec.saver.mode InRouter', () => {
   it('same Service, HPA and object set as Sidecar', () => {
     const kinds = (m: ModelCascade) => buildOwnedObjects(m).map((o: any) => `${o.kind}/${o.metadata.name}`);
     const a = { autoscaling: { saver: { maxReplicas: 4 } } };
-    expect(kinds(mc({ mode: 'InRouter' }, a))).toEqual(kinds(mc({}, a)));
+    expect(kinds(mc({ mode: 'InRouter' }, a))).toEqual(kinds(mc({ mode: 'Sidecar' }, a)));
   });
 
   it('switching the mode changes the config hash (pods roll); rebuilding is stable', () => {
-    const side = hashOf(buildSaverDeployment(mc()));
+    const side = hashOf(buildSaverDeployment(mc({ mode: 'Sidecar' })));
     const inr = hashOf(buildSaverDeployment(mc({ mode: 'InRouter' })));
     expect(inr).not.toBe(side);
     expect(hashOf(buildSaverDeployment(mc({ mode: 'InRouter' })))).toBe(inr);

@@ -2,7 +2,7 @@
 import type { V1Service } from '@kubernetes/client-node';
 import { withDefaults, type DefaultedSpec, type ModelCascade } from '../../api/model-cascade.js';
 import { objectMeta, names, selectorLabels } from './labels.js';
-import { BASE_PORT, ROUTER_PORT } from './workloads.js';
+import { BASE_GRPC_PORT, BASE_PORT, ROUTER_GRPC_PORT, ROUTER_PORT } from './workloads.js';
 
 export function buildRouterService(mc: ModelCascade): V1Service {
   return {
@@ -12,7 +12,10 @@ export function buildRouterService(mc: ModelCascade): V1Service {
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(mc, 'saver'),
-      ports: [{ name: 'http', port: ROUTER_PORT, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: ROUTER_PORT, targetPort: 'http', protocol: 'TCP' },
+        { name: 'grpc', port: ROUTER_GRPC_PORT, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+      ],
     },
   };
 }
@@ -26,7 +29,10 @@ export function buildBaseService(mc: ModelCascade, s: DefaultedSpec = withDefaul
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(mc, 'base'),
-      ports: [{ name: 'http', port: BASE_PORT, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        { name: 'http', port: BASE_PORT, targetPort: 'http', protocol: 'TCP' },
+        { name: 'grpc', port: BASE_GRPC_PORT, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+      ],
     },
   };
 }

@@ -8,10 +8,13 @@ import { ROUTER_CONFIG_DIR, THRESHOLD_FILE_KEY } from './router-config.js';
 import { containerSecurityContext, podSecurityContext, TMP_MOUNT, TMP_VOLUME } from './security.js';
 import { configHash } from './config-hash.js';
 import { combinedResources } from './combined-resources.js';
+import { ROUTER_GRPC_PORT, MODEL_SERVER_GRPC_PORT as BASE_GRPC_PORT } from '../../../runtime/oip/ports.js';
 
 export const ROUTER_PORT = 8000;
 export const SAVER_PORT = 8001;
 export const BASE_PORT = 8080;
+/** gRPC v2 ports (the runtime's defaults): router and in-cluster base. */
+export { ROUTER_GRPC_PORT, MODEL_SERVER_GRPC_PORT as BASE_GRPC_PORT } from '../../../runtime/oip/ports.js';
 const ROUTER_CONFIG_VOLUME = 'router-config';
 
 /** Quantities as the strings Kubernetes stores them as (the CRD also admits plain numbers). */
@@ -31,11 +34,16 @@ function httpProbe(path: string, port: string, periodSeconds: number, failureThr
   return { httpGet: { path, port }, periodSeconds, failureThreshold, timeoutSeconds: 2 };
 }
 
-/** URL and model name the router sends escalated and audited rows to. */
-export function baseEndpoint(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): { url: string; model: string } {
+/** URL, model name and protocol the router sends escalated and audited rows with. */
+export function baseEndpoint(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): { url: string; model: string; protocol: 'http' | 'grpc' } {
   const base = s.base;
-  if (base.external) return { url: base.external.url.replace(/\/+$/, ''), model: base.external.modelName };
-  return { url: `http://${names.baseService(mc)}.${mc.metadata.namespace ?? 'default'}.svc:${BASE_PORT}`, model: 'base' };
+  if (base.external) {
+    const url = base.external.url.replace(/\/+$/, '');
+    // gRPC: the router dials host:port (grpc://host:port), whatever scheme the URL was written with
+    if (base.external.protocol === 'grpc') return { url: url.replace(/^[a-z]+:\/\//, 'grpc://'), model: base.external.modelName, protocol: 'grpc' };
+    return { url, model: base.external.modelName, protocol: 'http' };
+  }
+  return { url: `http://${names.baseService(mc)}.${mc.metadata.namespace ?? 'default'}.svc:${BASE_PORT}`, model: 'base', protocol: 'http' };
 }
 
 function podTemplate(
@@ -112,13 +120,18 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
       'route', '--host', '0.0.0.0', '--port', String(ROUTER_PORT), '--name', 'cascade',
       ...saverArgs,
       '--base-url', base.url, '--base-model', base.model,
+      ...(base.protocol === 'grpc' ? ['--base-protocol', 'grpc'] : []),
       '--threshold-file', `${ROUTER_CONFIG_DIR}/${THRESHOLD_FILE_KEY}`,
       '--confidence', s.router.confidence,
       '--audit-concurrency', String(s.router.auditConcurrency),
       '--failure-policy', s.router.failurePolicy,
       '--base-timeout-ms', String(s.router.baseTimeoutMs),
+      '--grpc-port', String(ROUTER_GRPC_PORT),
     ],
-    ports: [{ name: 'http', containerPort: ROUTER_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: 'http', containerPort: ROUTER_PORT, protocol: 'TCP' },
+      { name: 'grpc', containerPort: ROUTER_GRPC_PORT, protocol: 'TCP' },
+    ],
     readinessProbe: httpProbe('/v2/health/ready', 'http', 5, 3),
     livenessProbe: httpProbe('/v2/health/live', 'http', 10, 6),
     // InRouter: this container does the saver's work too, so it gets both resource figures added up.
@@ -162,8 +175,12 @@ export function buildBaseDeployment(mc: ModelCascade, s: DefaultedSpec = withDef
       'serve-model', '--model', model.path, '--name', 'base', '--host', '0.0.0.0', '--port', String(BASE_PORT),
       '--provider', s.base.provider,
       '--max-batch-size', String(s.base.maxBatchSize), '--max-queue-delay-ms', String(s.base.maxQueueDelayMs),
+      '--grpc-port', String(BASE_GRPC_PORT),
     ],
-    ports: [{ name: 'http', containerPort: BASE_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: 'http', containerPort: BASE_PORT, protocol: 'TCP' },
+      { name: 'grpc', containerPort: BASE_GRPC_PORT, protocol: 'TCP' },
+    ],
     // Large models take a while to load onto the GPU; the startup probe gives them up to 10 minutes.
     startupProbe: httpProbe('/v2/health/ready', 'http', 5, 120),
     readinessProbe: httpProbe('/v2/health/ready', 'http', 5, 3),
