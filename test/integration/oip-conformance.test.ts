@@ -160,14 +160,26 @@ describe('draining (items 3 and 4)', () => {
       }
     };
     const loops = Array.from({ length: 6 }, (_, k) => loop(k));
+    // One request certainly in flight when the drain starts: headers and half its body sent.
+    const slow = net.connect(Number(u.port), u.hostname);
+    await new Promise((res) => slow.once('connect', res));
+    let slowReply = '';
+    slow.on('data', (c: Buffer) => (slowReply += c.toString('latin1')));
+    const slowEnded = new Promise((res) => slow.once('close', res));
+    slow.write(`POST /v2/models/cascade/infer HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n${Object.entries(body.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    slow.write(body.body.subarray(0, 100));
     await new Promise((res) => setTimeout(res, 300));
     closing = true;
     const done = r.close().then(() => (closed = true));
+    slow.write(body.body.subarray(100));
     await Promise.all(loops);
     await done;
+    await slowEnded;
     agent.destroy();
     expect(errors).toEqual([]);
-    expect(duringDrain.length).toBeGreaterThan(0);
+    // answered (not reset), and told to close the connection
+    expect(slowReply).toMatch(/^HTTP\/1\.1 (200|503) /);
+    expect(slowReply.split('\r\n\r\n')[0].toLowerCase()).toContain('connection: close');
     for (const res of duringDrain) {
       expect(res.connection).toBe('close');
       expect([200, 503, 400]).toContain(res.status);
