@@ -29,6 +29,10 @@ const minimal: ModelCascadeSpec = {
   autoscaling: { saver: { maxReplicas: 3 }, base: { maxReplicas: 2 } },
 };
 
+/** Defaults inside base.external apply when an external base is given (it excludes base.model). */
+const minimalExternal: ModelCascadeSpec = { ...minimal, base: { external: { url: 'http://triton.x.svc:8000', modelName: 'm' } } };
+const specFor = (path: string[]) => (path[0] === 'base' && path[1] === 'external' ? minimalExternal : minimal);
+
 const at = (obj: any, path: string[]) => path.reduce((o, k) => (o == null ? undefined : o[k]), obj);
 
 /** Fields withDefaults() derives from other fields (not constants, so no CRD default): */
@@ -47,7 +51,7 @@ describe('CRD defaults and withDefaults()', () => {
   });
 
   it.each(defaults.map((d) => [d.path.join('.'), d] as const))('spec.%s: withDefaults() fills in the CRD default', (_name, d) => {
-    const filled = withDefaults(minimal);
+    const filled = withDefaults(specFor(d.path));
     if (d.value !== null && typeof d.value === 'object') {
       // An object default (e.g. threshold: {initial: 0.9, ...}): the object exists, and each field it sets
       // is what withDefaults() gives that field.
