@@ -30,6 +30,8 @@ export interface OperatorOptions {
   workers: number;
   httpHost: string;
   httpPort: number;
+  /** Image for cascades that name none (spec.image absent); ghcr.io/tinysaver/runtime:<version> when unset. */
+  defaultImage?: string;
   /** Every key is re-reconciled this often even without events (drift repair). */
   resyncMs: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
@@ -173,6 +175,7 @@ export class Operator {
       owned,
       events: new EventRecorder(this.client, this.opts.identity, log),
       log,
+      defaultImage: this.opts.defaultImage,
     });
     queue = new WorkQueue(
       async (key) => {

@@ -26,6 +26,8 @@ Flags:
   --metrics-host HOST        address for /metrics, /healthz, /readyz (default: 0.0.0.0)
   --metrics-port PORT        port for /metrics, /healthz, /readyz; 0 picks a free one (default: 8081)
   --resync S                 re-reconcile every ModelCascade this often, in seconds (default: 300)
+  --default-image IMAGE      runtime image of every ModelCascade whose spec.image is absent
+                             (default: ghcr.io/tinysaver/runtime:0.1.0)
 
 Threshold controller (mode adaptive/observe; per-cascade settings live in spec.budget and spec.control):
   --prometheus-url URL       read router telemetry from this Prometheus server (PromQL increase() over
@@ -47,6 +49,15 @@ function fractionFlag(name: string, raw: string | undefined): number | undefined
   const n = Number(raw);
   if (raw.trim() === '' || !(n >= 0 && n <= 1)) throw new Error(`--${name}: expected a number in [0, 1], got "${raw}"`);
   return n;
+}
+
+/** An image reference: non-empty, no whitespace, at most 512 characters (the CRD's spec.image limit). */
+function imageFlag(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === '' || /\s/.test(raw) || raw.length > 512) {
+    throw new Error(`--${name}: expected an image reference (no spaces, at most 512 characters), got "${raw}"`);
+  }
+  return raw;
 }
 
 function urlFlag(name: string, raw: string | undefined): string | undefined {
@@ -79,6 +90,7 @@ export async function run(argv: string[]): Promise<number> {
         'metrics-host': { type: 'string' },
         'metrics-port': { type: 'string' },
         resync: { type: 'string' },
+        'default-image': { type: 'string' },
         'prometheus-url': { type: 'string' },
         'max-audit-rate': { type: 'string' },
         strata: { type: 'string' },
@@ -103,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
       maxAuditRate: fractionFlag('max-audit-rate', str('max-audit-rate')),
       strata: str('strata') === undefined ? undefined : intFlag('strata', str('strata'), 1, 1, 64),
     };
+    const defaultImage = imageFlag('default-image', str('default-image'));
     const { loadClusterAccess } = await import('../../operator/kube/kubeconfig.js');
     const cluster = loadClusterAccess({ kubeconfig: str('kubeconfig'), context: str('context') });
     const leaseDurationSeconds = intFlag('lease-duration', str('lease-duration'), 15, 1, 3600);
@@ -120,6 +133,7 @@ export async function run(argv: string[]): Promise<number> {
       httpHost: str('metrics-host') ?? '0.0.0.0',
       httpPort: intFlag('metrics-port', str('metrics-port'), 8081, 0, 65535),
       resyncMs: intFlag('resync', str('resync'), 300, 1, 86_400) * 1000,
+      defaultImage,
       threshold,
       log: (level: string, msg: string, extra?: object) => {
         process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra })}\n`);

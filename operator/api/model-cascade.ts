@@ -11,6 +11,7 @@ export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'ModelCascade';
 export const PLURAL = 'modelcascades';
+/** Runtime image of cascades that name none (spec.image absent) when the operator has no --default-image. */
 export const DEFAULT_IMAGE = 'ghcr.io/tinysaver/runtime:0.1.0';
 
 export type Quantity = string | number;

@@ -19,6 +19,8 @@ export interface ReconcilerDeps {
   owned: Map<string, Informer<KubeObject>>;
   events: EventRecorder;
   log: (msg: string, extra?: object) => void;
+  /** Image for cascades whose spec.image is absent (operator --default-image); DEFAULT_IMAGE when unset. */
+  defaultImage?: string;
 }
 
 /**
@@ -65,8 +67,9 @@ export class Reconciler {
     if (!mc) return 'gone'; // deleted: owner references let the garbage collector remove what we created
     if (mc.metadata.deletionTimestamp) return 'gone';
     const ns = mc.metadata.namespace ?? 'default';
-    // defaults applied once per reconcile, shared by the builders and the status
-    const d = withDefaults(mc.spec);
+    // defaults applied once per reconcile, shared by the builders and the status; spec.image absent ->
+    // the operator's --default-image
+    const d = withDefaults(withDefaultImage(mc, this.d.defaultImage).spec);
 
     let desired: OwnedObject[];
     try {
@@ -174,6 +177,12 @@ export class Reconciler {
       void this.d.events.record(mc, 'Warning', deg.reason ?? 'Degraded', deg.message ?? 'degraded');
     }
   }
+}
+
+/** The cascade with spec.image filled in from the operator's default when the user named none. */
+export function withDefaultImage(mc: ModelCascade, defaultImage: string | undefined): ModelCascade {
+  if (mc.spec.image || !defaultImage) return mc;
+  return { ...mc, spec: { ...mc.spec, image: defaultImage } };
 }
 
 /** Owner key (namespace/name) of an object a ModelCascade controls, or undefined. */
