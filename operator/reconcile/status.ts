@@ -20,6 +20,11 @@ export interface RolloutState {
   desired: number;
   available: number;
   rolledOut: boolean;
+  /** the Deployment controller has seen the current generation */
+  observed: boolean;
+  updated: number;
+  /** pods beyond the desired count still running (old ReplicaSet during a rollout) */
+  surplus: number;
   stalled: boolean;
   failure?: string;
 }
@@ -40,6 +45,9 @@ export function rolloutState(d: DeploymentLike): RolloutState {
     desired,
     available,
     rolledOut: current && updated >= desired && available >= desired && total <= updated,
+    observed: current,
+    updated,
+    surplus: Math.max(0, total - updated),
     stalled,
     failure: rf?.status === 'True' ? rf.message ?? rf.reason ?? 'replica failure' : undefined,
   };
@@ -54,7 +62,7 @@ export interface ConditionInputs {
 
 export function computeConditions(inp: ConditionInputs): Condition[] {
   const states = inp.deployments.map(rolloutState);
-  const summary = states.map((s) => `${s.name} ${s.available}/${s.desired} available`).join(', ') || 'no deployments';
+  const summary = states.map(describeRollout).join(', ') || 'no deployments';
   const allOut = states.length > 0 && states.every((s) => s.rolledOut);
   const stalled = states.filter((s) => s.stalled);
   const failed = states.filter((s) => s.failure);
@@ -70,6 +78,20 @@ export function computeConditions(inp: ConditionInputs): Condition[] {
   else if (stalled.length) degraded = { type: 'Degraded', status: 'True', reason: 'ProgressDeadlineExceeded', message: `rollout stalled: ${stalled.map((s) => s.name).join(', ')}`, observedGeneration: g };
   else if (failed.length) degraded = { type: 'Degraded', status: 'True', reason: 'ReplicaFailure', message: failed.map((s) => `${s.name}: ${s.failure}`).join('; '), observedGeneration: g };
   return [ready, progressing, degraded];
+}
+
+/**
+ * "<name> A/D available", plus what still blocks a rollout that is not done, so a NotReady message never
+ * reads as if every Deployment were fine while pods are being replaced or the change is not yet seen.
+ */
+function describeRollout(s: RolloutState): string {
+  const base = `${s.name} ${s.available}/${s.desired} available`;
+  if (s.rolledOut) return base;
+  if (!s.observed) return `${base} (new spec not yet seen by the Deployment controller)`;
+  const todo: string[] = [];
+  if (s.updated < s.desired) todo.push(`${s.updated}/${s.desired} updated`);
+  if (s.surplus > 0) todo.push(`${s.surplus} old pod(s) still running`);
+  return todo.length ? `${base} (rolling out: ${todo.join(', ')})` : base;
 }
 
 /** Carries lastTransitionTime over from `existing` when the status of a condition did not change. */

@@ -33,6 +33,15 @@ describe('computeConditions', () => {
     expect(cond(cs, 'Ready').message).toContain('x-base 0/1 available');
     expect(cond(cs, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
   });
+  it('a NotReady message names what blocks the rollout, never only "1/1 available" (issue 10)', () => {
+    const rolling = computeConditions({ generation: 1, deployments: [dep('x-saver', 1, { observedGeneration: 2, replicas: 1, updatedReplicas: 0, availableReplicas: 1 })] });
+    expect(cond(rolling, 'Ready')).toMatchObject({ status: 'False', message: 'x-saver 1/1 available (rolling out: 0/1 updated, 1 old pod(s) still running)' });
+    const surplus = computeConditions({ generation: 1, deployments: [dep('x-saver', 1, { observedGeneration: 2, replicas: 2, updatedReplicas: 1, availableReplicas: 1 })] });
+    expect(cond(surplus, 'Ready').message).toBe('x-saver 1/1 available (rolling out: 1 old pod(s) still running)');
+    const unseen = computeConditions({ generation: 1, deployments: [dep('x-saver', 1, { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 })] });
+    expect(cond(unseen, 'Ready').message).toBe('x-saver 1/1 available (new spec not yet seen by the Deployment controller)');
+    expect(cond(computeConditions({ generation: 1, deployments: [ready('x-saver')] }), 'Ready').message).toBe('x-saver 1/1 available');
+  });
   it('Degraded on a stalled rollout or a reconcile error', () => {
     const stalled = dep('x-base', 1, { observedGeneration: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] });
     expect(cond(computeConditions({ generation: 1, deployments: [stalled] }), 'Degraded')).toMatchObject({ status: 'True', reason: 'ProgressDeadlineExceeded' });
