@@ -295,6 +295,8 @@ describe('helm install (cluster-wide mode)', () => {
     expect(gone.code).not.toBe(0);
     expect((await cluster.kubectl(['get', 'pdb', SA, '-n', RELEASE_NS])).code).not.toBe(0);
     expect((await cluster.kubectl(['get', 'clusterrole', SA])).code).not.toBe(0);
+    // the leader Lease belongs to the release (templates/lease.yaml), so it goes too
+    expect((await cluster.kubectl(['get', 'lease', SA, '-n', RELEASE_NS])).code).not.toBe(0);
     await adminJson(['get', 'crd', 'modelcascades.tinysaver.io']);
     expect((await adminJson(['get', 'mc', '-n', 'ml'])).items.length).toBe(1);
   }, E2E_TIMEOUT);

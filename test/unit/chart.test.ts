@@ -66,6 +66,7 @@ describe('default values', () => {
         'ClusterRoleBinding/ts-tinysaver-operator',
         'CustomResourceDefinition/modelcascades.tinysaver.io',
         'Deployment/ts-tinysaver-operator',
+        'Lease/ts-tinysaver-operator',
         'Role/ts-tinysaver-operator-leader-election',
         'RoleBinding/ts-tinysaver-operator-leader-election',
         'Service/ts-tinysaver-operator-metrics',
@@ -133,6 +134,14 @@ describe('leader election', () => {
       expect(c.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
       expect(findObject(objs, 'RoleBinding', 'ts-tinysaver-operator-leader-election').roleRef.name).toBe('ts-tinysaver-operator-leader-election');
     }
+  });
+  it('owns the leader Lease the operator is told to use, so helm uninstall removes it (issue 10)', async () => {
+    const objs = await renderChart();
+    const args = container(objs).c.args as string[];
+    const lease = findObject(objs, 'Lease');
+    expect(args).toContain(`--lease-name=${lease.metadata.name}`);
+    expect(args).toContain(`--lease-namespace=${lease.metadata.namespace}`);
+    expect(lease.spec).toEqual({});
   });
   it('renews at most every 2 s and well inside a short lease', async () => {
     const retry = async (lease: number) =>
