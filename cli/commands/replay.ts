@@ -15,12 +15,26 @@ export const REPLAY_FLAGS: Record<string, FlagDef> = {
   'batch-size': { kind: 'int', min: 1, default: 1, help: 'rows per request' },
   concurrency: { kind: 'int', min: 1, default: 4, help: 'requests in flight' },
   'base-url': { kind: 'url', help: 'also replay base-only through this endpoint (measured base accuracy and throughput)', meta: 'URL' },
-  'base-model': { kind: 'string', help: 'model name at --base-url (default: the base the cascade names, else base-cnn)', meta: 'NAME' },
+  'base-model': { kind: 'string', help: 'model name at --base-url (default: the model the cascade\'s router calls at its base, else --base-zoo, else base-cnn)', meta: 'NAME' },
   'saver-zoo': { kind: 'string', help: 'zoo model whose MACs count for the saver (default: the saver the cascade names)', meta: 'NAME' },
   'base-zoo': { kind: 'string', help: 'zoo model whose MACs count for the base (default: the base the cascade names)', meta: 'NAME' },
   data: { kind: 'string', help: 'directory of the Fashion-MNIST IDX .gz files (default: $FASHION_MNIST_DIR or the Debian path)', meta: 'DIR' },
   'timeout-ms': { kind: 'int', min: 1, default: 30_000, help: 'per-request timeout' },
 };
+
+/**
+ * Which zoo models count for the MACs (saverName, baseName: --saver-zoo/--base-zoo, else what the cascade
+ * names) and which model to ask for at --base-url (baseModel: --base-model, else the model the cascade's
+ * router calls at its base, e.g. "base" in a cluster). --base-zoo only names the zoo entry for the cost
+ * columns; it is never sent to --base-url (a cluster's base server does not serve a zoo name).
+ */
+export function replayModelNames(flags: Record<string, unknown>, named: Record<string, unknown>): { saverName?: string; baseName?: string; baseModel: string } {
+  const str = (x: unknown) => (typeof x === 'string' && x !== '' ? x : undefined);
+  const saverName = str(flags['saver-zoo']) ?? str(named.tinysaver_saver_model);
+  const baseName = str(flags['base-zoo']) ?? str(named.tinysaver_base_model);
+  const baseModel = str(flags['base-model']) ?? str(named.tinysaver_base_model) ?? baseName ?? 'base-cnn';
+  return { saverName, baseName, baseModel };
+}
 
 export async function run(argv: string[]): Promise<number> {
   const p = parseFlags(argv, 'tinysaver replay [flags]', 'Stream the Fashion-MNIST test set through a v2 endpoint and summarise saver share, accuracy, relative compute and latency.', REPLAY_FLAGS);
@@ -43,8 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     } finally {
       probe.close();
     }
-    const saverName = (v['saver-zoo'] as string | undefined) ?? (named.tinysaver_saver_model as string | undefined);
-    const baseName = (v['base-zoo'] as string | undefined) ?? (named.tinysaver_base_model as string | undefined);
+    const { saverName, baseName, baseModel } = replayModelNames(v, named);
 
     const opts = { batchSize: v['batch-size'] as number, concurrency: v.concurrency as number, timeoutMs: v['timeout-ms'] as number };
     const bar = progressReporter(`replay ${model}`);
@@ -52,7 +65,6 @@ export async function run(argv: string[]): Promise<number> {
     bar.end();
     let base: RunStats | undefined;
     if (v['base-url']) {
-      const baseModel = (v['base-model'] as string | undefined) ?? baseName ?? 'base-cnn';
       const baseBar = progressReporter(`replay ${baseModel} (base only)`);
       base = await replayDataset({ url: v['base-url'] as string, model: baseModel }, data, { ...opts, onProgress: baseBar.update });
       baseBar.end();
