@@ -87,3 +87,13 @@ export function parseFlags(argv: string[], usage: string, summary: string, defs:
   }
   return { kind: 'ok', values };
 }
+
+/**
+ * The URL a server listens on, for startup lines: its own URL, except that a wildcard --host (0.0.0.0, ::)
+ * is shown as bound (every interface, reachable from other hosts) instead of the loopback URL the server
+ * object carries for local clients.
+ */
+export function listenUrl(host: string, url: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return url;
+  return `http://${host === '::' ? '[::]' : host}:${new URL(url).port}`;
+}

@@ -2,7 +2,7 @@
 
 import { CONFIDENCE_MEASURES } from '../../core/cascade/confidence.js';
 import { untilSignal } from '../../runtime/oip/edge.js';
-import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
+import { listenUrl, parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { ROUTER_DEFAULTS as D, ROUTER_GRPC_PORT, UPSTREAM_PROTOCOLS, type RouterOptions } from '../../runtime/router/options.js';
 import { startRouter } from '../../runtime/router/server.js';
 
@@ -79,7 +79,8 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const saver = p.values['saver-onnx'] !== undefined ? `saver in-process from ${p.values['saver-onnx']}` : `saver at ${p.values['saver-url'] ?? D.saverUrl}`;
-  console.error(`router: serving model "${p.values.name}" at ${router.url} and gRPC ${router.grpcAddress} (${saver}; metrics at ${router.url}/metrics)`);
+  const at = listenUrl(p.values.host as string, router.url);
+  console.error(`router: serving model "${p.values.name}" at ${at} and gRPC ${router.grpcAddress} (${saver}; metrics at ${at}/metrics)`);
   const sig = await untilSignal();
   console.error(`router: ${sig}, shutting down`);
   await router.close();

@@ -1,6 +1,6 @@
 // `tinysaver serve-model`: one ONNX model behind the Open Inference Protocol v2 (REST).
 
-import { parseFlags, type FlagDef, type FlagValues } from '../flags.js';
+import { listenUrl, parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { PROVIDERS, type Provider } from '../../runtime/onnx/session.js';
 import { untilSignal } from '../../runtime/oip/edge.js';
 import {
@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const thread = (p.values['inference-thread'] === 'auto' ? defaultInferenceThread() : p.values['inference-thread']) as InferenceThread;
   console.error(
-    `model server: serving "${server.name}" at ${server.url}/v2/models/${server.name} and gRPC ${server.grpcAddress} (metrics at ${server.url}/metrics; inference on the ${thread} thread)`,
+    `model server: serving "${server.name}" at ${listenUrl(p.values.host as string, server.url)}/v2/models/${server.name} and gRPC ${server.grpcAddress} (metrics at ${listenUrl(p.values.host as string, server.url)}/metrics; inference on the ${thread} thread)`,
   );
   const sig = await untilSignal();
   console.error(`model server: ${sig}, draining and shutting down`);

@@ -60,6 +60,21 @@ test('serves the model named after the file, then drains and exits 0 on SIGTERM'
   }
 });
 
+test('--host 0.0.0.0: the startup line names the wildcard address it is bound to, not 127.0.0.1 (issue 10)', async () => {
+  const { saver } = zooPaths();
+  const p = start(['--model', saver, '--port', '0', '--host', '0.0.0.0']);
+  const url = await waitForUrl(p.stderr, p.exit);
+  expect(url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
+  const client = new V2Client(url.replace('0.0.0.0', '127.0.0.1'));
+  try {
+    expect(await client.ready()).toBe(true);
+  } finally {
+    client.close();
+  }
+  p.child.kill('SIGTERM');
+  expect(await p.exit).toBe(0);
+});
+
 test.each(['worker', 'main'])('--inference-thread %s: serves, and SIGTERM ends the process (the worker thread is terminated)', async (thread) => {
   const { saver } = zooPaths();
   const p = start(['--model', saver, '--port', '0', '--inference-thread', thread]);
