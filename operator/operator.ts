@@ -169,10 +169,25 @@ export class Operator {
       owned.set(kind.kind, inf);
       informers.push(inf);
     }
+    // The cascades' pods, so that a pod stuck in ImagePullBackOff, CrashLoopBackOff or Unschedulable is
+    // named in the cascade's status (and an Event) on the reconcile its change triggers.
+    const pods = new Informer<KubeObject>(this.client, {
+      name: 'pods',
+      path: resourcePath('v1', 'pods', ns),
+      labelSelector: CASCADE_LABEL,
+      onEvent: (_type, obj) => {
+        const cascade = (obj.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL];
+        if (cascade && obj.metadata.namespace) queue.add(`${obj.metadata.namespace}/${cascade}`);
+      },
+      onError: (err) => this.watchError('pods', err),
+      onRelist: (reason) => this.metrics.relists.inc({ resource: 'pods', reason }),
+    });
+    informers.push(pods);
     const reconciler = new Reconciler({
       client: this.client,
       cascades,
       owned,
+      pods,
       events: new EventRecorder(this.client, this.opts.identity, log),
       log,
       defaultImage: this.opts.defaultImage,

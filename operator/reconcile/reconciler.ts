@@ -8,7 +8,7 @@ import { buildOwnedObjects, OWNED_KINDS, type OwnedObject } from './builders/ind
 import { CASCADE_LABEL } from './builders/labels.js';
 import { ModelUriError } from './builders/model-source.js';
 import { effectiveThreshold } from './builders/router-config.js';
-import { computeConditions, conditionsEqual, mergeConditions, type DeploymentLike } from './status.js';
+import { computeConditions, conditionsEqual, mergeConditions, type DeploymentLike, type PodLike } from './status.js';
 import type { EventRecorder } from './events.js';
 import type { JsonObject } from './builders/json.js';
 
@@ -19,6 +19,8 @@ export interface ReconcilerDeps {
   owned: Map<string, Informer<KubeObject>>;
   events: EventRecorder;
   log: (msg: string, extra?: object) => void;
+  /** The cascades' pods (label tinysaver.io/cascade): their failures are named in Degraded. */
+  pods?: Informer<KubeObject>;
   /** Image for cascades whose spec.image is absent (operator --default-image); DEFAULT_IMAGE when unset. */
   defaultImage?: string;
 }
@@ -139,7 +141,11 @@ export class Reconciler {
   /** false when the cached object was stale (409): nothing written, reconcile again on fresh data. */
   private async writeStatus(mc: ModelCascade, d: DefaultedSpec, deployments: DeploymentLike[], reconcileError?: { reason: string; message: string }): Promise<boolean> {
     const generation = mc.metadata.generation ?? 1;
-    const computed = computeConditions({ generation, deployments, reconcileError });
+    const ns = mc.metadata.namespace ?? 'default';
+    const pods = (this.d.pods?.list() ?? []).filter(
+      (p) => p.metadata.namespace === ns && (p.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL] === mc.metadata.name,
+    ) as unknown as PodLike[];
+    const computed = computeConditions({ generation, deployments, reconcileError, pods });
     const old = mc.status ?? {};
     // The threshold controller (issue 5) owns status.threshold in mode adaptive; reconcile only fills it in
     // when unset and keeps it equal to the ConfigMap's value otherwise.

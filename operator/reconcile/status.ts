@@ -1,4 +1,5 @@
-// Pure status logic: Ready / Progressing / Degraded conditions from the owned Deployments, and the
+// Pure status logic: Ready / Progressing / Degraded conditions from the owned Deployments and their pods
+// (waiting reasons, scheduling failures), and the
 // merge that keeps lastTransitionTime stable while a condition's status does not change.
 import type { Condition } from '../api/model-cascade.js';
 
@@ -53,9 +54,67 @@ export function rolloutState(d: DeploymentLike): RolloutState {
   };
 }
 
+/** The parts of a Pod the status reads: why it does not run (scheduling, image, crash loop). */
+export interface PodLike {
+  metadata: { name: string; deletionTimestamp?: string };
+  status?: {
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    containerStatuses?: ContainerStatusLike[];
+    initContainerStatuses?: ContainerStatusLike[];
+  };
+}
+interface ContainerStatusLike {
+  name: string;
+  restartCount?: number;
+  state?: { waiting?: { reason?: string; message?: string }; terminated?: { reason?: string; exitCode?: number } };
+  lastState?: { terminated?: { reason?: string; exitCode?: number; message?: string } };
+}
+
+/** Waiting reasons that mean a container will not start without a change (not ContainerCreating). */
+const STUCK_REASONS = new Set([
+  'ImagePullBackOff', 'ErrImagePull', 'ErrImageNeverPull', 'InvalidImageName', 'CrashLoopBackOff',
+  'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'PreStartHookError', 'PostStartHookError',
+]);
+
+export interface PodProblem {
+  reason: string;
+  message: string;
+}
+
+/**
+ * Why the cascade's pods do not run, from the pods themselves: Unschedulable (missing PVC, not enough
+ * CPU/GPU, taints), image pull failures, crash loops and bad container config. One entry per pod and cause,
+ * in pod order; a pod being deleted is skipped. Messages are cut to keep the condition readable.
+ */
+export function podProblems(pods: PodLike[]): PodProblem[] {
+  const out: PodProblem[] = [];
+  const cut = (s: string) => (s.length > 300 ? `${s.slice(0, 297)}...` : s);
+  for (const p of [...pods].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    if (p.metadata.deletionTimestamp) continue;
+    const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (sched?.status === 'False' && sched.reason === 'Unschedulable') {
+      out.push({ reason: 'Unschedulable', message: cut(`pod ${p.metadata.name} unschedulable: ${sched.message ?? 'no node fits'}`) });
+      continue;
+    }
+    for (const c of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+      const w = c.state?.waiting;
+      if (!w?.reason || !STUCK_REASONS.has(w.reason)) continue;
+      let detail = w.message ?? '';
+      if (w.reason === 'CrashLoopBackOff') {
+        const last = c.lastState?.terminated;
+        detail = `restarted ${c.restartCount ?? 0} time(s)${last ? `, last exit ${last.exitCode ?? '?'}${last.reason ? ` (${last.reason})` : ''}` : ''}`;
+      }
+      out.push({ reason: w.reason, message: cut(`pod ${p.metadata.name} container ${c.name}: ${w.reason}${detail ? `: ${detail}` : ''}`) });
+    }
+  }
+  return out;
+}
+
 export interface ConditionInputs {
   generation: number;
   deployments: DeploymentLike[];
+  /** The cascade's pods (saver, base); their failures make Degraded name the cause. */
+  pods?: PodLike[];
   /** Set when building or applying the owned objects failed this round. */
   reconcileError?: { reason: string; message: string };
 }
@@ -66,6 +125,7 @@ export function computeConditions(inp: ConditionInputs): Condition[] {
   const allOut = states.length > 0 && states.every((s) => s.rolledOut);
   const stalled = states.filter((s) => s.stalled);
   const failed = states.filter((s) => s.failure);
+  const problems = podProblems(inp.pods ?? []);
   const g = inp.generation;
   const ready: Condition = !inp.reconcileError && allOut
     ? { type: 'Ready', status: 'True', reason: 'Available', message: summary, observedGeneration: g }
@@ -75,7 +135,10 @@ export function computeConditions(inp: ConditionInputs): Condition[] {
     : { type: 'Progressing', status: 'False', reason: stalled.length ? 'ProgressDeadlineExceeded' : allOut ? 'RolledOut' : 'Blocked', message: summary, observedGeneration: g };
   let degraded: Condition = { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: g };
   if (inp.reconcileError) degraded = { type: 'Degraded', status: 'True', reason: inp.reconcileError.reason, message: inp.reconcileError.message, observedGeneration: g };
-  else if (stalled.length) degraded = { type: 'Degraded', status: 'True', reason: 'ProgressDeadlineExceeded', message: `rollout stalled: ${stalled.map((s) => s.name).join(', ')}`, observedGeneration: g };
+  else if (problems.length) {
+    const more = problems.length > 3 ? `; and ${problems.length - 3} more` : '';
+    degraded = { type: 'Degraded', status: 'True', reason: problems[0].reason, message: problems.slice(0, 3).map((x) => x.message).join('; ') + more, observedGeneration: g };
+  } else if (stalled.length) degraded = { type: 'Degraded', status: 'True', reason: 'ProgressDeadlineExceeded', message: `rollout stalled: ${stalled.map((s) => s.name).join(', ')}`, observedGeneration: g };
   else if (failed.length) degraded = { type: 'Degraded', status: 'True', reason: 'ReplicaFailure', message: failed.map((s) => `${s.name}: ${s.failure}`).join('; '), observedGeneration: g };
   return [ready, progressing, degraded];
 }

@@ -250,7 +250,7 @@ describe('helm install (cluster-wide mode)', () => {
       ['get', 'namespaces'],
       ['delete', 'mc', '--all', '-n', 'ml'],
       ['get', 'configmap', 'kube-root-ca.crt', '-n', 'ml'], // reads come from informers: no get
-      ['delete', 'pod', 'any-pod', '-n', 'ml'], // pods: list only (router discovery)
+      ['delete', 'pod', 'any-pod', '-n', 'ml'], // pods: list and watch only (status, router discovery)
       ['get', 'leases', '-n', 'ml'], // the Lease Role is only in the release namespace
       ['create', 'clusterrolebinding', 'escalate', '--clusterrole=cluster-admin', `--serviceaccount=${RELEASE_NS}:${SA}`],
       ['create', 'serviceaccount', 'x', '-n', 'ml'],

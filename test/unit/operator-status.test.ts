@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeConditions, conditionsEqual, mergeConditions, rolloutState, type DeploymentLike } from '../../operator/reconcile/status.js';
+import { computeConditions, conditionsEqual, mergeConditions, podProblems, rolloutState, type DeploymentLike, type PodLike } from '../../operator/reconcile/status.js';
 import { backoffDelay } from '../../operator/kube/backoff.js';
 
 const dep = (name: string, replicas: number, status: DeploymentLike['status'], generation = 2): DeploymentLike => ({
@@ -56,6 +56,37 @@ describe('computeConditions', () => {
     const merged = mergeConditions(first, computeConditions({ generation: 1, deployments: [dep('a', 1, {})] }), 't2');
     expect(cond(merged, 'Ready').lastTransitionTime).toBe('t2');
     expect(cond(merged, 'Degraded').lastTransitionTime).toBe('t1');
+  });
+});
+
+describe('pod failures in status (issue 10: they showed only Progressing=True RollingOut)', () => {
+  const waiting = (name: string, container: string, reason: string, message?: string, extra: object = {}): PodLike => ({
+    metadata: { name },
+    status: { containerStatuses: [{ name: container, state: { waiting: { reason, message } }, ...extra }] },
+  });
+  const rolling = dep('x-saver', 1, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0 });
+
+  it('ImagePullBackOff: Degraded names the pod, container and the kubelet message; Progressing stays RollingOut', () => {
+    const cs = computeConditions({ generation: 1, deployments: [rolling], pods: [waiting('x-saver-1', 'router', 'ImagePullBackOff', 'Back-off pulling image "localhost/nope:1"')] });
+    expect(cond(cs, 'Degraded')).toMatchObject({ status: 'True', reason: 'ImagePullBackOff', message: 'pod x-saver-1 container router: ImagePullBackOff: Back-off pulling image "localhost/nope:1"' });
+    expect(cond(cs, 'Ready').status).toBe('False');
+    expect(cond(cs, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
+  });
+  it('CrashLoopBackOff says how often and how it last exited', () => {
+    const pod = waiting('x-base-1', 'base', 'CrashLoopBackOff', 'back-off 40s', { restartCount: 3, lastState: { terminated: { exitCode: 1, reason: 'Error' } } });
+    expect(podProblems([pod])).toEqual([{ reason: 'CrashLoopBackOff', message: 'pod x-base-1 container base: CrashLoopBackOff: restarted 3 time(s), last exit 1 (Error)' }]);
+  });
+  it('Unschedulable carries the scheduler message (missing PVC, insufficient CPU, no GPU)', () => {
+    const pod: PodLike = { metadata: { name: 'x-base-1' }, status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient nvidia.com/gpu.' }] } };
+    const cs = computeConditions({ generation: 1, deployments: [rolling], pods: [pod] });
+    expect(cond(cs, 'Degraded')).toMatchObject({ status: 'True', reason: 'Unschedulable', message: 'pod x-base-1 unschedulable: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.' });
+  });
+  it('ignores containers still starting, pods being deleted, and caps the message at three problems', () => {
+    expect(podProblems([waiting('a', 'c', 'ContainerCreating'), { ...waiting('b', 'c', 'ErrImagePull'), metadata: { name: 'b', deletionTimestamp: 't' } }])).toEqual([]);
+    const many = ['p1', 'p2', 'p3', 'p4', 'p5'].map((n) => waiting(n, 'c', 'ErrImagePull', 'not found'));
+    const cs = computeConditions({ generation: 1, deployments: [rolling], pods: many });
+    expect(cond(cs, 'Degraded').message).toMatch(/pod p1 .*; pod p2 .*; pod p3 [^;]*; and 2 more$/);
+    expect(cond(computeConditions({ generation: 1, deployments: [ready('x-saver')], pods: [] }), 'Degraded').status).toBe('False');
   });
 });
 

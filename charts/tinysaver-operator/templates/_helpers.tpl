@@ -60,7 +60,8 @@ app.kubernetes.io/part-of: tinysaver
 RBAC rules for ModelCascades and the objects reconciled from them: exactly the verbs operator/ uses.
 Informers list+watch (owned kinds filtered by label); writes are server-side apply (PATCH; creating an
 object that way also needs create); objects a spec change removes are deleted; status is applied to the
-status subresource; Events are created; the threshold controller lists the router pods it scrapes.
+status subresource; Events are created; pods are watched (their failures go into status) and listed by
+the threshold controller (the router pods it scrapes).
 No get/update: the operator reads from its informer caches. test/e2e/helm-install.test.ts runs the
 operator under exactly these rules and checks that broader verbs are refused.
 */}}
@@ -82,7 +83,7 @@ operator under exactly these rules and checks that broader verbs are refused.
   verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
