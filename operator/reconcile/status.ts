@@ -58,6 +58,9 @@ export function rolloutState(d: DeploymentLike): RolloutState {
 export interface PodLike {
   metadata: { name: string; deletionTimestamp?: string };
   status?: {
+    phase?: string;
+    reason?: string;
+    message?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
     containerStatuses?: ContainerStatusLike[];
     initContainerStatuses?: ContainerStatusLike[];
@@ -91,6 +94,11 @@ export function podProblems(pods: PodLike[]): PodProblem[] {
   const cut = (s: string) => (s.length > 300 ? `${s.slice(0, 297)}...` : s);
   for (const p of [...pods].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     if (p.metadata.deletionTimestamp) continue;
+    if (p.status?.phase === 'Failed' && p.status.reason) {
+      // rejected or evicted by the kubelet (UnexpectedAdmissionError, OutOfcpu, Evicted, ...)
+      out.push({ reason: p.status.reason, message: cut(`pod ${p.metadata.name} failed: ${p.status.reason}${p.status.message ? `: ${p.status.message}` : ''}`) });
+      continue;
+    }
     const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
     if (sched?.status === 'False' && sched.reason === 'Unschedulable') {
       out.push({ reason: 'Unschedulable', message: cut(`pod ${p.metadata.name} unschedulable: ${sched.message ?? 'no node fits'}`) });

@@ -81,6 +81,10 @@ describe('pod failures in status (issue 10: they showed only Progressing=True Ro
     const cs = computeConditions({ generation: 1, deployments: [rolling], pods: [pod] });
     expect(cond(cs, 'Degraded')).toMatchObject({ status: 'True', reason: 'Unschedulable', message: 'pod x-base-1 unschedulable: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.' });
   });
+  it('a pod the kubelet rejected or evicted (phase Failed) is named with its reason', () => {
+    const pod: PodLike = { metadata: { name: 'x-base-2' }, status: { phase: 'Failed', reason: 'UnexpectedAdmissionError', message: 'Allocate failed' } };
+    expect(podProblems([pod])).toEqual([{ reason: 'UnexpectedAdmissionError', message: 'pod x-base-2 failed: UnexpectedAdmissionError: Allocate failed' }]);
+  });
   it('ignores containers still starting, pods being deleted, and caps the message at three problems', () => {
     expect(podProblems([waiting('a', 'c', 'ContainerCreating'), { ...waiting('b', 'c', 'ErrImagePull'), metadata: { name: 'b', deletionTimestamp: 't' } }])).toEqual([]);
     const many = ['p1', 'p2', 'p3', 'p4', 'p5'].map((n) => waiting(n, 'c', 'ErrImagePull', 'not found'));
