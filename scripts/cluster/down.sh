@@ -24,10 +24,11 @@ stop() {
   rm -f "$f"
 }
 
-# kubepods cgroup directories under every v1 controller (or the v2 root), deepest first.
+# kubepods cgroup directories under every v1 controller (or the v2 root), deepest first; also the
+# k8s.io ones containerd makes for containers started outside the kubelet (ctr run).
 kubepods_dirs() {
   local root
-  for root in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+  for root in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/k8s.io; do
     [[ -d "$root" ]] && find "$root" -depth -type d
   done
 }

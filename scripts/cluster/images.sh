@@ -55,14 +55,16 @@ import() {
   local tar
   tar="$(mktemp "$CACHE_ROOT/.import-XXXXXX.tar")"
   rm -f "$tar"
-  bh push -q "$1" "oci-archive:$tar:$1" >/dev/null
+  # uncompressed: gzip would cost more CPU than the local copy saves
+  bh push -q --disable-compression "$1" "oci-archive:$tar:$1" >/dev/null
   ctr --address "$sock" -n k8s.io images import "$tar" >/dev/null
   rm -f "$tar"
 }
 
 # --- pause ---------------------------------------------------------------------------------------------
 if (( ! no_import )); then
-eval "$("$here/assets.sh" | grep '^PAUSE=')"
+# up.sh passes the pause binary it already has; alone, ask assets.sh (cached after the first build).
+[[ -n "${PAUSE:-}" && -x "${PAUSE:-}" ]] || eval "$("$here/assets.sh" | grep '^PAUSE=')"
 if ! has_image "$PAUSE_IMAGE"; then
   c="$(bh from scratch)"
   bh copy "$c" "$PAUSE" /pause >/dev/null

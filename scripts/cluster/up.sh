@@ -5,6 +5,7 @@
 #   (Debian). Everything runs inside the network namespace $NETNS (see env.sh): the node is
 #   $NODE_IP on a veth pair whose host end is $HOST_IP, and nothing is routed beyond it.
 # Needs root. Idempotent: when the cluster is already up it only prints the kubeconfig path.
+# --images also builds the project's images from docker/ and imports them (scripts/cluster/images.sh).
 # The last line of stdout is the admin kubeconfig path (`export KUBECONFIG=$(scripts/cluster/up.sh | tail -1)`).
 # Tear down with scripts/cluster/down.sh (by PID; leaves nothing behind).
 # Env: TINYSAVER_CLUSTER_DIR, TINYSAVER_CLUSTER_NETNS, TINYSAVER_CACHE (see env.sh),
@@ -15,6 +16,18 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/env.sh"
 
 ready_timeout="${TINYSAVER_CLUSTER_READY_TIMEOUT:-300}"
+with_images=0
+case "${1:-}" in
+  --images) with_images=1 ;;  # also build the project's images from docker/ and import them (images.sh)
+  "") ;;
+  *) echo "usage: scripts/cluster/up.sh [--images]" >&2; exit 2 ;;
+esac
+images_step() {
+  (( with_images )) || return 0
+  "$here/images.sh" >&2
+  clog "images: helm install tinysaver charts/tinysaver-operator -n tinysaver-system --create-namespace \\"
+  clog "  --set image.repository=localhost/tinysaver/operator,image.tag=local,operator.defaultRuntimeImage=localhost/tinysaver/runtime:local"
+}
 t0=$(date +%s)
 
 if [[ $EUID -ne 0 ]]; then
@@ -33,6 +46,7 @@ alive() { local f="$CLUSTER_DIR/pids/$1.pid"; [[ -f "$f" ]] && kill -0 "$(cat "$
 
 if [[ -f "$CLUSTER_DIR/up" ]] && alive kube-apiserver && alive kubelet; then
   clog "already up ($CLUSTER_DIR)"
+  images_step
   echo "$KUBECONFIG_PATH"
   exit 0
 fi
@@ -118,6 +132,9 @@ in_ns ip link set "$VETH_NODE" up
 # A default route is needed inside for ClusterIPs to be routable at all; the host does not forward
 # (its ip_forward is left alone), so nothing leaves through it.
 in_ns ip route add default via "$HOST_IP"
+# The host reaches ClusterIPs through the node, where kube-proxy's rules translate them; this route
+# leaves with the veth at tear-down.
+ip route add "$SERVICE_CIDR" via "$NODE_IP" dev "$VETH_HOST"
 in_ns sysctl -qw net.ipv4.ip_forward=1
 # Pod -> Service -> pod on the same bridge needs the bridge to pass through iptables (per namespace).
 in_ns sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || clog "warning: net.bridge.bridge-nf-call-iptables not settable"
@@ -177,7 +194,7 @@ start containerd containerd --config "$CLUSTER_DIR/etc/containerd.toml"
 wait_for 60 containerd "containerd socket" ctr --address "$sock" version
 
 # The sandbox (pause) image; the project's images come from scripts/cluster/images.sh.
-"$here/images.sh" --pause-only --address "$sock" >&2
+PAUSE="$PAUSE" "$here/images.sh" --pause-only --address "$sock" >&2
 
 # --- etcd + kube-apiserver --------------------------------------------------------------------------
 etcd_bin="$KUBE_DIR/etcd"
@@ -336,5 +353,6 @@ touch "$CLUSTER_DIR/up"
 t_end=$(date +%s)
 clog "node $NODE_NAME Ready: $(( t_end - t0 ))s in all (binaries $(( t_assets - t0 ))s, apiserver ready +$(( t_api - t_assets ))s, node Ready $(( t_end - t_kubelet ))s after kubelet start)"
 printf 'assets_s=%s apiserver_s=%s node_ready_s=%s total_s=%s\n' $(( t_assets - t0 )) $(( t_api - t_assets )) $(( t_end - t_kubelet )) $(( t_end - t0 )) >"$CLUSTER_DIR/timings"
+images_step
 clog "kubectl --kubeconfig $KUBECONFIG_PATH get nodes    # tear down: scripts/cluster/down.sh"
 echo "$KUBECONFIG_PATH"
