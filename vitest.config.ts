@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The cluster tier runs with its own config (vitest.cluster.config.ts: one real cluster for all files).
+    exclude: ['**/node_modules/**', 'test/cluster/**'],
     testTimeout: 60_000,
     hookTimeout: 1_800_000,
     // Integration and e2e suites start real servers and a real kube-apiserver; 2 cores is the
