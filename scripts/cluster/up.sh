@@ -60,7 +60,7 @@ eval "$("$here/assets.sh")"   # KUBE_DIR, COREDNS, PAUSE
 t_assets=$(date +%s)
 
 mkdir -p "$CLUSTER_DIR"/{pids,logs,pki,etc,cni/net.d,kubelet,pod-logs,containerd/root,containerd/state,etcd}
-chmod 700 "$CLUSTER_DIR/pki"
+chmod 700 "$CLUSTER_DIR/pki" "$CLUSTER_DIR/etcd"
 
 # --- PKI (openssl, EC P-256) --------------------------------------------------------------------------
 pki="$CLUSTER_DIR/pki"
@@ -277,7 +277,6 @@ cat >"$CLUSTER_DIR/etc/Corefile" <<CF
         fallthrough in-addr.arpa ip6.arpa
     }
     cache 5
-    loop
 }
 CF
 start coredns "$COREDNS" -conf "$CLUSTER_DIR/etc/Corefile"
