@@ -34,9 +34,18 @@ if [[ $EUID -ne 0 ]]; then
   echo "cluster up: needs root (network namespace, containerd, kubelet)" >&2
   exit 1
 fi
-for cmd in containerd containerd-shim-runc-v2 runc ctr iptables conntrack nsenter ip openssl gcc; do
+# Debian packages the cluster and the image builds use; missing ones are installed (root, apt-get).
+pkgs=(containerd runc containernetworking-plugins iptables conntrack buildah busybox-static etcd-server gcc libc6-dev openssl)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if (( ${#missing[@]} > 0 )) && command -v apt-get >/dev/null; then
+  clog "installing ${missing[*]} (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+for cmd in containerd containerd-shim-runc-v2 runc ctr iptables conntrack nsenter ip openssl gcc buildah; do
   command -v "$cmd" >/dev/null || {
-    echo "cluster up: '$cmd' not found. Debian: apt-get install containerd runc containernetworking-plugins iptables conntrack openssl gcc etcd-server" >&2
+    echo "cluster up: '$cmd' not found. Debian: apt-get install ${pkgs[*]}" >&2
     exit 1
   }
 done
