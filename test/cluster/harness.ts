@@ -53,7 +53,7 @@ export async function kubectl(args: string[], input?: string): Promise<Result> {
 }
 
 /** kubectl ... -o json, parsed; throws with kubectl's message on failure. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export async function kubectlJson(args: string[]): Promise<any> {
   const r = await kubectl([...args, '-o', 'json']);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);

@@ -19,12 +19,12 @@ function mc(image?: string): ModelCascade {
     spec: { ...(image ? { image } : {}), saver: { model: 'file:///models/saver.onnx' }, base: { model: 'file:///models/base.onnx', gpus: 0, provider: 'cpu' } },
   };
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const images = (objs: any[]) => objs.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec.template.spec.containers.map((c: any) => c.image));
 
 describe('default runtime image', () => {
   it('the CRD leaves spec.image unset when absent, so the operator can fill it in', () => {
-    const crd = yaml.load(readFileSync(new URL('../../crds/modelcascade.yaml', import.meta.url), 'utf8')) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const crd = yaml.load(readFileSync(new URL('../../crds/modelcascade.yaml', import.meta.url), 'utf8')) as any;  
     const image = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.image;
     expect(image.default).toBeUndefined();
     expect(image.description).toMatch(/--default-image/);
@@ -48,7 +48,7 @@ describe('default runtime image', () => {
   });
 
   it('the chart passes operator.defaultRuntimeImage as --default-image, and nothing when empty', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+     
     const args = async (vals: Record<string, string>) => (findObject(await renderChart(vals), 'Deployment') as any).spec.template.spec.containers[0].args as string[];
     expect((await args({})).some((a) => a.startsWith('--default-image'))).toBe(false);
     expect(await args({ 'operator.defaultRuntimeImage': 'localhost/tinysaver/runtime:local' })).toContain('--default-image=localhost/tinysaver/runtime:local');
