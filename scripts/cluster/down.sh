@@ -48,7 +48,7 @@ if [[ -d "$CLUSTER_DIR/pids" ]]; then
   # 3. The containerd shims our containerd started (their command line names our socket), then the daemons.
   sock="$CLUSTER_DIR/containerd/containerd.sock"
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $sock"; then kill -KILL "${p#/proc/}" 2>/dev/null; fi
+    { tr '\0' ' ' <"$p/cmdline" | grep -qF -- "-address $sock"; } 2>/dev/null && kill -KILL "${p#/proc/}" 2>/dev/null
   done
   for d in coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd containerd; do stop "$d" 10; done
 fi

@@ -35,8 +35,12 @@ const specFor = (path: string[]) => (path[0] === 'base' && path[1] === 'external
 
 const at = (obj: any, path: string[]) => path.reduce((o, k) => (o == null ? undefined : o[k]), obj);
 
-/** Fields withDefaults() derives from other fields (not constants, so no CRD default): */
-const DERIVED = new Set(['saver.image', 'base.image']);
+/**
+ * Fields withDefaults() derives from other fields (not constants, so no CRD default), and spec.image, which
+ * the CRD leaves unset on purpose: the operator fills it in from --default-image (chart value
+ * operator.defaultRuntimeImage), ghcr.io/tinysaver/runtime:<version> when that is not set.
+ */
+const DERIVED = new Set(['saver.image', 'base.image', 'image']);
 
 function leaves(obj: any, path: string[] = [], out: string[][] = []): string[][] {
   if (obj !== null && typeof obj === 'object' && !Array.isArray(obj) && Object.keys(obj).length) {
