@@ -5,7 +5,7 @@
 // has been sent (off the hot path).
 
 import { performance } from 'node:perf_hooks';
-import { rowConfidence, type ConfidenceMeasure } from '../../core/cascade/confidence.js';
+import { rowConfidence } from '../../core/cascade/confidence.js';
 import { OipError, type InferRequest, type InferResponse, type Tensor } from '../oip/types.js';
 import { dataToNumbers } from '../oip/tensor-data.js';
 import { BoundedRunner, sampleAuditRows } from './audit.js';
