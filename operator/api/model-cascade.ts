@@ -26,6 +26,27 @@ export type SaverMode = 'Sidecar' | 'InRouter';
 export type BaseProtocol = 'http' | 'grpc';
 export const SAVER_MODES: readonly SaverMode[] = ['Sidecar', 'InRouter'];
 
+/** spec.router.decisionLog (crds/modelcascade.yaml documents each field). */
+export interface DecisionLogSpec {
+  sampleRate?: number;
+  includeInputs?: 'none' | 'hash' | 'tensor';
+  sink?: 'stdout' | 'file';
+  maxFileMiB?: number;
+  maxTotalMiB?: number;
+}
+
+/** CRD defaults of spec.router.decisionLog's fields (the object itself has none: absent means no log). */
+export function decisionLogDefaults(d: DecisionLogSpec | undefined): Required<DecisionLogSpec> | undefined {
+  if (!d) return undefined;
+  return {
+    sampleRate: d.sampleRate ?? 0,
+    includeInputs: d.includeInputs ?? 'none',
+    sink: d.sink ?? 'stdout',
+    maxFileMiB: d.maxFileMiB ?? 64,
+    maxTotalMiB: d.maxTotalMiB ?? 512,
+  };
+}
+
 export interface AutoscalingTarget {
   minReplicas?: number;
   maxReplicas: number;
@@ -67,6 +88,8 @@ export interface ModelCascadeSpec {
     failurePolicy?: 'fallback' | 'error';
     baseTimeoutMs?: number;
     resources?: Resources;
+    /** router decision log (JSON Lines); absent: no log */
+    decisionLog?: DecisionLogSpec;
   };
   threshold?: { initial?: number; min?: number; max?: number; mode?: 'fixed' | 'adaptive' | 'observe' };
   budget?: { maxAccuracyLoss?: number; confidence?: number };
@@ -195,6 +218,7 @@ export function withDefaults(spec: ModelCascadeSpec) {
       failurePolicy: spec.router?.failurePolicy ?? 'fallback',
       baseTimeoutMs: spec.router?.baseTimeoutMs ?? 2000,
       resources: spec.router?.resources ?? {},
+      decisionLog: decisionLogDefaults(spec.router?.decisionLog),
     },
     threshold: {
       initial: spec.threshold?.initial ?? 0.9,

@@ -41,8 +41,14 @@ export function effectiveAuditRate(mc: ModelCascade, d: DefaultedSpec = withDefa
   return Math.min(b.max, Math.max(b.min, fromStatus));
 }
 
+/**
+ * The threshold file. With spec.router.decisionLog it also carries the log's sample rate
+ * (`decisionSampleRate`): the router re-reads this file, so changing the rate needs no pod restart.
+ */
 export function thresholdFileContent(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): string {
-  return JSON.stringify({ threshold: effectiveThreshold(mc, d), auditRate: effectiveAuditRate(mc, d) });
+  const doc: Record<string, number> = { threshold: effectiveThreshold(mc, d), auditRate: effectiveAuditRate(mc, d) };
+  if (d.router.decisionLog) doc.decisionSampleRate = d.router.decisionLog.sampleRate;
+  return JSON.stringify(doc);
 }
 
 export function buildRouterConfigMap(mc: ModelCascade, d: DefaultedSpec = withDefaults(mc.spec)): V1ConfigMap {

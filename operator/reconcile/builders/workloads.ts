@@ -1,6 +1,6 @@
 // Deployments: <name>-saver (saver model server + router sidecar; with spec.saver.mode InRouter the router
 // alone, running the saver model in-process) and <name>-base (GPU model server).
-import type { V1Container, V1Deployment, V1DeploymentSpec, V1PodSpec, V1PodTemplateSpec, V1Probe, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1DeploymentSpec, V1PodSpec, V1PodTemplateSpec, V1Probe, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { withDefaults, type DefaultedSpec, type ModelCascade, type Resources } from '../../api/model-cascade.js';
 import { CONFIG_HASH_ANNOTATION, objectLabels, objectMeta, names, selectorLabels } from './labels.js';
 import { modelSource } from './model-source.js';
@@ -16,6 +16,35 @@ export const BASE_PORT = 8080;
 /** gRPC v2 ports (the runtime's defaults): router and in-cluster base. */
 export { ROUTER_GRPC_PORT, MODEL_SERVER_GRPC_PORT as BASE_GRPC_PORT } from '../../../runtime/oip/ports.js';
 const ROUTER_CONFIG_VOLUME = 'router-config';
+const DECISION_LOG_VOLUME = 'decision-log';
+export const DECISION_LOG_DIR = '/var/log/tinysaver';
+export const DECISION_LOG_FILE = `${DECISION_LOG_DIR}/decisions.jsonl`;
+
+/**
+ * Router arguments, volume and mount of spec.router.decisionLog (none when absent). The sample rate is not
+ * here: it travels in the threshold file (hot reload). Model identities: the pinned sha256 when the spec has
+ * one, else the model URI (an in-process saver is hashed by the router itself when no --saver-id is given).
+ */
+export function decisionLogParts(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): { args: string[]; volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const d = s.router.decisionLog;
+  if (!d) return { args: [], volumes: [], mounts: [] };
+  const base = baseEndpoint(mc, s);
+  const id = (sha: string | undefined, uri: string | undefined, fallback: string) => (sha ? `sha256:${sha.toLowerCase()}` : uri ?? fallback);
+  const args = [
+    '--decision-log', d.sink === 'file' ? DECISION_LOG_FILE : '-',
+    '--decision-inputs', d.includeInputs,
+    '--saver-id', id(s.saver.modelSha256, s.saver.model, 'saver'),
+    '--base-id', id(s.base.modelSha256, s.base.model, `${base.url}/v2/models/${base.model}`),
+  ];
+  if (d.sink !== 'file') return { args, volumes: [], mounts: [] };
+  args.push('--decision-log-max-file-mib', String(d.maxFileMiB), '--decision-log-max-total-mib', String(d.maxTotalMiB));
+  return {
+    args,
+    // room for the capped files plus the one being filled when it rotates
+    volumes: [{ name: DECISION_LOG_VOLUME, emptyDir: { sizeLimit: `${d.maxTotalMiB + d.maxFileMiB}Mi` } }],
+    mounts: [{ name: DECISION_LOG_VOLUME, mountPath: DECISION_LOG_DIR }],
+  };
+}
 
 /** Quantities as the strings Kubernetes stores them as (the CRD also admits plain numbers). */
 function quantities(q: Record<string, string | number>): Record<string, string> {
@@ -89,6 +118,7 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
   });
   const base = baseEndpoint(mc, s);
   const inRouter = s.saver.mode === 'InRouter';
+  const decisionLog = decisionLogParts(mc, s);
   const saver: V1Container = {
     name: 'saver',
     image: s.saver.image,
@@ -127,6 +157,7 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
       '--failure-policy', s.router.failurePolicy,
       '--base-timeout-ms', String(s.router.baseTimeoutMs),
       '--grpc-port', String(ROUTER_GRPC_PORT),
+      ...decisionLog.args,
     ],
     ports: [
       { name: 'http', containerPort: ROUTER_PORT, protocol: 'TCP' },
@@ -141,6 +172,7 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
       { name: ROUTER_CONFIG_VOLUME, mountPath: ROUTER_CONFIG_DIR, readOnly: true },
       ...(inRouter ? model.mounts : []),
       TMP_MOUNT,
+      ...decisionLog.mounts,
     ],
   };
   const podSpec: V1PodSpec = {
@@ -152,6 +184,7 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
       { name: ROUTER_CONFIG_VOLUME, configMap: { name: names.routerConfig(mc) } },
       TMP_VOLUME,
       ...model.volumes,
+      ...decisionLog.volumes,
     ],
   };
   if (s.serviceAccountName) podSpec.serviceAccountName = s.serviceAccountName;
