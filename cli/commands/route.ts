@@ -39,6 +39,14 @@ export const ROUTE_FLAGS: Record<string, FlagDef> = {
   'breaker-cooldown-ms': { kind: 'int', min: 0, default: D.breakerCooldownMs, help: 'time the circuit stays open before one probe call' },
   'startup-timeout-ms': { kind: 'int', min: 0, default: D.startupTimeoutMs, help: 'how long to wait for saver and base metadata at startup' },
   'max-body-bytes': { kind: 'int', min: 1, default: D.maxBodyBytes, help: 'largest request body accepted (413 beyond)' },
+  'decision-log': { kind: 'string', meta: 'FILE|-', help: 'decision log (JSON Lines, README "Decision log"): every audited row plus --decision-sample-rate of the others, to FILE (size-rotated) or - (stdout); default: no log' },
+  'decision-sample-rate': { kind: 'fraction', default: D.decisionSampleRate, help: 'share of ordinary (not audited) rows logged; the threshold file\'s "decisionSampleRate" overrides it without restart' },
+  'decision-inputs': { kind: 'string', default: D.decisionInputs, choices: ['none', 'hash', 'tensor'], help: "what of each logged row's input goes in the log: nothing, its sha256, or its tensors" },
+  'decision-log-max-file-mib': { kind: 'number', min: 0.001, default: D.decisionLogMaxFileMib, help: 'rotate the log file before it passes this size (MiB)' },
+  'decision-log-max-total-mib': { kind: 'number', min: 0.001, default: D.decisionLogMaxTotalMib, help: 'the log file and its rotated copies stay within this size (MiB; the oldest is deleted)' },
+  'decision-log-queue': { kind: 'int', min: 1, default: D.decisionLogQueue, help: 'records waiting for the sink at most; beyond, dropped and counted (tinysaver_decision_log_dropped_total), never waited for' },
+  'saver-id': { kind: 'string', meta: 'ID', help: 'saver identity in the log (default: sha256 of --saver-onnx, else <saver-model>@<version> from its metadata)' },
+  'base-id': { kind: 'string', meta: 'ID', help: 'base identity in the log (default: <base-model>@<version> from its metadata)' },
 };
 
 /** `--saver-intra-op-threads` -> `saverIntraOpThreads`: every route flag is named after its RouterOptions field. */

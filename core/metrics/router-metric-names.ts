@@ -9,6 +9,7 @@ export const ROUTER_METRICS = {
   escalated: 'tinysaver_escalated_confidence',
   audit: 'tinysaver_audit_confidence',
   auditDropped: 'tinysaver_audit_dropped_total',
+  decisionLogDropped: 'tinysaver_decision_log_dropped_total',
   threshold: 'tinysaver_threshold',
   auditRate: 'tinysaver_audit_rate',
   baseFailures: 'tinysaver_base_failures_total',

@@ -9,6 +9,7 @@ import { rowConfidence } from '../../core/cascade/confidence.js';
 import { OipError, type InferRequest, type InferResponse, type Tensor } from '../oip/types.js';
 import { dataToNumbers } from '../oip/tensor-data.js';
 import { BoundedRunner, sampleAuditRows } from './audit.js';
+import type { AuditLogHandle, RouterDecisionLog } from '../decisions/router-log.js';
 import { seededRandom } from '../../core/random.js';
 import { CircuitBreaker } from './breaker.js';
 import type { CascadeLayout } from './compat.js';
@@ -59,6 +60,8 @@ export interface CascadeOptions extends CascadeConfig {
   breaker: CircuitBreaker;
   /** why the base is unusable (its metadata not verified yet: treated as failing), or undefined */
   baseUsable: () => string | undefined;
+  /** decision log (runtime/decisions): logged rows of each answered request and of each audit */
+  decisions?: RouterDecisionLog;
 }
 
 export interface CascadeResult {
@@ -98,6 +101,17 @@ interface Scored {
   classes: number;
   confidence: Float64Array;
   top1: Int32Array;
+  /** saver call time, ms (decision log) */
+  saverMs: number;
+}
+
+/** What the base said about the escalated rows, for the decision log. */
+interface Escalation {
+  outputs: Tensor[];
+  baseError: string | undefined;
+  /** base top-1 per row of the merged batch where the base answered, -1 elsewhere (only with a decision log) */
+  baseTop1Rows?: Int32Array;
+  baseMs?: number;
 }
 
 export class Cascade {
@@ -151,8 +165,8 @@ export class Cascade {
     if (!scored) return;
     const threshold = this.o.settings.threshold;
     const part = partitionRows(scored.confidence, threshold);
-    const { outputs, baseError } = part.escalated.length > 0 ? await this.escalate(scored, part.escalated) : { outputs: scored.saverRes.outputs, baseError: undefined };
-    this.answer(group, scored, outputs, baseError, threshold);
+    const esc: Escalation = part.escalated.length > 0 ? await this.escalate(scored, part.escalated) : { outputs: scored.saverRes.outputs, baseError: undefined };
+    this.answer(group, scored, esc, threshold);
   }
 
   /**
@@ -184,7 +198,8 @@ export class Cascade {
       throw e;
     }
     release();
-    o.metrics.duration.saver.observe((performance.now() - ts) / 1000);
+    const saverMs = performance.now() - ts;
+    o.metrics.duration.saver.observe(saverMs / 1000);
 
     const scores = saverRes.outputs.find((t) => t.name === o.layout.scoreOutput);
     if (!scores) throw new OipError(502, `saver ${o.saver.label} returned no "${o.layout.scoreOutput}" output`);
@@ -194,18 +209,19 @@ export class Cascade {
     }
     const { confidence, top1 } = rowConfidence(scoresAsNumbers(scores), rows, classes, o.confidence, o.probabilities);
     for (let i = 0; i < rows; i++) if (!Number.isNaN(confidence[i])) o.metrics.confidence.observe(confidence[i]);
-    return { upstreamReq, saverRes, rows, classes, confidence, top1 };
+    return { upstreamReq, saverRes, rows, classes, confidence, top1, saverMs };
   }
 
   /** The escalated rows to the base, merged back into the saver's outputs; or why the base failed. */
-  private async escalate(s: Scored, escalated: Int32Array): Promise<{ outputs: Tensor[]; baseError: string | undefined }> {
+  private async escalate(s: Scored, escalated: Int32Array): Promise<Escalation> {
     const o = this.o;
     const m = o.metrics;
     const baseReq = { ...s.upstreamReq, inputs: s.upstreamReq.inputs.map((t) => sliceTensorRows(t, escalated)) };
     const tb = performance.now();
     const base = await this.callBase(baseReq, escalated.length);
-    m.duration.base.observe((performance.now() - tb) / 1000);
-    if (!base.ok) return { outputs: s.saverRes.outputs, baseError: base.error };
+    const baseMs = performance.now() - tb;
+    m.duration.base.observe(baseMs / 1000);
+    if (!base.ok) return { outputs: s.saverRes.outputs, baseError: base.error, baseMs };
     const byName = new Map(base.res.outputs.map((t) => [t.name, t]));
     try {
       const outputs = s.saverRes.outputs.map((t) => {
@@ -215,19 +231,22 @@ export class Cascade {
       });
       const baseScores = byName.get(o.layout.scoreOutput)!;
       const baseTop1 = rowConfidence(scoresAsNumbers(baseScores), escalated.length, s.classes, o.confidence, o.probabilities).top1;
+      const baseTop1Rows = o.decisions ? new Int32Array(s.rows).fill(-1) : undefined;
       for (let j = 0; j < escalated.length; j++) {
         const row = escalated[j];
         const c = s.confidence[row];
         if (!Number.isNaN(c)) (baseTop1[j] === s.top1[row] ? m.escalated.agree : m.escalated.disagree).observe(c);
+        if (baseTop1Rows) baseTop1Rows[row] = baseTop1[j];
       }
-      return { outputs, baseError: undefined };
+      return { outputs, baseError: undefined, baseTop1Rows, baseMs };
     } catch (e) {
-      return { outputs: s.saverRes.outputs, baseError: `base ${o.base.label}: ${errorMessage(e)}` };
+      return { outputs: s.saverRes.outputs, baseError: `base ${o.base.label}: ${errorMessage(e)}`, baseMs };
     }
   }
 
   /** Answer each request of the group from its rows of the merged batch. */
-  private answer(group: Pending[], s: Scored, outputs: Tensor[], baseError: string | undefined, threshold: number): void {
+  private answer(group: Pending[], s: Scored, esc: Escalation, threshold: number): void {
+    const { outputs, baseError } = esc;
     const o = this.o;
     const m = o.metrics;
     let offset = 0;
@@ -256,7 +275,8 @@ export class Cascade {
       if (baseError === undefined) m.rows.base.inc(escalated);
       else m.rows.fallback.inc(escalated);
       const partOutputs = group.length === 1 ? outputs : outputs.map((t) => sliceRowRange(t, from, p.rows));
-      p.resolve(this.finish(p.req, partOutputs, routes, local.confidence, threshold, escalated > 0 ? baseError : undefined, saverRows, local.top1, p.t0));
+      const logged = o.decisions ? { baseTop1: esc.baseTop1Rows?.subarray(from, from + p.rows), saverMs: s.saverMs, baseMs: esc.baseMs } : undefined;
+      p.resolve(this.finish(p.req, partOutputs, routes, local.confidence, threshold, escalated > 0 ? baseError : undefined, saverRows, local.top1, p.t0, logged));
     }
   }
 
@@ -270,6 +290,7 @@ export class Cascade {
     saverRows: ArrayLike<number>,
     top1: Int32Array,
     t0: number,
+    logged?: { baseTop1?: Int32Array; saverMs: number; baseMs?: number },
   ): CascadeResult {
     const o = this.o;
     const wanted = req.outputs ? new Set(req.outputs.map((r) => r.name)) : this.outputNames;
@@ -290,20 +311,27 @@ export class Cascade {
       parameters,
     };
     if (req.id !== undefined) response.id = req.id;
-    o.metrics.duration.total.observe((performance.now() - t0) / 1000);
+    const totalMs = performance.now() - t0;
+    o.metrics.duration.total.observe(totalMs / 1000);
 
-    const picked = sampleAuditRows(saverRows, o.settings.auditRate, this.random);
+    const auditRate = o.settings.auditRate;
+    const picked = sampleAuditRows(saverRows, auditRate, this.random);
+    const log = logged && o.decisions?.request({
+      req, confidence, saverTop1: top1, baseTop1: logged.baseTop1, routes, audited: picked, threshold, auditRate,
+      ms: { saver: logged.saverMs, base: logged.baseMs, total: totalMs },
+    });
     if (picked.length === 0) return { response };
-    return { response, startAudit: () => this.audit(req, picked, confidence, top1) };
+    return { response, startAudit: () => this.audit(req, picked, confidence, top1, log) };
   }
 
   /** Off the hot path: send the picked saver-answered rows to the base and record agreement. */
-  private audit(req: InferRequest, picked: number[], confidence: Float64Array, top1: Int32Array): void {
+  private audit(req: InferRequest, picked: number[], confidence: Float64Array, top1: Int32Array, log?: AuditLogHandle): void {
     const o = this.o;
     const m = o.metrics;
     const started = this.auditRunner.tryRun(async () => {
       if (o.baseUsable() !== undefined || !o.breaker.tryAcquire()) {
         m.auditDropped.inc(picked.length);
+        log?.dropped();
         return;
       }
       const auditReq = this.upstreamRequest(req, true);
@@ -315,12 +343,14 @@ export class Cascade {
         o.breaker.onFailure(errorMessage(e));
         m.baseFailures.inc();
         m.auditDropped.inc(picked.length);
+        log?.dropped();
         return;
       }
       o.breaker.onSuccess();
       const scores = res.outputs.find((t) => t.name === o.layout.scoreOutput);
       if (!scores || scores.shape[0] !== picked.length) {
         m.auditDropped.inc(picked.length);
+        log?.dropped();
         return;
       }
       const baseTop1 = rowConfidence(scoresAsNumbers(scores), picked.length, rowSize(scores.shape), o.confidence, o.probabilities).top1;
@@ -328,8 +358,12 @@ export class Cascade {
         const row = picked[j];
         (baseTop1[j] === top1[row] ? m.audit.agree : m.audit.disagree).observe(confidence[row]);
       }
+      log?.done(baseTop1);
     });
-    if (!started) m.auditDropped.inc(picked.length);
+    if (!started) {
+      m.auditDropped.inc(picked.length);
+      log?.dropped();
+    }
   }
 
   private checkRequestedOutputs(req: InferRequest): void {

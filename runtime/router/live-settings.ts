@@ -4,7 +4,7 @@
 import type { CascadeSettings } from './cascade.js';
 import type { RouterMetrics } from './metrics.js';
 import type { RouterOptions } from './options.js';
-import { ThresholdFileWatcher } from './threshold-file.js';
+import { ThresholdFileWatcher, type ThresholdSettings } from './threshold-file.js';
 
 export interface LiveSettings {
   /** the object the cascade reads on every batch (mutated in place on reload) */
@@ -18,6 +18,8 @@ export async function startLiveSettings(
   opts: Pick<RouterOptions, 'threshold' | 'auditRate' | 'thresholdFile' | 'reloadIntervalMs'>,
   metrics: RouterMetrics,
   log: (line: string) => void,
+  /** called after each valid reload (the decision log records the new generation) */
+  onReload?: (v: ThresholdSettings) => void,
 ): Promise<LiveSettings> {
   const values: CascadeSettings = { threshold: opts.threshold, auditRate: opts.auditRate };
   const setGauges = () => {
@@ -35,6 +37,7 @@ export async function startLiveSettings(
         values.threshold = v.threshold;
         values.auditRate = v.auditRate ?? opts.auditRate;
         setGauges();
+        onReload?.(v);
         if (before !== v.threshold) log(`threshold ${before} -> ${v.threshold} (from ${opts.thresholdFile})`);
       },
       onInvalid: (error) => {

@@ -19,6 +19,8 @@ export interface RouterMetrics {
   escalated: { agree: Histogram.Internal<'agree'>; disagree: Histogram.Internal<'agree'> };
   audit: { agree: Histogram.Internal<'agree'>; disagree: Histogram.Internal<'agree'> };
   auditDropped: Counter<string>;
+  /** decision-log records not written (queue full: the sink is slower than the traffic; or the sink failed) */
+  decisionLogDropped: Counter<string>;
   threshold: Gauge<string>;
   auditRate: Gauge<string>;
   baseFailures: Counter<string>;
@@ -37,6 +39,7 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
   const escalatedH = new Histogram({ name: M.escalated, help: 'Saver confidence of escalated rows the base answered, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
   const auditH = new Histogram({ name: M.audit, help: 'Saver confidence of audited saver-answered rows, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
   const auditDropped = new Counter({ name: M.auditDropped, help: 'Sampled audit rows not audited (audit slots full, base circuit open, or the base call failed).', registers });
+  const decisionLogDropped = new Counter({ name: M.decisionLogDropped, help: 'Decision-log records dropped instead of waiting: the queue was full (sink slower than the traffic) or the sink failed.', registers });
   const threshold = new Gauge({ name: M.threshold, help: 'Confidence threshold in effect: rows at or above it are answered by the saver.', registers });
   const auditRate = new Gauge({ name: M.auditRate, help: 'Fraction of saver-answered rows sampled for audit.', registers });
   const baseFailures = new Counter({ name: M.baseFailures, help: 'Base calls that failed (error, timeout) or were skipped because the circuit was open.', registers });
@@ -62,6 +65,7 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
     escalated: agreeChildren(escalatedH),
     audit: agreeChildren(auditH),
     auditDropped,
+    decisionLogDropped,
     threshold,
     auditRate,
     baseFailures,

@@ -3,6 +3,7 @@
 
 import type { ConfidenceMeasure } from '../../core/cascade/confidence.js';
 import type { OnnxModel } from '../onnx/session.js';
+import { DECISION_LOG_DEFAULTS, type DecisionLogSettings } from '../decisions/start.js';
 
 export { ROUTER_GRPC_PORT } from '../oip/ports.js';
 
@@ -12,7 +13,7 @@ export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['http', 'grpc'];
 /** when the base fails: answer with the saver (rows marked fallback) or 503 */
 export type FailurePolicy = 'fallback' | 'error';
 
-export interface RouterOptions {
+export interface RouterOptions extends DecisionLogSettings {
   host: string;
   /** 0 picks a free port (tests) */
   port: number;
@@ -64,7 +65,8 @@ export interface RouterOptions {
   log?: (line: string) => void;
 }
 
-export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log' | 'saverOnnx' | 'saverSession' | 'grpcPort'>> = Object.freeze({
+export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log' | 'saverOnnx' | 'saverSession' | 'grpcPort' | 'decisionLog' | 'saverId' | 'baseId'>> = Object.freeze({
+  ...DECISION_LOG_DEFAULTS,
   host: '127.0.0.1',
   port: 8000,
   name: 'cascade',

@@ -17,6 +17,7 @@ import { startLiveSettings } from './live-settings.js';
 import { createRouterMetrics, type RouterMetrics } from './metrics.js';
 import { ROUTER_DEFAULTS, type RouterOptions } from './options.js';
 import { sleep, Upstreams } from './upstreams.js';
+import { modelIdentity, startDecisionLog, type StartedDecisionLog } from '../decisions/start.js';
 
 export interface RunningRouter {
   url: string;
@@ -41,7 +42,13 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   const opts: RouterOptions = { ...ROUTER_DEFAULTS, ...partial };
   const log = opts.log ?? ((line: string) => console.error(`router: ${line}`));
   const metrics = createRouterMetrics(opts.name);
-  const settings = await startLiveSettings(opts, metrics, log);
+  let decisions: StartedDecisionLog | undefined;
+  /** decision-log sample rate from the threshold file (hot reload) */
+  let fileSampleRate: number | undefined;
+  const settings = await startLiveSettings(opts, metrics, log, (v) => {
+    fileSampleRate = v.decisionSampleRate;
+    decisions?.router.settings({ threshold: v.threshold, auditRate: v.auditRate ?? opts.auditRate, sampleRate: v.decisionSampleRate ?? opts.decisionSampleRate }, 'file');
+  });
   let closing = false;
   let cascade: Cascade | undefined;
   const upstreams = new Upstreams(opts, log, (layout) => cascade?.setLayout(layout));
@@ -118,10 +125,21 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
     await Promise.all([edge.drain(SHUTDOWN_DRAIN_MS), grpcServer?.drain(SHUTDOWN_DRAIN_MS)]);
     if (cascade) await Promise.race([cascade.auditRunner.idle(), sleep(opts.baseTimeoutMs)]);
     await upstreams.close();
+    await decisions?.close();
   };
 
   try {
     const layout = await upstreams.connect();
+    decisions = await startDecisionLog({ ...opts, decisionSampleRate: fileSampleRate ?? opts.decisionSampleRate }, {
+      cascade: opts.name,
+      saver: await modelIdentity(opts.saverId, opts.saverSession ? undefined : opts.saverOnnx, opts.saverModel, upstreams.saverVersions),
+      base: await modelIdentity(opts.baseId, undefined, opts.baseModel, upstreams.baseVersions),
+      seed: opts.seed,
+      threshold: settings.values.threshold,
+      auditRate: settings.values.auditRate,
+      onDrop: (n) => metrics.decisionLogDropped.inc(n),
+      log,
+    });
     cascade = new Cascade({
       ...opts,
       saver: upstreams.saver,
@@ -131,6 +149,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
       settings: settings.values,
       breaker: new CircuitBreaker({ failureThreshold: opts.breakerFailures, cooldownMs: opts.breakerCooldownMs }),
       baseUsable: () => upstreams.baseState,
+      decisions: decisions?.router,
     });
   } catch (e) {
     await shutdown();

@@ -1,5 +1,6 @@
 // The threshold file the operator mounts from the `<name>-router` ConfigMap. Content is either a
-// bare number ("0.87") or JSON {"threshold": 0.87, "auditRate": 0.02} (auditRate optional).
+// bare number ("0.87") or JSON {"threshold": 0.87, "auditRate": 0.02, "decisionSampleRate": 0.01}
+// (auditRate and decisionSampleRate optional).
 // Kubernetes updates a mounted ConfigMap by swapping a symlink (..data -> ..<timestamp>), which
 // fs.watch on the file does not see reliably, so the file is polled: a read of a few bytes per
 // interval is cheap, and the parse happens only when the text changed.
@@ -10,6 +11,8 @@ export interface ThresholdSettings {
   threshold: number;
   /** absent: the router keeps its --audit-rate flag value */
   auditRate?: number;
+  /** decision log sample rate (absent: the --decision-sample-rate flag value) */
+  decisionSampleRate?: number;
 }
 
 export type ParseResult = { ok: true; value: ThresholdSettings } | { ok: false; error: string };
@@ -47,6 +50,11 @@ export function parseThresholdFile(text: string): ParseResult {
     const aErr = checkFraction('auditRate', obj.auditRate);
     if (aErr) return { ok: false, error: aErr };
     value.auditRate = obj.auditRate as number;
+  }
+  if (obj.decisionSampleRate !== undefined && obj.decisionSampleRate !== null) {
+    const rErr = checkFraction('decisionSampleRate', obj.decisionSampleRate);
+    if (rErr) return { ok: false, error: rErr };
+    value.decisionSampleRate = obj.decisionSampleRate as number;
   }
   return { ok: true, value };
 }

@@ -79,6 +79,8 @@ export class Upstreams {
   /** why the base is not usable yet, or undefined once verified */
   baseState: string | undefined;
   private saverMeta: ModelMeta | undefined;
+  /** the base's model versions from its metadata, once verified (decision-log identity) */
+  baseVersions: string[] | undefined;
   private stopped = false;
 
   constructor(
@@ -90,6 +92,11 @@ export class Upstreams {
     this.baseClient =
       opts.baseProtocol === 'grpc' ? new GrpcV2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs }) : new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs });
     this.baseState = `base "${opts.baseModel}" at ${opts.baseUrl} not verified yet`;
+  }
+
+  /** the saver's model versions from its metadata (decision-log identity) */
+  get saverVersions(): string[] | undefined {
+    return this.saverMeta?.versions;
   }
 
   get saver(): Upstream {
@@ -163,6 +170,7 @@ export class Upstreams {
   private async verifyBase(deadline: number): Promise<CascadeLayout> {
     const opts = this.opts;
     const baseMeta = await fetchMetadata('base', this.baseClient, opts.baseModel, deadline, () => this.stopped);
+    this.baseVersions = baseMeta.versions ?? [];
     const compat = checkCompatible(this.saverMeta!, baseMeta, opts.output);
     if (!compat.ok) {
       throw new IncompatibleError(`saver "${opts.saverModel}" and base "${opts.baseModel}" are not compatible:\n  - ${compat.problems.join('\n  - ')}`);
