@@ -26,7 +26,7 @@ function parse(args: string[], defs: typeof ROUTE_FLAGS) {
 }
 
 describe('operator-built args parse with the runtime CLI', () => {
-  for (const file of ['modelcascade-basic.yaml', 'modelcascade-external.yaml', 'modelcascade-observe.yaml', 'modelcascade-in-router.yaml']) {
+  for (const file of ['modelcascade-basic.yaml', 'modelcascade-external.yaml', 'modelcascade-observe.yaml', 'modelcascade-in-router.yaml', 'modelcascade-decision-log.yaml']) {
     it(file, () => {
       const mc = example(file);
       const saverPod = containers(buildSaverDeployment(mc));
