@@ -339,3 +339,38 @@ describe('reading logs: bad input is counted, never fatal; versions kept apart',
     expect(s.settings).toHaveLength(1);
   });
 });
+
+describe('the commands', () => {
+  it('simulate --decisions and decisions print their reports; bad input is reported, exit 0; bad flags exit 2', async () => {
+    const { vi } = await import('vitest');
+    const sim = await import('../../cli/commands/simulate.js');
+    const dec = await import('../../cli/commands/decisions.js');
+    const dir = mkdtempSync(join(tmpdir(), 'dlog-cli-'));
+    const a = join(dir, 'a.jsonl');
+    const pop = population(3000, 8);
+    writeFileSync(a, collect(pop, { threshold: 0.8, auditRate: 0.2, sampleRate: 0.5, seed: 1 }).map((r) => JSON.stringify(r)).join('\n') + '\n{"v":1,"kind":"row","time":"x"}\ngarbage');
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await sim.run(['--decisions', a, '--cost-ratio', '0.05', '--budget', '0.02'])).toBe(0);
+      expect(out.join('\n')).toMatch(/skipped 2 bad line\(s\)/);
+      expect(out.join('\n')).toMatch(/certified \(ε = 0\.02/);
+      out.length = 0;
+      expect(await dec.run([a, '--request', 'req-3'])).toBe(0);
+      expect(out.join('\n')).toMatch(/request req-3: \d+ of 4 row\(s\) logged/);
+      out.length = 0;
+      expect(await dec.run([a, '--bucket', '1s'])).toBe(0);
+      expect(out.join('\n')).toMatch(/settings changes \(1\)/);
+      expect(await sim.run(['--decisions', a, '--since', 'last tuesday'])).toBe(2);
+      expect(await sim.run(['--decisions'])).toBe(2);
+      expect(await dec.run([a, '--bucket', 'soon'])).toBe(2);
+      expect(await dec.run([join(dir, 'missing.jsonl')])).toBe(2);
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+      write.mockRestore();
+    }
+  });
+});
