@@ -23,13 +23,17 @@ import { benchFlags } from './flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 
-const f = benchFlags('node dist/bench/decision-log.js [--requests N] [--batch B] [--rounds R]', 'Router latency and throughput with the decision log off, at 1 % sampling and at 100 % to a file.', {
-  requests: { kind: 'int', min: 100, default: 3000, help: 'requests per router per concurrency, over all rounds' },
-  batch: { kind: 'int', min: 1, default: 1, help: 'rows per request' },
-  rounds: { kind: 'int', min: 1, default: 3, help: 'interleaved rounds (routers take turns)' },
-  saver: { kind: 'string', default: 'saver-tinycnn', help: 'zoo saver (run in the router)' },
-  base: { kind: 'string', default: 'base-cnn', help: 'zoo base model' },
-});
+const f = benchFlags(
+  'node dist/bench/decision-log.js [--requests N] [--batch B] [--rounds R]',
+  'Router latency and throughput with the decision log off, at 1 % sampling and at 100 % to a file.',
+  {
+    requests: { kind: 'int', min: 100, default: 3000, help: 'requests per router per concurrency, over all rounds' },
+    batch: { kind: 'int', min: 1, default: 1, help: 'rows per request' },
+    rounds: { kind: 'int', min: 1, default: 3, help: 'interleaved rounds (routers take turns)' },
+    saver: { kind: 'string', default: 'saver-tinycnn', help: 'zoo saver (run in the router)' },
+    base: { kind: 'string', default: 'base-cnn', help: 'zoo base model' },
+  },
+);
 
 interface Child {
   child: ChildProcess;
@@ -70,8 +74,39 @@ const req = (k: number): InferRequest => {
   return { inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28], data }] };
 };
 
-const base = await spawnServer(['serve-model', '--model', zooModelPath(f.base as string), '--name', 'base', '--port', '0', '--max-queue-delay-ms', '0', '--inference-thread', 'main'], /at (http:\/\/[^/\s]+)\//);
-const common = ['route', '--port', '0', '--saver-onnx', zooModelPath(f.saver as string), '--saver-model', 'saver', '--base-url', base.url, '--base-model', 'base', '--threshold', '0.9', '--audit-rate', '0.02'];
+const base = await spawnServer(
+  [
+    'serve-model',
+    '--model',
+    zooModelPath(f.base as string),
+    '--name',
+    'base',
+    '--port',
+    '0',
+    '--max-queue-delay-ms',
+    '0',
+    '--inference-thread',
+    'main',
+  ],
+  /at (http:\/\/[^/\s]+)\//,
+);
+const common = [
+  'route',
+  '--port',
+  '0',
+  '--saver-onnx',
+  zooModelPath(f.saver as string),
+  '--saver-model',
+  'saver',
+  '--base-url',
+  base.url,
+  '--base-model',
+  'base',
+  '--threshold',
+  '0.9',
+  '--audit-rate',
+  '0.02',
+];
 const configs: Array<{ label: string; extra: string[] }> = [
   { label: 'log off', extra: [] },
   { label: '1 % + audits, file', extra: ['--decision-log', join(dir, 'one.jsonl'), '--decision-sample-rate', '0.01'] },
@@ -119,8 +154,15 @@ try {
     );
   }
   for (const c of clients) c.close();
-  const logBytes = readdirSync(dir).map((n) => `${n} ${(statSync(join(dir, n)).size / 1024).toFixed(0)} KiB`).join(', ');
-  console.log(`node ${process.version}, ${os.cpus().length} CPU(s); load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; batch ${batch}, saver ${f.saver} in the router, base ${f.base}; logs: ${logBytes}`);
+  const logBytes = readdirSync(dir)
+    .map((n) => `${n} ${(statSync(join(dir, n)).size / 1024).toFixed(0)} KiB`)
+    .join(', ');
+  console.log(
+    `node ${process.version}, ${os.cpus().length} CPU(s); load average ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}; batch ${batch}, saver ${f.saver} in the router, base ${f.base}; logs: ${logBytes}`,
+  );
   console.log(formatTable(['concurrency', 'router', 'p50 ms', 'p99 ms', 'rows/s', 'vs off'], rows));
 } finally {
   for (const r of routers) await stop(r);

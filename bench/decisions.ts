@@ -19,10 +19,14 @@ import { logTraffic, population } from '../test/support/decision-traffic.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-const f = benchFlags('node dist/bench/decisions.js [--records N] [--also N]', 'simulate --decisions / decisions throughput and peak memory on synthetic decision logs.', {
-  records: { kind: 'int', min: 1000, default: 1_000_000, help: 'row records in the large log' },
-  also: { kind: 'int', min: 0, default: 100_000, help: 'a smaller log for the memory comparison (0: none)' },
-});
+const f = benchFlags(
+  'node dist/bench/decisions.js [--records N] [--also N]',
+  'simulate --decisions / decisions throughput and peak memory on synthetic decision logs.',
+  {
+    records: { kind: 'int', min: 1000, default: 1_000_000, help: 'row records in the large log' },
+    also: { kind: 'int', min: 0, default: 100_000, help: 'a smaller log for the memory comparison (0: none)' },
+  },
+);
 
 async function writeLog(path: string, rows: number): Promise<number> {
   const pop = population(rows, 1);
@@ -79,10 +83,20 @@ try {
     ] as const) {
       const r = await runCli([...args]);
       if (r.code !== 0) throw new Error(`${label} exited ${r.code}`);
-      rows.push([label, String(n), mib.toFixed(0), r.seconds.toFixed(2), Math.round(n / r.seconds).toLocaleString('en-US'), r.maxRssMiB.toFixed(0)]);
+      rows.push([
+        label,
+        String(n),
+        mib.toFixed(0),
+        r.seconds.toFixed(2),
+        Math.round(n / r.seconds).toLocaleString('en-US'),
+        r.maxRssMiB.toFixed(0),
+      ]);
     }
   }
-  const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}; load average ${load}`);
   console.log(formatTable(['command', 'records', 'MiB', 'seconds', 'records/s', 'peak RSS MiB'], rows));
   console.log('seconds: the whole child process (node start, module load, read, estimate, print).');

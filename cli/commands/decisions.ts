@@ -8,7 +8,11 @@ import { DecisionSummarizer, formatBuckets, formatRequest, formatSettings } from
 import { takeLogArgs } from './simulate.js';
 
 export const DECISIONS_FLAGS: Record<string, FlagDef> = {
-  request: { kind: 'string', meta: 'ID', help: 'show every logged row of this request id: route, confidence, answers, threshold, generation, models' },
+  request: {
+    kind: 'string',
+    meta: 'ID',
+    help: 'show every logged row of this request id: route, confidence, answers, threshold, generation, models',
+  },
   bucket: { kind: 'string', meta: 'DURATION', default: '5m', help: 'time bucket of the summary (30s, 5m, 1h, 1d)' },
   since: { kind: 'string', meta: 'TIME', help: 'only records at or after TIME (ISO 8601, or a duration back from now: 90m, 2h, 7d)' },
   until: { kind: 'string', meta: 'TIME', help: 'only records before TIME' },
@@ -71,22 +75,45 @@ export async function run(argvIn: string[]): Promise<number> {
   }
   const versions = summarizer.result(f.top as number);
   if (f.json) {
-    console.log(JSON.stringify({ read: stats, versions, settings: summarizer.settings, request: f.request === undefined ? undefined : { id: f.request, rows: summarizer.requestRows } }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          read: stats,
+          versions,
+          settings: summarizer.settings,
+          request: f.request === undefined ? undefined : { id: f.request, rows: summarizer.requestRows },
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
-  const out: string[] = [`read ${stats.files} file(s), ${stats.records} record(s)${stats.outsideRange ? `; ${stats.outsideRange} outside --since/--until` : ''}`];
+  const out: string[] = [
+    `read ${stats.files} file(s), ${stats.records} record(s)${stats.outsideRange ? `; ${stats.outsideRange} outside --since/--until` : ''}`,
+  ];
   const bad = badTotal(stats);
   if (bad > 0) {
-    out.push(`skipped ${bad} bad line(s): ${Object.entries(stats.bad).map(([k, v]) => `${v} ${k}`).join('; ')}`);
+    out.push(
+      `skipped ${bad} bad line(s): ${Object.entries(stats.bad)
+        .map(([k, v]) => `${v} ${k}`)
+        .join('; ')}`,
+    );
     for (const e of stats.examples) out.push(`  e.g. ${e}`);
   }
   if (f.request !== undefined) {
     out.push('', formatRequest(f.request as string, summarizer.requestRows));
     if (summarizer.requestRowsDropped) out.push(`  (${summarizer.requestRowsDropped} more rows not shown)`);
   } else {
-    out.push('', `per ${f.bucket} bucket (saver share weighted by the inverse sampling probability; audit disagree = audited rows where saver != base):`, '');
+    out.push(
+      '',
+      `per ${f.bucket} bucket (saver share weighted by the inverse sampling probability; audit disagree = audited rows where saver != base):`,
+      '',
+    );
     out.push(versions.length ? formatBuckets(versions) : 'no row records');
-    out.push(`settings changes (${summarizer.settings.length}${summarizer.settingsDropped ? ` shown, ${summarizer.settingsDropped} more` : ''}):`);
+    out.push(
+      `settings changes (${summarizer.settings.length}${summarizer.settingsDropped ? ` shown, ${summarizer.settingsDropped} more` : ''}):`,
+    );
     out.push(summarizer.settings.length ? formatSettings(summarizer.settings) : '  none');
   }
   console.log(out.join('\n'));

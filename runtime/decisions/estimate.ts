@@ -243,11 +243,18 @@ export class DecisionEstimator {
     const auditRate = o.auditRate ?? (this.saverW > 0 ? this.auditRateW / this.saverW : 0);
     const notes: string[] = [];
     if (this.rMin === 0) {
-      notes.push('some records were written at sample rate 0: rows below the threshold then in force are not in the log, so the estimates miss them (set a sample rate > 0 for a what-if below the threshold in force)');
+      notes.push(
+        'some records were written at sample rate 0: rows below the threshold then in force are not in the log, so the estimates miss them (set a sample rate > 0 for a what-if below the threshold in force)',
+      );
     } else if (this.rMax < 1) {
-      notes.push(`sample rate ${this.rMin === this.rMax ? this.rMin : `${this.rMin}-${this.rMax}`} < 1: the escalated part of the bound is an unbiased estimate, not an exact count; its sampling error is in the ± intervals, not inside the bound`);
+      notes.push(
+        `sample rate ${this.rMin === this.rMax ? this.rMin : `${this.rMin}-${this.rMax}`} < 1: the escalated part of the bound is an unbiased estimate, not an exact count; its sampling error is in the ± intervals, not inside the bound`,
+      );
     }
-    if (this.auditsDropped > 0) notes.push(`${this.auditsDropped} sampled audit(s) did not run (base saturated or failing); audited rows weighted up by ${(1 / q).toFixed(4)} to make up for them`);
+    if (this.auditsDropped > 0)
+      notes.push(
+        `${this.auditsDropped} sampled audit(s) did not run (base saturated or failing); audited rows weighted up by ${(1 / q).toFixed(4)} to make up for them`,
+      );
     // suffix sums from the top of the grid
     let sN = 0;
     let sNV = 0;

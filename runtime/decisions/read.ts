@@ -41,7 +41,8 @@ export function parseTimeArg(flag: string, v: string, now = Date.now()): number 
   const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v.trim());
   if (m) return now - Number(m[1]) * { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[m[2] as 's' | 'm' | 'h' | 'd'];
   const t = Date.parse(v);
-  if (!Number.isFinite(t)) throw new Error(`--${flag}: "${v}" is neither an ISO 8601 time (2026-12-01T04:00:00Z) nor a duration like 90m, 2h, 7d`);
+  if (!Number.isFinite(t))
+    throw new Error(`--${flag}: "${v}" is neither an ISO 8601 time (2026-12-01T04:00:00Z) nor a duration like 90m, 2h, 7d`);
   return t;
 }
 
@@ -69,7 +70,11 @@ export async function readDecisionLogs(paths: string[], onRecord: (r: DecisionRe
     if (line.trim() === '') return;
     const parsed = parseDecisionLine(line);
     if (!parsed.ok) {
-      bad(file, lineNo, last && parsed.error.startsWith('not JSON') ? 'truncated last line (no newline at the end of the file)' : parsed.error);
+      bad(
+        file,
+        lineNo,
+        last && parsed.error.startsWith('not JSON') ? 'truncated last line (no newline at the end of the file)' : parsed.error,
+      );
       return;
     }
     const t = Date.parse(parsed.record.time);

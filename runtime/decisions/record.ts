@@ -125,10 +125,13 @@ export function parseDecisionLine(line: string): ParsedLine {
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return { ok: false, error: 'not a JSON object' };
   const r = doc as Record<string, unknown>;
-  if (r.v !== DECISION_LOG_VERSION) return { ok: false, error: `unknown record version v=${JSON.stringify(r.v)} (this reader knows ${DECISION_LOG_VERSION})` };
+  if (r.v !== DECISION_LOG_VERSION)
+    return { ok: false, error: `unknown record version v=${JSON.stringify(r.v)} (this reader knows ${DECISION_LOG_VERSION})` };
   if (typeof r.time !== 'string' || !Number.isFinite(Date.parse(r.time))) return { ok: false, error: '"time" must be an ISO 8601 time' };
-  for (const f of ['cascade', 'pod', 'saver', 'base'] as const) if (!isStr(r[f])) return { ok: false, error: `"${f}" must be a non-empty string` };
-  for (const f of ['threshold', 'auditRate', 'sampleRate'] as const) if (!isFrac(r[f])) return { ok: false, error: `"${f}" must be a number in [0, 1]` };
+  for (const f of ['cascade', 'pod', 'saver', 'base'] as const)
+    if (!isStr(r[f])) return { ok: false, error: `"${f}" must be a non-empty string` };
+  for (const f of ['threshold', 'auditRate', 'sampleRate'] as const)
+    if (!isFrac(r[f])) return { ok: false, error: `"${f}" must be a number in [0, 1]` };
   if (!isCount(r.gen)) return { ok: false, error: '"gen" must be an integer >= 0' };
   if (r.kind === 'settings') return { ok: true, record: r as unknown as SettingsRecord };
   if (r.kind !== 'row') return { ok: false, error: `unknown "kind" ${JSON.stringify(r.kind)}` };
@@ -140,13 +143,18 @@ export function parseDecisionLine(line: string): ParsedLine {
   if (!isCount(r.saverTop1)) return { ok: false, error: '"saverTop1" must be an integer >= 0' };
   const needsBase = r.route === 'base' || r.route === 'audit';
   if (needsBase ? !isCount(r.baseTop1) : r.baseTop1 !== null && r.baseTop1 !== undefined) {
-    return { ok: false, error: needsBase ? `"baseTop1" must be an integer >= 0 on route ${r.route}` : `"baseTop1" must be null on route ${r.route}` };
+    return {
+      ok: false,
+      error: needsBase ? `"baseTop1" must be an integer >= 0 on route ${r.route}` : `"baseTop1" must be null on route ${r.route}`,
+    };
   }
   if (r.route === 'saver' || r.route === 'audit') {
-    if (r.conf === null || (r.conf as number) < (r.threshold as number)) return { ok: false, error: `route ${r.route} with confidence ${r.conf} below threshold ${r.threshold}` };
+    if (r.conf === null || (r.conf as number) < (r.threshold as number))
+      return { ok: false, error: `route ${r.route} with confidence ${r.conf} below threshold ${r.threshold}` };
   }
   const ms = r.ms as Record<string, unknown> | undefined;
-  if (!ms || typeof ms !== 'object' || typeof ms.total !== 'number' || typeof ms.saver !== 'number') return { ok: false, error: '"ms" must hold numbers "saver" and "total"' };
+  if (!ms || typeof ms !== 'object' || typeof ms.total !== 'number' || typeof ms.saver !== 'number')
+    return { ok: false, error: '"ms" must hold numbers "saver" and "total"' };
   if (r.baseTop1 === undefined) r.baseTop1 = null;
   return { ok: true, record: r as unknown as RowRecord };
 }

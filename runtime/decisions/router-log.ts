@@ -170,7 +170,14 @@ export class RouterDecisionLog {
     };
   }
 
-  private row(d: RequestDecisions, i: number, route: RowRecord['route'], baseTop1: number | null, time: string, request: string): RowRecord {
+  private row(
+    d: RequestDecisions,
+    i: number,
+    route: RowRecord['route'],
+    baseTop1: number | null,
+    time: string,
+    request: string,
+  ): RowRecord {
     const c = d.confidence[i];
     const rec: RowRecord = {
       v: DECISION_LOG_VERSION,
@@ -191,7 +198,10 @@ export class RouterDecisionLog {
       gen: this.gen,
       saver: this.o.saver,
       base: this.o.base,
-      ms: d.ms.base === undefined ? { saver: round3(d.ms.saver), total: round3(d.ms.total) } : { saver: round3(d.ms.saver), base: round3(d.ms.base), total: round3(d.ms.total) },
+      ms:
+        d.ms.base === undefined
+          ? { saver: round3(d.ms.saver), total: round3(d.ms.total) }
+          : { saver: round3(d.ms.saver), base: round3(d.ms.base), total: round3(d.ms.total) },
     };
     if (this.o.includeInputs === 'hash') rec.input = { sha256: rowHash(d.req.inputs, i) };
     else if (this.o.includeInputs === 'tensor') rec.input = { tensors: d.req.inputs.map((t) => rowTensor(t, i)) };

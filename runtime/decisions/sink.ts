@@ -51,7 +51,10 @@ function writeAll(fd: number, buf: Buffer): Promise<void> {
 /** Lines to an already open descriptor (1 = stdout). The descriptor is not closed. */
 export class FdSink implements DecisionSink {
   readonly describe: string;
-  constructor(private readonly fd: number, name = fd === 1 ? 'stdout' : `fd ${fd}`) {
+  constructor(
+    private readonly fd: number,
+    name = fd === 1 ? 'stdout' : `fd ${fd}`,
+  ) {
     this.describe = name;
   }
   write(lines: string[]): Promise<void> {
@@ -82,7 +85,8 @@ export class RotatingFileSink implements DecisionSink {
 
   constructor(private readonly o: RotatingFileOptions) {
     if (!(o.maxFileBytes >= 1024)) throw new RangeError(`decision log: max file bytes must be >= 1024, got ${o.maxFileBytes}`);
-    if (!(o.maxTotalBytes >= o.maxFileBytes)) throw new RangeError(`decision log: max total bytes (${o.maxTotalBytes}) must be >= max file bytes (${o.maxFileBytes})`);
+    if (!(o.maxTotalBytes >= o.maxFileBytes))
+      throw new RangeError(`decision log: max total bytes (${o.maxTotalBytes}) must be >= max file bytes (${o.maxFileBytes})`);
     this.keep = Math.max(1, Math.floor(o.maxTotalBytes / o.maxFileBytes));
     this.describe = `${o.path} (rotated at ${o.maxFileBytes} bytes, ${this.keep} file(s), at most ${this.keep * o.maxFileBytes} bytes)`;
   }

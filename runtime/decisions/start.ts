@@ -41,7 +41,12 @@ export interface StartedDecisionLog {
 const MIB = 1024 * 1024;
 
 /** The model's identity: the given one, the sha256 of its ONNX file, or name@version from its metadata. */
-export async function modelIdentity(given: string | undefined, onnxPath: string | undefined, name: string, versions: string[] | undefined): Promise<string> {
+export async function modelIdentity(
+  given: string | undefined,
+  onnxPath: string | undefined,
+  name: string,
+  versions: string[] | undefined,
+): Promise<string> {
   if (given) return given;
   if (onnxPath) return fileIdentity(await readFile(onnxPath));
   return `${name}@${versions && versions.length > 0 ? versions[versions.length - 1] : 'unversioned'}`;
@@ -50,13 +55,26 @@ export async function modelIdentity(given: string | undefined, onnxPath: string 
 /** Opens the sink now (a bad path fails the start, naming it); undefined when the log is off. */
 export async function startDecisionLog(
   s: DecisionLogSettings,
-  o: { cascade: string; saver: string; base: string; seed: number; threshold: number; auditRate: number; onDrop: (n: number) => void; log: (line: string) => void },
+  o: {
+    cascade: string;
+    saver: string;
+    base: string;
+    seed: number;
+    threshold: number;
+    auditRate: number;
+    onDrop: (n: number) => void;
+    log: (line: string) => void;
+  },
 ): Promise<StartedDecisionLog | undefined> {
   if (s.decisionLog === undefined || s.decisionLog === '') return undefined;
   let sink: DecisionSink;
   if (s.decisionLog === '-') sink = new FdSink(1);
   else {
-    const file = new RotatingFileSink({ path: s.decisionLog, maxFileBytes: Math.round(s.decisionLogMaxFileMib * MIB), maxTotalBytes: Math.round(s.decisionLogMaxTotalMib * MIB) });
+    const file = new RotatingFileSink({
+      path: s.decisionLog,
+      maxFileBytes: Math.round(s.decisionLogMaxFileMib * MIB),
+      maxTotalBytes: Math.round(s.decisionLogMaxTotalMib * MIB),
+    });
     try {
       await file.open();
     } catch (e) {

@@ -126,7 +126,13 @@ export function formatBuckets(versions: VersionSummary[]): string {
       b.audits > 0 ? `${b.auditDisagreements}/${b.audits} (${pct(b.auditDisagreements / b.audits)})` : '0',
       b.topClasses.map((c) => `${c.cls}:${pct(c.share, 0)}`).join(' '),
     ]);
-    lines.push(formatTable(['bucket start', 'records', '~rows', 'saver share', 'threshold', 'audit disagree', 'top saver classes'], rows).replace(/^/gm, '  '), '');
+    lines.push(
+      formatTable(['bucket start', 'records', '~rows', 'saver share', 'threshold', 'audit disagree', 'top saver classes'], rows).replace(
+        /^/gm,
+        '  ',
+      ),
+      '',
+    );
   }
   return lines.join('\n');
 }
@@ -163,6 +169,8 @@ export function formatRequest(id: string, rows: RowRecord[]): string {
     String(r.gen),
     r.input ? ('sha256' in r.input ? r.input.sha256.slice(0, 16) : 'tensor') : '-',
   ]);
-  lines.push(formatTable(['row', 'route', 'confidence', 'saver top-1', 'base top-1', 'threshold', 'gen', 'input'], table).replace(/^/gm, '  '));
+  lines.push(
+    formatTable(['row', 'route', 'confidence', 'saver top-1', 'base top-1', 'threshold', 'gen', 'input'], table).replace(/^/gm, '  '),
+  );
   return lines.join('\n');
 }

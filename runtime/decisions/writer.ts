@@ -40,8 +40,10 @@ export class DecisionLog {
   constructor(private readonly o: DecisionLogOptions) {
     this.maxQueue = o.maxQueue ?? 8192;
     this.batch = o.batch ?? 512;
-    if (!Number.isInteger(this.maxQueue) || this.maxQueue < 1) throw new RangeError(`decision log: queue size must be an integer >= 1, got ${o.maxQueue}`);
-    if (!Number.isInteger(this.batch) || this.batch < 1) throw new RangeError(`decision log: batch must be an integer >= 1, got ${o.batch}`);
+    if (!Number.isInteger(this.maxQueue) || this.maxQueue < 1)
+      throw new RangeError(`decision log: queue size must be an integer >= 1, got ${o.maxQueue}`);
+    if (!Number.isInteger(this.batch) || this.batch < 1)
+      throw new RangeError(`decision log: batch must be an integer >= 1, got ${o.batch}`);
   }
 
   get describe(): string {

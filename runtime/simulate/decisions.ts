@@ -46,7 +46,10 @@ const MAX_PODS_LISTED = 50;
 
 export async function simulateDecisions(paths: string[], o: DecisionsOptions): Promise<DecisionsWhatIf> {
   const grid = sweepGrid(o.step ?? 0.01);
-  const groups = new Map<string, { est: DecisionEstimator; cascade: string; saver: string; base: string; pods: Set<string>; settings: number }>();
+  const groups = new Map<
+    string,
+    { est: DecisionEstimator; cascade: string; saver: string; base: string; pods: Set<string>; settings: number }
+  >();
   let other = 0;
   const read = await readDecisionLogs(
     paths,
@@ -58,7 +61,14 @@ export async function simulateDecisions(paths: string[], o: DecisionsOptions): P
           other++;
           return;
         }
-        g = { est: new DecisionEstimator(grid, CONFIDENCE_BUCKETS), cascade: r.cascade, saver: r.saver, base: r.base, pods: new Set(), settings: 0 };
+        g = {
+          est: new DecisionEstimator(grid, CONFIDENCE_BUCKETS),
+          cascade: r.cascade,
+          saver: r.saver,
+          base: r.base,
+          pods: new Set(),
+          settings: 0,
+        };
         groups.set(key, g);
       }
       if (g.pods.size < MAX_PODS_LISTED) g.pods.add(r.pod);
@@ -72,7 +82,15 @@ export async function simulateDecisions(paths: string[], o: DecisionsOptions): P
   for (const [key, g] of groups) {
     unweighted += g.est.unweighted;
     if (g.est.size === 0) continue;
-    versions.push({ key, cascade: g.cascade, saver: g.saver, base: g.base, pods: [...g.pods].sort(), settingsChanges: g.settings, report: g.est.result(o) });
+    versions.push({
+      key,
+      cascade: g.cascade,
+      saver: g.saver,
+      base: g.base,
+      pods: [...g.pods].sort(),
+      settingsChanges: g.settings,
+      report: g.est.result(o),
+    });
   }
   versions.sort((a, b) => b.report.records - a.report.records);
   return { read, versions, otherVersionRecords: other, unweighted };
@@ -83,19 +101,33 @@ const ci = (v: number, se: number, z: number, digits = 2) => `${(100 * v).toFixe
 function shownPoints(r: WhatIfReport): WhatIfPoint[] {
   const inForce = new Set<number>(r.thresholdsInForce);
   const picked = r.certification.threshold;
-  return r.points.filter((p) => p.threshold === 0 || (CONFIDENCE_BUCKETS.includes(p.threshold) && p.threshold >= 0.5) || inForce.has(p.threshold) || p.threshold === picked);
+  return r.points.filter(
+    (p) =>
+      p.threshold === 0 ||
+      (CONFIDENCE_BUCKETS.includes(p.threshold) && p.threshold >= 0.5) ||
+      inForce.has(p.threshold) ||
+      p.threshold === picked,
+  );
 }
 
 /** Text report: what was read (and what was not), then per version the estimates and the certified pick. */
 export function formatDecisionsReport(w: DecisionsWhatIf, title: string): string {
   const s = w.read;
-  const lines = [title, `read ${s.files} file(s), ${s.lines} line(s), ${s.records} record(s)${s.outsideRange ? `; ${s.outsideRange} outside --since/--until` : ''}`];
+  const lines = [
+    title,
+    `read ${s.files} file(s), ${s.lines} line(s), ${s.records} record(s)${s.outsideRange ? `; ${s.outsideRange} outside --since/--until` : ''}`,
+  ];
   const bad = badTotal(s);
   if (bad > 0) {
-    lines.push(`skipped ${bad} bad line(s): ${Object.entries(s.bad).map(([k, v]) => `${v} ${k}`).join('; ')}`);
+    lines.push(
+      `skipped ${bad} bad line(s): ${Object.entries(s.bad)
+        .map(([k, v]) => `${v} ${k}`)
+        .join('; ')}`,
+    );
     for (const e of s.examples) lines.push(`  e.g. ${e}`);
   }
-  if (w.unweighted > 0) lines.push(`skipped ${w.unweighted} row record(s) with inclusion probability 0 (escalated rows at sample rate 0 cannot be weighted)`);
+  if (w.unweighted > 0)
+    lines.push(`skipped ${w.unweighted} row record(s) with inclusion probability 0 (escalated rows at sample rate 0 cannot be weighted)`);
   if (w.otherVersionRecords > 0) lines.push(`skipped ${w.otherVersionRecords} record(s) of versions beyond the first ${MAX_VERSIONS}`);
   if (w.versions.length === 0) {
     lines.push('no row records to estimate from');
@@ -127,13 +159,15 @@ export function formatDecisionsReport(w: DecisionsWhatIf, title: string): string
       ci(p.disagreement, p.disagreementSe, z),
       pct(p.bound),
     ]);
-    lines.push(formatTable(['threshold', 'saver share', 'rel. cost', 'ΔC', 'P(ans & disagree)', 'bound B(s)'], rows).replace(/^/gm, '    '));
+    lines.push(
+      formatTable(['threshold', 'saver share', 'rel. cost', 'ΔC', 'P(ans & disagree)', 'bound B(s)'], rows).replace(/^/gm, '    '),
+    );
   });
   const z = w.versions[0].report.z;
   lines.push(
     '',
     `± : ${z === 1.959963984540054 ? '95 %' : `z = ${z}`} interval of the inverse-probability-weighted estimate (sampling of the log and of the audits).`,
-    'bound B(s): the controller\'s certified upper bound on P(ans & disagree); (b): the certified pick; *: a threshold that was in force.',
+    "bound B(s): the controller's certified upper bound on P(ans & disagree); (b): the certified pick; *: a threshold that was in force.",
   );
   return lines.join('\n');
 }
@@ -189,7 +223,15 @@ export function asSimulationReport(v: VersionWhatIf): SimulationReport {
       threshold: c.threshold,
       calibration: at,
       evaluation: at,
-      certification: { certifiedThreshold: c.certifiedThreshold, bound: c.bound, saverShare: c.saverShare, auditsUsed: c.auditsUsed, reason: c.reason, epsilon: c.epsilon, delta: c.delta },
+      certification: {
+        certifiedThreshold: c.certifiedThreshold,
+        bound: c.bound,
+        saverShare: c.saverShare,
+        auditsUsed: c.auditsUsed,
+        reason: c.reason,
+        epsilon: c.epsilon,
+        delta: c.delta,
+      },
       why: c.reason,
     },
   };

@@ -3,7 +3,15 @@
 // documented one-command threshold rollback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { adminClient, createNamespace, eventually, installCrd, kubectlJson, startOperator, type OperatorHandle } from './harness/operator.js';
+import {
+  adminClient,
+  createNamespace,
+  eventually,
+  installCrd,
+  kubectlJson,
+  startOperator,
+  type OperatorHandle,
+} from './harness/operator.js';
 import type { KubeClient } from '../../operator/kube/client.js';
 import { parseFlags } from '../../cli/flags.js';
 import { ROUTE_FLAGS } from '../../cli/commands/route.js';
@@ -40,13 +48,28 @@ describe('spec.router.decisionLog on the apiserver', () => {
     const parsed = parseFlags(args.slice(1), 'x', 'x', ROUTE_FLAGS);
     expect(parsed.kind, parsed.kind === 'error' ? parsed.message : '').toBe('ok');
     const v = (parsed as { values: Record<string, unknown> }).values;
-    expect(v).toMatchObject({ 'decision-log': '/var/log/tinysaver/decisions.jsonl', 'decision-inputs': 'hash', 'decision-log-max-file-mib': 64, 'decision-log-max-total-mib': 512 });
+    expect(v).toMatchObject({
+      'decision-log': '/var/log/tinysaver/decisions.jsonl',
+      'decision-inputs': 'hash',
+      'decision-log-max-file-mib': 64,
+      'decision-log-max-total-mib': 512,
+    });
     expect(v['saver-id']).toBe('file:///models/fashion-mnist/saver-tinycnn.onnx');
     expect(d.spec.template.spec.volumes).toContainEqual({ name: 'decision-log', emptyDir: { sizeLimit: '576Mi' } });
     expect(await eventually('threshold file', async () => (await file('dlog', 'fashion-logged')).decisionSampleRate === 0.01)).toBe(true);
 
     // the sample rate moves through the ConfigMap only: same pod template, nothing rolls
-    const p = await cluster.kubectl(['patch', '-n', 'dlog', 'mc', 'fashion-logged', '--type', 'merge', '-p', '{"spec":{"router":{"decisionLog":{"sampleRate":0.25}}}}']);
+    const p = await cluster.kubectl([
+      'patch',
+      '-n',
+      'dlog',
+      'mc',
+      'fashion-logged',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"router":{"decisionLog":{"sampleRate":0.25}}}}',
+    ]);
     expect(p.code, p.stderr).toBe(0);
     await eventually('sample rate reloaded', async () => (await file('dlog', 'fashion-logged')).decisionSampleRate === 0.25);
     await eventually('generation observed', async () => (await get('dlog', 'mc', 'fashion-logged')).status?.observedGeneration === 2);
@@ -54,7 +77,17 @@ describe('spec.router.decisionLog on the apiserver', () => {
     expect(hashOf(same)).toBe(hashOf(d));
 
     // the sink is a router argument: a change rolls the pods
-    const s = await cluster.kubectl(['patch', '-n', 'dlog', 'mc', 'fashion-logged', '--type', 'merge', '-p', '{"spec":{"router":{"decisionLog":{"sink":"stdout"}}}}']);
+    const s = await cluster.kubectl([
+      'patch',
+      '-n',
+      'dlog',
+      'mc',
+      'fashion-logged',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"router":{"decisionLog":{"sink":"stdout"}}}}',
+    ]);
     expect(s.code, s.stderr).toBe(0);
     const rolled = await eventually('sink change', async () => {
       const x = await get('dlog', 'deployment', 'fashion-logged-saver');
@@ -70,7 +103,17 @@ describe('spec.router.decisionLog on the apiserver', () => {
     expect(r.code, r.stderr).toBe(0);
     await eventually('configmap', () => get('rollback', 'configmap', 'fashion-logged-router'));
     // the README's command, with a threshold as it would be read from .status.history[].to
-    const p = await cluster.kubectl(['patch', '-n', 'rollback', 'mc', 'fashion-logged', '--type', 'merge', '-p', '{"spec":{"threshold":{"mode":"fixed","initial":0.93}}}']);
+    const p = await cluster.kubectl([
+      'patch',
+      '-n',
+      'rollback',
+      'mc',
+      'fashion-logged',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"threshold":{"mode":"fixed","initial":0.93}}}',
+    ]);
     expect(p.code, p.stderr).toBe(0);
     await eventually('pinned', async () => (await file('rollback', 'fashion-logged')).threshold === 0.93);
     const mc = await eventually('status', async () => {

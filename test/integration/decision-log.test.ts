@@ -40,7 +40,15 @@ afterAll(async () => {
 });
 
 async function router(over: Parameters<typeof startRouter>[0]): Promise<RunningRouter> {
-  const r = await startRouter({ port: 0, saverOnnx: zooModelPath(SAVER), saverModel: SAVER, baseUrl: base.url, baseModel: BASE, ...QUIET_LOG, ...over });
+  const r = await startRouter({
+    port: 0,
+    saverOnnx: zooModelPath(SAVER),
+    saverModel: SAVER,
+    baseUrl: base.url,
+    baseModel: BASE,
+    ...QUIET_LOG,
+    ...over,
+  });
   routers.push(r);
   return r;
 }
@@ -87,7 +95,12 @@ describe('decision log on a real router', () => {
 
     // the same rows through `simulate`'s code path: both models over the labelled images
     const d = await loadFashionMnist('test');
-    const preds = await predictWithModels(zooModelPath(SAVER), zooModelPath(BASE), { images: d.images, labels: d.labels, count: d.count, sampleShape: [1, 28, 28] }, { limit: N });
+    const preds = await predictWithModels(
+      zooModelPath(SAVER),
+      zooModelPath(BASE),
+      { images: d.images, labels: d.labels, count: d.count, sampleShape: [1, 28, 28] },
+      { limit: N },
+    );
     const rows = allRows(N);
     const slack = 2 / N; // a row whose confidence sits on a threshold (batch-size numerics, 1e-6 rounding in the log)
     for (const s of [0.5, 0.7, 0.8, 0.85, 0.9, 0.95]) {
@@ -96,12 +109,15 @@ describe('decision log on a real router', () => {
       // sample rate 1: the saver share is observed, not estimated
       expect(Math.abs(p.saverShare - truth.saverShare), `share at ${s}`).toBeLessThanOrEqual(slack);
       // above the threshold in force the disagreement comes from the audits: within 4 standard errors
-      expect(Math.abs(p.disagreement - truth.disagreement), `disagreement at ${s} (se ${p.disagreementSe})`).toBeLessThanOrEqual(4 * p.disagreementSe + slack);
+      expect(Math.abs(p.disagreement - truth.disagreement), `disagreement at ${s} (se ${p.disagreementSe})`).toBeLessThanOrEqual(
+        4 * p.disagreementSe + slack,
+      );
       if (s < 0.8) expect(p.disagreementSe).toBeGreaterThan(0);
     }
     // below the threshold in force every row went to the base: the disagreement there is exact
     const below = evaluateThreshold(preds, rows, 0.5, 0.05).disagreement - evaluateThreshold(preds, rows, 0.8, 0.05).disagreement;
-    const est = v.report.points.find((x) => x.threshold === 0.5)!.disagreement - v.report.points.find((x) => x.threshold === 0.8)!.disagreement;
+    const est =
+      v.report.points.find((x) => x.threshold === 0.5)!.disagreement - v.report.points.find((x) => x.threshold === 0.8)!.disagreement;
     expect(Math.abs(est - below)).toBeLessThanOrEqual(slack);
   });
 
@@ -115,8 +131,14 @@ describe('decision log on a real router', () => {
     await r.reloadThreshold();
     await replay(r.url, 80, 8, 1, (k) => `after-${k}`);
     await r.close();
-    const recs = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(recs.filter((x) => x.kind === 'settings').map((x) => [x.gen, x.threshold, x.sampleRate, x.reason])).toEqual([[0, 0.8, 0, 'start'], [1, 0.9, 1, 'file']]);
+    const recs = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(recs.filter((x) => x.kind === 'settings').map((x) => [x.gen, x.threshold, x.sampleRate, x.reason])).toEqual([
+      [0, 0.8, 0, 'start'],
+      [1, 0.9, 1, 'file'],
+    ]);
     const rows = recs.filter((x) => x.kind === 'row');
     // sample rate 0 before the change (no audits: nothing logged), every row after it, under generation 1
     expect(rows).toHaveLength(80);
@@ -126,7 +148,15 @@ describe('decision log on a real router', () => {
   it('rotates under load and keeps the files within the total cap', async () => {
     const path = join(dir, 'rot', 'decisions.jsonl');
     await import('node:fs/promises').then((fs) => fs.mkdir(join(dir, 'rot')));
-    const r = await router({ threshold: 0.8, auditRate: 0.1, decisionLog: path, decisionSampleRate: 1, decisionInputs: 'hash', decisionLogMaxFileMib: 0.03, decisionLogMaxTotalMib: 0.09 });
+    const r = await router({
+      threshold: 0.8,
+      auditRate: 0.1,
+      decisionLog: path,
+      decisionSampleRate: 1,
+      decisionInputs: 'hash',
+      decisionLogMaxFileMib: 0.03,
+      decisionLogMaxTotalMib: 0.09,
+    });
     expect(await replay(r.url, N, 4, 8)).toBe(N / 4);
     await r.auditsIdle();
     // a file keeps up with this load: nothing dropped
@@ -140,16 +170,43 @@ describe('decision log on a real router', () => {
       const size = statSync(join(dir, 'rot', f)).size;
       expect(size).toBeLessThanOrEqual(max);
       total += size;
-      for (const l of readFileSync(join(dir, 'rot', f), 'utf8').split('\n').filter(Boolean)) expect(parseDecisionLine(l).ok, l).toBe(true);
+      for (const l of readFileSync(join(dir, 'rot', f), 'utf8')
+        .split('\n')
+        .filter(Boolean))
+        expect(parseDecisionLine(l).ok, l).toBe(true);
     }
     expect(total).toBeLessThanOrEqual(3 * max);
   });
 
   it('a sink that blocks (stdout into a full pipe) does not stall requests; drops are counted', async () => {
-    const child = spawn(process.execPath, [
-      BIN, 'route', '--port', '0', '--saver-onnx', zooModelPath(SAVER), '--saver-model', SAVER, '--base-url', base.url, '--base-model', BASE,
-      '--threshold', '0.8', '--decision-log', '-', '--decision-sample-rate', '1', '--decision-inputs', 'tensor', '--decision-log-queue', '64',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'route',
+        '--port',
+        '0',
+        '--saver-onnx',
+        zooModelPath(SAVER),
+        '--saver-model',
+        SAVER,
+        '--base-url',
+        base.url,
+        '--base-model',
+        BASE,
+        '--threshold',
+        '0.8',
+        '--decision-log',
+        '-',
+        '--decision-sample-rate',
+        '1',
+        '--decision-inputs',
+        'tensor',
+        '--decision-log-queue',
+        '64',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     // stdout is never read: once the pipe buffer is full the router's writes block
     child.stdout!.pause();
     let err = '';

@@ -113,4 +113,3 @@ export function logTraffic(p: Population, o: TrafficOptions, sink: (r: DecisionR
     t += 1;
   }
 }
-

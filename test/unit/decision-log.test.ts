@@ -29,8 +29,16 @@ describe('decision record format', () => {
     const recs: DecisionRecord[] = [];
     const log = new RouterDecisionLog({
       log: { push: (r) => (recs.push(r), true) },
-      cascade: 'c1', saver: 'sha256:aa', base: 'base@1', sampleRate: 1, includeInputs: 'hash', seed: 3, pod: 'p0',
-      threshold: 0.8, auditRate: 0.5, now: () => Date.parse('2026-12-01T01:02:03.004Z'),
+      cascade: 'c1',
+      saver: 'sha256:aa',
+      base: 'base@1',
+      sampleRate: 1,
+      includeInputs: 'hash',
+      seed: 3,
+      pod: 'p0',
+      threshold: 0.8,
+      auditRate: 0.5,
+      now: () => Date.parse('2026-12-01T01:02:03.004Z'),
     });
     const input = { name: 'x', datatype: 'FP32' as const, shape: [3, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6]) };
     const handle = log.request({
@@ -44,16 +52,42 @@ describe('decision record format', () => {
       auditRate: 0.5,
       ms: { saver: 0.12345, base: 1.5, total: 2 },
     });
-    expect(recs[0]).toMatchObject({ v: 1, kind: 'settings', gen: 0, threshold: 0.8, auditRate: 0.5, sampleRate: 1, reason: 'start', pod: 'p0' });
+    expect(recs[0]).toMatchObject({
+      v: 1,
+      kind: 'settings',
+      gen: 0,
+      threshold: 0.8,
+      auditRate: 0.5,
+      sampleRate: 1,
+      reason: 'start',
+      pod: 'p0',
+    });
     // rows 1 and 2 at once; row 0 (audited) only when its audit ends
     expect(rowsOf(recs).map((r) => r.row)).toEqual([1, 2]);
     handle!.done([4]);
     const rows = rowsOf(recs);
-    expect(rows.map((r) => [r.row, r.route, r.baseTop1])).toEqual([[1, 'base', 7], [2, 'fallback', null], [0, 'audit', 4]]);
+    expect(rows.map((r) => [r.row, r.route, r.baseTop1])).toEqual([
+      [1, 'base', 7],
+      [2, 'fallback', null],
+      [0, 'audit', 4],
+    ]);
     const a = rows[2];
     expect(a).toMatchObject({
-      v: 1, kind: 'row', time: '2026-12-01T01:02:03.004Z', cascade: 'c1', pod: 'p0', request: 'p0-1', rows: 3,
-      conf: 0.9, saverTop1: 1, threshold: 0.8, auditRate: 0.5, sampleRate: 1, gen: 0, saver: 'sha256:aa', base: 'base@1',
+      v: 1,
+      kind: 'row',
+      time: '2026-12-01T01:02:03.004Z',
+      cascade: 'c1',
+      pod: 'p0',
+      request: 'p0-1',
+      rows: 3,
+      conf: 0.9,
+      saverTop1: 1,
+      threshold: 0.8,
+      auditRate: 0.5,
+      sampleRate: 1,
+      gen: 0,
+      saver: 'sha256:aa',
+      base: 'base@1',
       ms: { saver: 0.123, base: 1.5, total: 2 },
     });
     expect(rows[1].conf).toBeNull();
@@ -70,17 +104,55 @@ describe('decision record format', () => {
     const recs: DecisionRecord[] = [];
     const log = new RouterDecisionLog({
       log: { push: (r) => (recs.push(r), true) },
-      cascade: 'c', saver: 's', base: 'b', sampleRate: 1, includeInputs: 'tensor', seed: 1, pod: 'p', threshold: 0.5, auditRate: 0,
+      cascade: 'c',
+      saver: 's',
+      base: 'b',
+      sampleRate: 1,
+      includeInputs: 'tensor',
+      seed: 1,
+      pod: 'p',
+      threshold: 0.5,
+      auditRate: 0,
     });
     log.request({
       req: { id: 'r1', inputs: [{ name: 'x', datatype: 'INT64', shape: [2, 2], data: BigInt64Array.from([1n, 2n, 3n, 4n]) }] },
-      confidence: [0.9, 0.9], saverTop1: [0, 0], routes: ['saver', 'saver'], audited: [], threshold: 0.5, auditRate: 0, ms: { saver: 1, total: 1 },
+      confidence: [0.9, 0.9],
+      saverTop1: [0, 0],
+      routes: ['saver', 'saver'],
+      audited: [],
+      threshold: 0.5,
+      auditRate: 0,
+      ms: { saver: 1, total: 1 },
     });
-    expect(rowsOf(recs)[1]).toMatchObject({ request: 'r1', row: 1, input: { tensors: [{ name: 'x', datatype: 'INT64', shape: [1, 2], data: [3, 4] }] } });
+    expect(rowsOf(recs)[1]).toMatchObject({
+      request: 'r1',
+      row: 1,
+      input: { tensors: [{ name: 'x', datatype: 'INT64', shape: [1, 2], data: [3, 4] }] },
+    });
   });
 
   it('refuses bad lines naming the field, and never throws', () => {
-    const good = { v: 1, kind: 'row', time: '2026-12-01T00:00:00Z', cascade: 'c', pod: 'p', request: 'r', row: 0, rows: 1, route: 'base', conf: 0.3, saverTop1: 1, baseTop1: 2, threshold: 0.5, auditRate: 0.1, sampleRate: 0.5, gen: 0, saver: 's', base: 'b', ms: { saver: 1, total: 2 } };
+    const good = {
+      v: 1,
+      kind: 'row',
+      time: '2026-12-01T00:00:00Z',
+      cascade: 'c',
+      pod: 'p',
+      request: 'r',
+      row: 0,
+      rows: 1,
+      route: 'base',
+      conf: 0.3,
+      saverTop1: 1,
+      baseTop1: 2,
+      threshold: 0.5,
+      auditRate: 0.1,
+      sampleRate: 0.5,
+      gen: 0,
+      saver: 's',
+      base: 'b',
+      ms: { saver: 1, total: 2 },
+    };
     expect(parseDecisionLine(JSON.stringify(good)).ok).toBe(true);
     const bad = (patch: Record<string, unknown>) => {
       const r = parseDecisionLine(JSON.stringify({ ...good, ...patch }));
@@ -117,12 +189,25 @@ describe('sampling', () => {
     expect(Math.abs(others - 0.1 * candidates)).toBeLessThan(5 * Math.sqrt(candidates * 0.1 * 0.9));
     // every audit the router picked is there: the same seeded draws decide audits with the log on or off
     const withLogOff = rowsOf(collect(pop, { threshold: 0.8, auditRate: 0.05, sampleRate: 0, seed: 2 }));
-    expect(withLogOff.map((r) => `${r.request}/${r.row}`)).toEqual(recs.filter((r) => r.route === 'audit').map((r) => `${r.request}/${r.row}`));
+    expect(withLogOff.map((r) => `${r.request}/${r.row}`)).toEqual(
+      recs.filter((r) => r.route === 'audit').map((r) => `${r.request}/${r.row}`),
+    );
   });
 
   it('records a new generation on every settings change, with the previous values', () => {
     const recs: DecisionRecord[] = [];
-    const log = new RouterDecisionLog({ log: { push: (r) => (recs.push(r), true) }, cascade: 'c', saver: 's', base: 'b', sampleRate: 0, includeInputs: 'none', seed: 1, pod: 'p', threshold: 0.9, auditRate: 0.02 });
+    const log = new RouterDecisionLog({
+      log: { push: (r) => (recs.push(r), true) },
+      cascade: 'c',
+      saver: 's',
+      base: 'b',
+      sampleRate: 0,
+      includeInputs: 'none',
+      seed: 1,
+      pod: 'p',
+      threshold: 0.9,
+      auditRate: 0.02,
+    });
     log.settings({ threshold: 0.9, auditRate: 0.02 }, 'file');
     expect(recs).toHaveLength(1);
     log.settings({ threshold: 0.85 }, 'file');
@@ -175,7 +260,10 @@ describe('IPW what-if estimator', () => {
         const t = truth(pop, s);
         meanShare[j] += p.saverShare / reps;
         meanDis[j] += p.disagreement / reps;
-        for (const [v, se, tv] of [[p.saverShare, p.saverShareSe, t.share], [p.disagreement, p.disagreementSe, t.disagreement]]) {
+        for (const [v, se, tv] of [
+          [p.saverShare, p.saverShareSe, t.share],
+          [p.disagreement, p.disagreementSe, t.disagreement],
+        ]) {
           cases++;
           if (Math.abs(v - tv) <= res.z * se) covered++;
         }
@@ -237,7 +325,20 @@ class MemorySink implements DecisionSink {
   async close(): Promise<void> {}
 }
 
-const settingsRec = (i: number): DecisionRecord => ({ v: 1, kind: 'settings', time: new Date(i).toISOString(), cascade: 'c', pod: 'p', gen: i, threshold: 0.5, auditRate: 0, sampleRate: 0, reason: 'test', saver: 's', base: 'b' });
+const settingsRec = (i: number): DecisionRecord => ({
+  v: 1,
+  kind: 'settings',
+  time: new Date(i).toISOString(),
+  cascade: 'c',
+  pod: 'p',
+  gen: i,
+  threshold: 0.5,
+  auditRate: 0,
+  sampleRate: 0,
+  reason: 'test',
+  saver: 's',
+  base: 'b',
+});
 
 describe('decision log queue and sinks', () => {
   it('drops and counts instead of waiting when the sink stalls; drains when it moves again', async () => {
@@ -262,7 +363,10 @@ describe('decision log queue and sinks', () => {
 
   it('counts a failing sink as drops and reports the error once', async () => {
     const errors: string[] = [];
-    const log = new DecisionLog({ sink: { describe: 'broken', write: () => Promise.reject(new Error('EIO')), close: async () => {} }, onError: (m) => errors.push(m) });
+    const log = new DecisionLog({
+      sink: { describe: 'broken', write: () => Promise.reject(new Error('EIO')), close: async () => {} },
+      onError: (m) => errors.push(m),
+    });
     for (let i = 0; i < 5; i++) log.push(settingsRec(i));
     await log.flush();
     for (let i = 0; i < 5; i++) log.push(settingsRec(i));
@@ -301,7 +405,10 @@ describe('reading logs: bad input is counted, never fatal; versions kept apart',
     const a = join(dir, 'a.jsonl');
     const b = join(dir, 'b.jsonl');
     const pop = population(4000, 3);
-    const lines = (o: Parameters<typeof logTraffic>[1]) => collect(pop, o).map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const lines = (o: Parameters<typeof logTraffic>[1]) =>
+      collect(pop, o)
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n';
     writeFileSync(a, lines({ threshold: 0.8, auditRate: 0.2, sampleRate: 1, seed: 1 }));
     appendFileSync(a, 'not json at all\n{"v":1,"kind":"row"}\n\n');
     // pod b: another saver version, then a line cut in the middle
@@ -327,7 +434,12 @@ describe('reading logs: bad input is counted, never fatal; versions kept apart',
     const dir = mkdtempSync(join(tmpdir(), 'dlog-sum-'));
     const a = join(dir, 'a.jsonl');
     const pop = population(2000, 4);
-    writeFileSync(a, collect(pop, { threshold: 0.8, auditRate: 0.5, sampleRate: 1, seed: 1, batch: 5 }).map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(
+      a,
+      collect(pop, { threshold: 0.8, auditRate: 0.5, sampleRate: 1, seed: 1, batch: 5 })
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n',
+    );
     const s = new DecisionSummarizer(100, 'req-7');
     await readDecisionLogs([a], (r) => s.add(r));
     const v = s.result();
@@ -348,7 +460,12 @@ describe('the commands', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dlog-cli-'));
     const a = join(dir, 'a.jsonl');
     const pop = population(3000, 8);
-    writeFileSync(a, collect(pop, { threshold: 0.8, auditRate: 0.2, sampleRate: 0.5, seed: 1 }).map((r) => JSON.stringify(r)).join('\n') + '\n{"v":1,"kind":"row","time":"x"}\ngarbage');
+    writeFileSync(
+      a,
+      collect(pop, { threshold: 0.8, auditRate: 0.2, sampleRate: 0.5, seed: 1 })
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n{"v":1,"kind":"row","time":"x"}\ngarbage',
+    );
     const out: string[] = [];
     const log = vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
     const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
