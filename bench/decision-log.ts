@@ -77,6 +77,8 @@ const req = (k: number): InferRequest => {
 const base = await spawnServer(
   [
     'serve-model',
+    '--grpc-port',
+    '0',
     '--model',
     zooModelPath(f.base as string),
     '--name',
@@ -93,6 +95,8 @@ const base = await spawnServer(
 const common = [
   'route',
   '--port',
+  '0',
+  '--grpc-port',
   '0',
   '--saver-onnx',
   zooModelPath(f.saver as string),

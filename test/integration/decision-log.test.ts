@@ -186,6 +186,8 @@ describe('decision log on a real router', () => {
         'route',
         '--port',
         '0',
+        '--grpc-port',
+        '0',
         '--saver-onnx',
         zooModelPath(SAVER),
         '--saver-model',
