@@ -6,7 +6,8 @@
 // Writes synthetic decision logs (the unit tests' known-truth traffic, logged through the real
 // RouterDecisionLog at sample rate 1, audit rate 0.05), then runs each command in a child process
 // (`node bin/tinysaver.js ...` as a user would) and reports records/s and the child's peak RSS.
-// Two sizes show whether memory grows with the number of records (the reader is meant to stream).
+// Two sizes, children under a small V8 heap cap (--heap-mib): the reader streams, so a 1M-record log
+// must fit in the same heap as a 100k one.
 
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -24,6 +25,12 @@ const f = benchFlags(
   'simulate --decisions / decisions throughput and peak memory on synthetic decision logs.',
   {
     records: { kind: 'int', min: 1000, default: 1_000_000, help: 'row records in the large log' },
+    'heap-mib': {
+      kind: 'int',
+      min: 0,
+      default: 64,
+      help: 'V8 heap cap of the child (--max-old-space-size): a run that finishes under a small cap on a large log shows the live memory does not grow with it; 0: no cap (V8 then lets garbage pile up before collecting, so peak RSS says little)',
+    },
     also: { kind: 'int', min: 0, default: 100_000, help: 'a smaller log for the memory comparison (0: none)' },
   },
 );
@@ -33,18 +40,16 @@ async function writeLog(path: string, rows: number): Promise<number> {
   const out = createWriteStream(path);
   let buf: string[] = [];
   let n = 0;
-  const pending: Promise<void>[] = [];
   logTraffic(pop, { threshold: 0.8, auditRate: 0.05, sampleRate: 1, seed: 1, batch: 8 }, (r) => {
     buf.push(JSON.stringify(r));
     n++;
     if (buf.length >= 10_000) {
       const chunk = buf.join('\n') + '\n';
       buf = [];
-      if (!out.write(chunk)) pending.push(new Promise((res) => out.once('drain', () => res())));
+      out.write(chunk);
     }
   });
   out.write(buf.join('\n') + '\n');
-  await Promise.all(pending);
   await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
   return n;
 }
@@ -54,7 +59,11 @@ function runCli(args: string[]): Promise<{ seconds: number; maxRssMiB: number; c
   const script = `import(${JSON.stringify(MAIN)}).then(async (m) => { const code = await m.main(${JSON.stringify(args)}); process.stderr.write('MAXRSS ' + process.resourceUsage().maxRSS + '\\n'); process.exit(code); });`;
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [...(heapMiB > 0 ? [`--max-old-space-size=${heapMiB}`] : []), '--input-type=module', '-e', script],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('error', reject);
@@ -67,6 +76,7 @@ function runCli(args: string[]): Promise<{ seconds: number; maxRssMiB: number; c
   });
 }
 
+const heapMiB = f['heap-mib'] as number;
 const dir = mkdtempSync(join(os.tmpdir(), 'bench-decisions-'));
 try {
   const sizes = [f.also as number, f.records as number].filter((n) => n > 0);
@@ -99,7 +109,9 @@ try {
     .join(' ');
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ''}; load average ${load}`);
   console.log(formatTable(['command', 'records', 'MiB', 'seconds', 'records/s', 'peak RSS MiB'], rows));
-  console.log('seconds: the whole child process (node start, module load, read, estimate, print).');
+  console.log(
+    `seconds: the whole child process (node start, module load, read, estimate, print); V8 heap capped at ${heapMiB || 'no'} MiB.`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -491,3 +491,46 @@ describe('the commands', () => {
     }
   });
 });
+
+describe('router start-up of the log and the threshold file', () => {
+  it('reads decisionSampleRate from the threshold file and refuses a bad one naming it', async () => {
+    const { parseThresholdFile } = await import('../../runtime/router/threshold-file.js');
+    expect(parseThresholdFile('{"threshold":0.9,"auditRate":0.02,"decisionSampleRate":0.01}')).toEqual({
+      ok: true,
+      value: { threshold: 0.9, auditRate: 0.02, decisionSampleRate: 0.01 },
+    });
+    expect(parseThresholdFile('{"threshold":0.9}')).toEqual({ ok: true, value: { threshold: 0.9 } });
+    const bad = parseThresholdFile('{"threshold":0.9,"decisionSampleRate":2}');
+    expect(bad.ok ? '' : bad.error).toMatch(/decisionSampleRate/);
+  });
+
+  it('opens the file sink at start (a bad path is an error naming it), writes the start record, names models', async () => {
+    const { startDecisionLog, modelIdentity, DECISION_LOG_DEFAULTS } = await import('../../runtime/decisions/start.js');
+    const dir = mkdtempSync(join(tmpdir(), 'dlog-start-'));
+    const o = {
+      cascade: 'c',
+      saver: 's',
+      base: 'b',
+      seed: 1,
+      threshold: 0.9,
+      auditRate: 0.02,
+      onDrop: () => undefined,
+      log: () => undefined,
+    };
+    expect(await startDecisionLog({ ...DECISION_LOG_DEFAULTS }, o)).toBeUndefined();
+    await expect(startDecisionLog({ ...DECISION_LOG_DEFAULTS, decisionLog: join(dir, 'no/such/dir/x.jsonl') }, o)).rejects.toThrow(
+      /--decision-log .*no\/such\/dir.*ENOENT/,
+    );
+    const path = join(dir, 'x.jsonl');
+    const started = await startDecisionLog({ ...DECISION_LOG_DEFAULTS, decisionLog: path, decisionSampleRate: 0.5 }, o);
+    await started!.close();
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ kind: 'settings', gen: 0, sampleRate: 0.5, saver: 's', base: 'b' });
+    const onnx = join(dir, 'm.onnx');
+    writeFileSync(onnx, 'bytes');
+    const { createHash } = await import('node:crypto');
+    expect(await modelIdentity(undefined, onnx, 'saver', ['1'])).toBe(`sha256:${createHash('sha256').update('bytes').digest('hex')}`);
+    expect(await modelIdentity('given', onnx, 'saver', ['1'])).toBe('given');
+    expect(await modelIdentity(undefined, undefined, 'base', ['1', '2'])).toBe('base@2');
+    expect(await modelIdentity(undefined, undefined, 'base', undefined)).toBe('base@unversioned');
+  });
+});
