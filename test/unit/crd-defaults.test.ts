@@ -31,7 +31,10 @@ const minimal: ModelCascadeSpec = {
 
 /** Defaults inside base.external apply when an external base is given (it excludes base.model). */
 const minimalExternal: ModelCascadeSpec = { ...minimal, base: { external: { url: 'http://triton.x.svc:8000', modelName: 'm' } } };
-const specFor = (path: string[]) => (path[0] === 'base' && path[1] === 'external' ? minimalExternal : minimal);
+/** Defaults inside router.decisionLog apply when the log is asked for (absent: no log, no defaults). */
+const minimalLogged: ModelCascadeSpec = { ...minimal, router: { decisionLog: {} } };
+const specFor = (path: string[]) =>
+  path[0] === 'base' && path[1] === 'external' ? minimalExternal : path[0] === 'router' && path[1] === 'decisionLog' ? minimalLogged : minimal;
 
 const at = (obj: any, path: string[]) => path.reduce((o, k) => (o == null ? undefined : o[k]), obj);
 
