@@ -127,10 +127,13 @@ async function main(): Promise<void> {
     workers: { kind: 'string', default: '4', help: 'operator reconcile workers' },
     'floor-concurrency': { kind: 'string', default: '16,64', help: 'comma-separated requests in flight for the floor client; empty skips the floor' },
     'idle-seconds': { kind: 'string', default: '60', help: 'seconds of operator CPU sampled once every cascade is idle' },
+    timeout: { kind: 'string', default: '600', help: 'seconds to wait for every object and status before giving up' },
   }) as Record<string, string>;
   const floorConcurrency = values['floor-concurrency']!.split(',').filter((x) => x.trim()).map(Number);
   if (floorConcurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--floor-concurrency: expected comma-separated positive integers');
   const idleSeconds = Number(values['idle-seconds']);
+  const timeoutS = Number(values.timeout);
+  if (!(timeoutS > 0)) throw new Error('--timeout: expected a positive number of seconds');
   if (!(idleSeconds >= 0)) throw new Error('--idle-seconds: expected a number >= 0');
   const count = Number(values.count);
   const workers = Number(values.workers);
@@ -169,24 +172,33 @@ async function main(): Promise<void> {
     let tStatus = NaN;
     const ns = '/namespaces/scale';
     let lastReport = 0;
+    // Polling is kept light so it does not compete with the operator for the apiserver: object counts
+    // from one-item pages (metadata.remainingItemCount), the ModelCascade list only once every object
+    // exists (a status is written after its cascade's objects), every 500 ms.
+    const countOf = async (path: string, labelSelector?: string): Promise<number> => {
+      const page = await client.get(path, { query: { limit: 1, labelSelector } });
+      if (typeof page.metadata?.remainingItemCount === 'number') return page.items.length + page.metadata.remainingItemCount;
+      if (!page.metadata?.continue) return page.items.length;
+      return (await client.get(path, { query: { labelSelector } })).items.length;
+    };
     while (Number.isNaN(tStatus) || Number.isNaN(tObjects)) {
-      if (performance.now() - t0 > 180_000) throw new Error('not converged after 3 minutes');
-      if (Math.floor((performance.now() - t0) / 10_000) !== lastReport) {
-        lastReport = Math.floor((performance.now() - t0) / 10_000);
-        const deps = await client.get(`/apis/apps/v1${ns}/deployments`);
-        console.error(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${deps.items.length}/${2 * count} deployments`);
-      }
+      if (performance.now() - t0 > timeoutS * 1000) throw new Error(`not converged after ${timeoutS} s`);
       if (Number.isNaN(tObjects)) {
         const [deps, svcs, cms] = await Promise.all([
-          client.get(`/apis/apps/v1${ns}/deployments`),
-          client.get(`/api/v1${ns}/services`),
-          client.get(`/api/v1${ns}/configmaps`, { query: { labelSelector: 'tinysaver.io/cascade' } }),
+          countOf(`/apis/apps/v1${ns}/deployments`),
+          countOf(`/api/v1${ns}/services`),
+          countOf(`/api/v1${ns}/configmaps`, 'tinysaver.io/cascade'),
         ]);
-        if (deps.items.length === 2 * count && svcs.items.length === 2 * count && cms.items.length === count) tObjects = performance.now();
+        if (Math.floor((performance.now() - t0) / 10_000) !== lastReport) {
+          lastReport = Math.floor((performance.now() - t0) / 10_000);
+          console.error(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${deps}/${2 * count} deployments`);
+        }
+        if (deps === 2 * count && svcs === 2 * count && cms === count) tObjects = performance.now();
+      } else {
+        const mcs = await client.get(`/apis/tinysaver.io/v1alpha1${ns}/modelcascades`);
+        if (mcs.items.length === count && mcs.items.every((m: any) => m.status?.observedGeneration === 1)) tStatus = performance.now();
       }
-      const mcs = await client.get(`/apis/tinysaver.io/v1alpha1${ns}/modelcascades`);
-      if (mcs.items.length === count && mcs.items.every((m: any) => m.status?.observedGeneration === 1)) tStatus = performance.now();
-      await new Promise((r) => setTimeout(r, 200));
+      if (Number.isNaN(tStatus)) await new Promise((r) => setTimeout(r, 500));
     }
     clearInterval(sampler);
     // Steady state: every cascade reconciled and idle; sample the operator's CPU over --idle-seconds.
