@@ -162,6 +162,7 @@ async function main(): Promise<void> {
     const idleRss = rssMiB(proc.pid!);
     let peakRss = idleRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(proc.pid!) || 0)), 100);
+    sampler.unref(); // an error path must not keep the bench alive
 
     const docs = cascadesYaml(count, 'scale');
     const t0 = performance.now();
