@@ -38,10 +38,10 @@ import { ThresholdController, type CycleResult } from '../operator/threshold/con
 import type { ControllerKube } from '../operator/threshold/kube.js';
 import type { ThresholdEvent } from '../operator/threshold/status.js';
 import { DEFAULT_STRATA } from '../operator/threshold/policy.js';
-import { CORRUPTIONS, PIXELS, corrupt } from './drift/corruptions.js';
+import { CORRUPTIONS, PIXELS, corrupt } from '../runtime/drift/corruptions.js';
 import { seededRandom } from '../core/random.js';
 import { renderSvg } from './drift/plot.js';
-import { severityAt } from './drift/schedule.js';
+import { severityAt } from '../runtime/drift/schedule.js';
 
 const FLAGS = {
   rows: { type: 'string', default: '100000', help: 'stream length (rows); the 5000-row stream split is cycled' },

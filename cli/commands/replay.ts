@@ -1,12 +1,18 @@
 // `tinysaver replay`: the Fashion-MNIST test set through a v2 endpoint, with a summary of saver share,
-// accuracy vs the base, relative compute and latency.
+// accuracy vs the base, relative compute and latency. `--drift KIND` corrupts the stream along a
+// schedule (the drift bench's corruption code, runtime/drift/), `--loop` keeps it running until Ctrl-C,
+// `--rate` paces it; long runs print a running line (refreshing in place on a terminal).
 
 import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
 import { loadZooManifest } from '../../models/zoo.js';
 import { V2Client } from '../../runtime/oip/client.js';
 import { parseFlags, type FlagDef } from '../flags.js';
 import { progressReporter } from '../../core/text/progress.js';
-import { formatReplaySummary, replayDataset, type ReplaySummaryInput, type RunStats } from '../../runtime/replay/replay.js';
+import { formatReplaySummary, replayDataset, type ReplayOptions, type ReplaySummaryInput, type RunStats } from '../../runtime/replay/replay.js';
+import { RecentRows, formatLiveLine } from '../../runtime/replay/live.js';
+import { CORRUPTIONS, type CorruptionName } from '../../runtime/drift/corruptions.js';
+import { SCHEDULE_NAMES, type ScheduleName } from '../../runtime/drift/schedule.js';
+import { applyDrift, driftAt, type DriftSpec } from '../../runtime/drift/stream.js';
 
 export const REPLAY_FLAGS: Record<string, FlagDef> = {
   url: { kind: 'url', default: 'http://127.0.0.1:8000', help: 'v2 endpoint to replay through (router, model server, Triton, ...)' },
@@ -20,6 +26,13 @@ export const REPLAY_FLAGS: Record<string, FlagDef> = {
   'base-zoo': { kind: 'string', help: 'zoo model whose MACs count for the base (default: the base the cascade names)', meta: 'NAME' },
   data: { kind: 'string', help: 'directory of the Fashion-MNIST IDX .gz files (default: $FASHION_MNIST_DIR or the Debian path)', meta: 'DIR' },
   'timeout-ms': { kind: 'int', min: 1, default: 30_000, help: 'per-request timeout' },
+  drift: { kind: 'string', choices: CORRUPTIONS, help: 'corrupt the images (the drift bench\'s corruptions) along --schedule' },
+  severity: { kind: 'fraction', default: 1, help: 'peak corruption severity in [0, 1] (with --drift)' },
+  schedule: { kind: 'string', choices: SCHEDULE_NAMES, default: 'ramp', help: 'severity over one period: ramp (clean, ramp up, hold, recover, clean), step (clean, full, clean), constant (with --drift)' },
+  period: { kind: 'int', min: 1, help: 'rows of one schedule cycle (default: the rows of one pass over the set; with --drift)', meta: 'ROWS' },
+  seed: { kind: 'int', min: 0, default: 1, help: 'seed of the corruptions (with --drift)' },
+  loop: { kind: 'boolean', default: false, help: 'cycle the set until Ctrl-C, then print the summary (with --base-url the base answers the same rows alongside)' },
+  rate: { kind: 'number', help: 'at most this many rows per second (default: as fast as the endpoint answers)', meta: 'ROWS_PER_S' },
 };
 
 /**
@@ -43,6 +56,15 @@ export async function run(argv: string[]): Promise<number> {
   const v = p.values;
   const url = v.url as string;
   const model = v.model as string;
+  const rate = v.rate as number | undefined;
+  if (rate !== undefined && !(rate > 0)) return console.error(`tinysaver replay: --rate: ${rate} is not a positive number of rows per second`), 2;
+  if (!v.drift) {
+    for (const flag of ['period']) if (v[flag] !== undefined) return console.error(`tinysaver replay: --${flag} needs --drift`), 2;
+    for (const flag of ['severity', 'schedule', 'seed']) {
+      if (argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`))) return console.error(`tinysaver replay: --${flag} needs --drift`), 2;
+    }
+  }
+  const loop = v.loop as boolean;
   try {
     const all = await loadFashionMnist('test', v.data as string | undefined);
     const count = Math.min(all.count, (v.limit as number | undefined) ?? all.count);
@@ -59,18 +81,32 @@ export async function run(argv: string[]): Promise<number> {
     }
     const { saverName, baseName, baseModel } = replayModelNames(v, named);
 
-    const opts = { batchSize: v['batch-size'] as number, concurrency: v.concurrency as number, timeoutMs: v['timeout-ms'] as number };
-    const bar = progressReporter(`replay ${model}`);
-    const cascade = await replayDataset({ url, model }, data, { ...opts, onProgress: bar.update });
-    bar.end();
+    const opts: ReplayOptions = { batchSize: v['batch-size'] as number, concurrency: v.concurrency as number, timeoutMs: v['timeout-ms'] as number, rate };
+    const drift: DriftSpec | undefined = v.drift
+      ? { kind: v.drift as CorruptionName, severity: v.severity as number, schedule: v.schedule as ScheduleName, periodRows: (v.period as number | undefined) ?? count, seed: v.seed as number }
+      : undefined;
+    if (drift) opts.transform = (images, first) => applyDrift(drift, images, first).images;
+    // A long or drifting run: the base (when given) answers the same rows alongside, and a running line
+    // shows the recent numbers; a plain run keeps the progress bar and the base-only pass after it.
+    const live = loop || drift !== undefined;
+    let cascade: RunStats;
+    if (live) {
+      if (v['base-url']) opts.pair = { url: v['base-url'] as string, model: baseModel };
+      cascade = await liveReplay({ url, model }, data, opts, loop, drift);
+    } else {
+      const bar = progressReporter(`replay ${model}`);
+      cascade = await replayDataset({ url, model }, data, { ...opts, onProgress: bar.update });
+      bar.end();
+    }
     let base: RunStats | undefined;
-    if (v['base-url']) {
+    if (v['base-url'] && !live) {
       const baseBar = progressReporter(`replay ${baseModel} (base only)`);
       base = await replayDataset({ url: v['base-url'] as string, model: baseModel }, data, { ...opts, onProgress: baseBar.update });
       baseBar.end();
     }
 
     const summary: ReplaySummaryInput = { label: `"${model}" at ${url}`, cascade, base };
+    if (drift) summary.drift = `${drift.kind}, peak severity ${drift.severity}, schedule ${drift.schedule} over ${drift.periodRows} rows, seed ${drift.seed}`;
     let manifest;
     try {
       manifest = loadZooManifest();
@@ -86,5 +122,50 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`tinysaver replay: ${(e as Error).message}`);
     return 1;
+  }
+}
+
+/** Runs the replay with a running line (in place on a TTY, every 5 s otherwise); --loop runs until SIGINT/SIGTERM. */
+async function liveReplay(
+  target: { url: string; model: string },
+  data: { images: Float32Array; labels: Uint8Array; count: number },
+  opts: ReplayOptions,
+  loop: boolean,
+  drift: DriftSpec | undefined,
+): Promise<RunStats> {
+  const tty = process.stdout.isTTY === true;
+  const recent = new RecentRows(1000);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let lastFirstRow = 0;
+  const line = () => formatLiveLine(recent.snapshot(), drift ? { kind: drift.kind, ...driftAt(drift, lastFirstRow) } : undefined);
+  const timer = setInterval(
+    () => {
+      if (recent.snapshot().total === 0) return;
+      if (tty) process.stdout.write(`\r\x1b[2K${line()}`);
+      else console.log(line());
+    },
+    tty ? 500 : 5000,
+  );
+  try {
+    return await replayDataset(target, data, {
+      ...opts,
+      rows: loop ? Infinity : data.count,
+      signal: stop.signal,
+      onBatch: (b) => {
+        recent.add(b, Date.now());
+        lastFirstRow = Math.max(lastFirstRow, b.firstRow);
+      },
+    });
+  } finally {
+    clearInterval(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (recent.snapshot().total > 0) {
+      if (tty) process.stdout.write(`\r\x1b[2K${line()}\n`);
+      else console.log(line());
+    }
   }
 }

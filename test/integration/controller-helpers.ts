@@ -13,7 +13,7 @@ import { ZOO_DIR, zooModelPath } from '../../models/zoo.js';
 import { V2Client } from '../../runtime/oip/client.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
 import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
-import { CORRUPTIONS, PIXELS, corrupt } from '../../bench/drift/corruptions.js';
+import { CORRUPTIONS, PIXELS, corrupt } from '../../runtime/drift/corruptions.js';
 import { seededRandom } from '../../core/random.js';
 import type { ModelCascade } from '../../operator/api/model-cascade.js';
 import type { PodLike } from '../../operator/telemetry/scrape.js';
