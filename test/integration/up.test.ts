@@ -25,7 +25,7 @@ afterAll(() => {
 });
 
 test('up serves the cascade, replay summarises it, SIGINT stops everything', async () => {
-  up = spawn(process.execPath, [BIN, 'up', '--port', '0', '--saver-port', '0', '--base-port', '0', '--saver', 'saver-linear'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--port', '0', '--saver-port', '0', '--base-port', '0', '--view-port', '0', '--saver', 'saver-linear'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   up.stdout!.on('data', (c: Buffer) => (out += c.toString()));
