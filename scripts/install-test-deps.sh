@@ -3,7 +3,8 @@
 # Debian machine as typed. Runs as npm's `pretest` hook (and so from .ci/run). Idempotent and quick
 # when everything is present: it only checks.
 #   Debian packages: dataset-fashion-mnist (the data set), etcd-server (e2e apiserver's etcd),
-#                    prometheus (promtool for the metrics/rule checks)
+#                    prometheus (promtool for the metrics/rule checks),
+#                    chromium (headless browser test of the live view; scripts/view-screenshot.mjs)
 #   Go >= 1.26 is not installed here (Debian's is too old for the pinned Kubernetes module): it must be
 #   on PATH or in /usr/local/go; scripts/build-kube-assets.sh says so when it is missing.
 # As root it installs missing packages with apt-get and says which; otherwise it prints the command.
@@ -11,7 +12,7 @@
 set -euo pipefail
 [[ "${TINYSAVER_SKIP_DEPS:-}" == 1 ]] && exit 0
 
-pkgs=(dataset-fashion-mnist etcd-server prometheus)
+pkgs=(dataset-fashion-mnist etcd-server prometheus chromium)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [[ ${#missing[@]} -eq 0 ]] && exit 0

@@ -4,7 +4,7 @@
 
 const POLL_MS = 1000;
 const HEIGHT = 190;
-const M = { left: 50, right: 12, top: 20, bottom: 22 };
+const M = { left: 62, right: 12, top: 20, bottom: 22 };
 const NS = 'http://www.w3.org/2000/svg';
 const COLORS = { threshold: '#1f5fbf', bound: '#c0392b', budget: '#7b241c', audit: '#d35400', share: '#1e8449', escalation: '#8e44ad', saver: '#1e8449', base: '#8e44ad', total: '#1f5fbf', limit: '#98a2b3', rec: '#5d6d7e' };
 
