@@ -6,29 +6,22 @@
 // on the same view port comes back (the page reconnects and shows the new run).
 
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { writeFile } from 'node:fs/promises';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type Child, requireDist, spawnCli, startUp } from './up-helpers.js';
-
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// the launch flags of the issue: a quiet, offline, sandbox-less headless browser with a fresh profile
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+import { CHROMIUM, launchChromium } from '../../scripts/chromium.mjs';
 
 const children: Child[] = [];
-let context: BrowserContext | undefined;
-let profile: string | undefined;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 
 beforeAll(() => {
   requireDist();
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test's pretest hook installs Debian's chromium (scripts/install-test-deps.sh)`);
 });
 afterAll(async () => {
-  await context?.close().catch(() => undefined);
+  await browser?.close();
   for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 /** Share of pixels that differ from the most common colour, and the number of distinct colours, of a PNG (decoded in the browser). */
@@ -61,9 +54,8 @@ test('the live view shows the threshold series and decisions, says "no data" whe
   const replay = spawnCli(['replay', '--url', up.router, '--base-url', up.base, '--drift', 'noise', '--severity', '0.5', '--schedule', 'step', '--period', '4000', '--loop', '--rate', '400', '--batch-size', '20']);
   children.push(replay);
 
-  profile = await mkdtemp(path.join(os.tmpdir(), 'tinysaver-chromium-'));
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1366, height: 860 } });
-  const page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchChromium({ width: 1366, height: 860 });
+  const { page, context } = browser;
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${up.view}/`);
