@@ -22,8 +22,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   select: { summary: 'rank saver candidates for a base model by ΔC = s - r at the certified operating point', load: () => import('./commands/select.js') },
   'serve-model': { summary: 'serve one ONNX model over the Open Inference Protocol v2 (dynamic batching)', load: () => import('./commands/serve-model.js') },
   route: { summary: 'cascade router sidecar: saver first, base for rows below the threshold', load: () => import('./commands/route.js') },
-  up: { summary: 'run a local cascade on the bundled models: saver, base and router on 127.0.0.1', load: () => import('./commands/up.js') },
-  replay: { summary: 'stream the Fashion-MNIST test set through a v2 endpoint: saver share, accuracy, compute, latency', load: () => import('./commands/replay.js') },
+  up: { summary: 'run a local cascade on the bundled models: saver, base and router on 127.0.0.1; --control adaptive runs the threshold controller, live view on :8003', load: () => import('./commands/up.js') },
+  replay: { summary: 'stream the Fashion-MNIST test set through a v2 endpoint: saver share, accuracy, compute, latency; --drift, --loop, --rate', load: () => import('./commands/replay.js') },
 };
 
 function usage(): string {

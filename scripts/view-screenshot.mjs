@@ -3,7 +3,7 @@
 // walkthrough, `tinysaver up --control adaptive` plus `tinysaver replay --drift blur --loop`, for a few
 // minutes on this machine, then a headless Chromium screenshot (scripts/chromium.mjs).
 //
-//   npm run build && node scripts/view-screenshot.mjs [--seconds 240] [--rate 300] [--period 36000] [--out docs/live-view.png]
+//   npm run build && node scripts/view-screenshot.mjs [--seconds 240] [--rate 200] [--batch-size 10] [--period 36000] [--out docs/live-view.png]
 //
 // Ports are picked free, so a running `npm start` is not disturbed.
 
@@ -16,7 +16,8 @@ import { launchChromium } from './chromium.mjs';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '240' },
-    rate: { type: 'string', default: '300' },
+    rate: { type: 'string', default: '200' },
+    'batch-size': { type: 'string', default: '10' },
     period: { type: 'string', default: '36000' },
     drift: { type: 'string', default: 'blur' },
     out: { type: 'string', default: 'docs/live-view.png' },
@@ -46,7 +47,7 @@ try {
   const router = /cascade\s+(http:\/\/\S+)\/v2\/models\/cascade/.exec(up.out())[1];
   const base = /base\s+(http:\/\/\S+)\/v2\/models\//.exec(up.out())[1];
   const view = /view\s+(http:\/\/\S+?)\/\s/.exec(up.out())[1];
-  const replayArgs = ['replay', '--url', router, '--base-url', base, '--drift', values.drift, '--loop', '--rate', values.rate, '--period', values.period];
+  const replayArgs = ['replay', '--url', router, '--base-url', base, '--drift', values.drift, '--loop', '--rate', values.rate, '--batch-size', values['batch-size'], '--period', values.period];
   say(`up at ${router}, view at ${view}; tinysaver ${replayArgs.join(' ')} for ${values.seconds} s`);
   replay = start(replayArgs);
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
@@ -57,9 +58,11 @@ try {
   await new Promise((r) => setTimeout(r, 1500)); // one more poll and layout
   const png = await browser.page.screenshot();
   await writeFile(values.out, png);
-  const decisions = up.out().split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}t .* -> /.test(l));
+  const decisions = up.out().split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}t [\d.]+ -> /.test(l));
   say(`wrote ${values.out} (${png.length} bytes); threshold changes during the run:`);
   for (const l of decisions) console.log(`  ${l}`);
+  const running = replay.out().split('\n').filter((l) => l.startsWith('rows '));
+  say(`replay's running line (last of ${running.length}): ${running[running.length - 1] ?? 'none'}`);
 } finally {
   await browser?.close();
   await replay?.stop();

@@ -40,8 +40,8 @@ export const UP_FLAGS: Record<string, FlagDef> = {
   port: { kind: 'port', default: ROUTER_DEFAULTS.port, help: 'router port (the cascade endpoint)' },
   'saver-port': { kind: 'port', default: 8001, help: 'saver model server port' },
   'base-port': { kind: 'port', default: 8002, help: 'base model server port' },
-  threshold: { kind: 'fraction', default: 0.88, help: 'confidence threshold (ignored while --threshold-file holds a valid value)' },
-  'threshold-file': { kind: 'string', meta: 'PATH', help: 'threshold file to hot-reload (a number or {"threshold": t, "auditRate": a})' },
+  threshold: { kind: 'fraction', default: 0.88, help: 'confidence threshold; with --control adaptive|observe where the controller starts (spec.threshold.initial); in mode fixed ignored while --threshold-file holds a valid value' },
+  'threshold-file': { kind: 'string', meta: 'PATH', help: 'threshold file the router hot-reloads (a number or {"threshold": t, "auditRate": a}); with --control adaptive|observe the controller writes it (default: a temporary file)' },
   'audit-rate': { kind: 'fraction', default: ROUTER_DEFAULTS.auditRate, help: 'fraction of saver-answered rows audited by the base' },
   'confidence-measure': { kind: 'string', default: ROUTER_DEFAULTS.confidence, choices: CONFIDENCE_MEASURES, help: 'how the router scores a row' },
   'failure-policy': { kind: 'string', default: ROUTER_DEFAULTS.failurePolicy, choices: ['fallback', 'error'], help: 'when the base fails' },
@@ -49,7 +49,8 @@ export const UP_FLAGS: Record<string, FlagDef> = {
   // thread pools fighting over the same cores (measured: several times lower latency on 2 cores).
   'intra-op-threads': { kind: 'int', min: 0, default: 1, help: 'onnxruntime intra-op threads per model (0: onnxruntime default, all cores)' },
   'saver-via-http': { kind: 'boolean', default: false, help: 'the router calls the saver server over HTTP (the Sidecar pod layout) instead of running the saver in-process' },
-  control: { kind: 'string', default: 'adaptive', choices: ['adaptive', 'observe', 'fixed'], help: 'threshold mode (spec.threshold.mode): adaptive moves the threshold to keep the loss bound within --epsilon, observe only reports, fixed keeps --threshold' },
+  // fixed by default so a plain `npm start` serves the documented operating point (the CRD's default mode is adaptive)
+  control: { kind: 'string', default: 'fixed', choices: ['adaptive', 'observe', 'fixed'], help: 'threshold mode (spec.threshold.mode): adaptive moves the threshold to keep the certified loss bound within --epsilon, observe computes and reports without applying, fixed keeps --threshold (the controller still reports the bound)' },
   epsilon: { kind: 'fraction', default: CRD.epsilon, help: 'budget: largest accuracy loss vs the base, as a fraction of all rows (spec.budget.maxAccuracyLoss)' },
   confidence: { kind: 'string', default: String(CRD.confidence), meta: 'C', help: 'confidence level 1 - delta of the loss bound, in [0.5, 1) (spec.budget.confidence)' },
   min: { kind: 'fraction', default: CRD.min, help: 'lowest threshold the controller may set (spec.threshold.min)' },
