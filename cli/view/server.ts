@@ -1,13 +1,15 @@
 // The live view's HTTP server (`tinysaver up`, its own port, default 8003): read-only, GET/HEAD only.
 //   GET /                the page (cli/view/static/: hand-written HTML + SVG charts, no build step, no CDN)
-//   GET /view.js, /view.css
+//   GET /view.js, /view.css, /ticks.js (core/plot/ticks.ts compiled: the axes' round ticks)
 //   GET /api/live        the Timeline as JSON (schema tinysaver.live/v1; `?since=MS` returns only newer
 //                        samples and the decisions updated after MS)
 //   GET /api/cascade     the ModelCascade-like object: spec + the controller's status (threshold history)
 // The router's v2 port is untouched: the view lives on this port only.
 
 import http from 'node:http';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../models/zoo.js';
@@ -15,12 +17,15 @@ import { listen } from '../../runtime/oip/http.js';
 import type { Timeline } from './timeline.js';
 
 export const VIEW_STATIC_DIR = path.join(PACKAGE_ROOT, 'cli', 'view', 'static');
+/** The project's round-tick helper (core/plot/ticks.ts) as compiled ESM, served to the page as /ticks.js: one implementation of axis ticks. */
+const TICKS_JS = [fileURLToPath(new URL('../../core/plot/ticks.js', import.meta.url)), path.join(PACKAGE_ROOT, 'dist', 'core', 'plot', 'ticks.js')];
 
 const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/view.js': { file: 'view.js', type: 'text/javascript; charset=utf-8' },
   '/view.css': { file: 'view.css', type: 'text/css; charset=utf-8' },
+  '/ticks.js': { file: 'ticks.js', type: 'text/javascript; charset=utf-8' },
 };
 
 export interface ViewServerOptions {
@@ -41,7 +46,10 @@ export interface RunningView {
 export async function startViewServer(opts: ViewServerOptions): Promise<RunningView> {
   const now = opts.now ?? Date.now;
   const files = new Map<string, Buffer>();
-  for (const { file } of Object.values(STATIC)) if (!files.has(file)) files.set(file, await readFile(path.join(VIEW_STATIC_DIR, file)));
+  for (const { file } of Object.values(STATIC)) if (!files.has(file) && file !== 'ticks.js') files.set(file, await readFile(path.join(VIEW_STATIC_DIR, file)));
+  const ticks = TICKS_JS.find((f) => existsSync(f));
+  if (!ticks) throw new Error(`the view needs the compiled core/plot/ticks.js (npm run build); looked at ${TICKS_JS.join(', ')}`);
+  files.set('ticks.js', Buffer.from((await readFile(ticks, 'utf8')).replace(/^\/\/# sourceMappingURL=.*$/m, '')));
   const server = http.createServer((req, res) => {
     const send = (status: number, type: string, body: string | Buffer) => {
       res.writeHead(status, {

@@ -241,6 +241,9 @@ test('the live view JSON endpoint keeps its schema; the view is read-only; the r
   expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
   expect(await page.text()).toMatch(/<script type="module" src="view.js">/);
   expect((await fetch(`${view}/view.js`)).status).toBe(200);
+  const ticks = await fetch(`${view}/ticks.js`); // core/plot/ticks.ts, compiled: the axes' round ticks
+  expect(ticks.headers.get('content-type')).toMatch(/^text\/javascript/);
+  expect(await ticks.text()).toMatch(/export function niceTicks/);
   // read-only
   const post = await fetch(`${view}/api/live`, { method: 'POST', body: '{}' });
   expect(post.status).toBe(405);

@@ -2,6 +2,8 @@
 // SVG charts. No build step, no dependencies. Survives the server going away (shows "no data", keeps
 // polling, starts over when a new `up` answers) and blanks the numbers when telemetry stops.
 
+import { niceDomain, niceStep, niceTicks, stepDecimals } from './ticks.js';
+
 const POLL_MS = 1000;
 const HEIGHT = 190;
 const M = { left: 62, right: 12, top: 20, bottom: 22 };
@@ -15,26 +17,11 @@ const pct = (v, d = 1) => `${(v * 100).toFixed(d)}%`;
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 const clock = (t) => new Date(t).toLocaleTimeString([], { hour12: false });
 
-/** A round tick step (1, 2 or 5 times a power of ten) giving about `count` intervals. */
-function niceStep(range, count) {
-  const raw = range / Math.max(1, count);
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const m = raw / p;
-  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
-}
-function decimalsOf(step) {
-  return Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-}
-/** Domain widened to round values and the round ticks inside it. */
-function niceDomain(lo, hi, count = 4) {
+/** Domain widened to round values and the round ticks inside it (core/plot/ticks.ts, served as /ticks.js). */
+function axis(lo, hi, count = 4) {
   if (!(hi > lo)) hi = lo + (lo === 0 ? 1 : Math.abs(lo) * 0.1);
-  const step = niceStep(hi - lo, count);
-  const d = decimalsOf(step);
-  const a = Math.floor(lo / step + 1e-9) * step;
-  const b = Math.ceil(hi / step - 1e-9) * step;
-  const ticks = [];
-  for (let v = a; v <= b + step / 2; v += step) ticks.push(Number(v.toFixed(d)));
-  return { lo: Number(a.toFixed(d)), hi: Number(b.toFixed(d)), ticks, decimals: d };
+  const [a, b] = niceDomain(lo, hi, count);
+  return { lo: a, hi: b, ticks: niceTicks(a, b, count), decimals: stepDecimals(niceStep(b - a, count)) };
 }
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].map((s) => s * 1000);
 function timeTicks(lo, hi, width) {
@@ -63,7 +50,7 @@ function drawChart(svg, { series, refs = [], y, fmt, x, noData, gapMs, ticks = 4
   svg.replaceChildren();
   const W = width - M.left - M.right;
   const H = HEIGHT - M.top - M.bottom;
-  const dom = niceDomain(y.lo, y.hi, ticks);
+  const dom = axis(y.lo, y.hi, ticks);
   const sx = (t) => M.left + ((t - x.lo) / (x.hi - x.lo)) * W;
   const sy = (v) => M.top + H - ((v - dom.lo) / (dom.hi - dom.lo)) * H;
   for (const v of dom.ticks) {
