@@ -126,9 +126,15 @@ describe('up --control adaptive with a drifting replay', () => {
     const lines = up.out().split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}t /.test(l));
     expect(lines.length).toBeGreaterThanOrEqual(lowered.live.samples.length - 2);
     expect(lines.some((l) => /t 0\.88 -> [\d.]+\s+BoundExceeded\s+bound [\d.]+% > budget 1\.00%/.test(l))).toBe(true);
-    const file = JSON.parse(await readFile(up.thresholdFile, 'utf8')) as { threshold: number; auditRate: number };
-    const metrics = (await rawRequest(up.router, 'GET', '/metrics')).body.toString();
-    expect(Number(/^tinysaver_threshold (\S+)$/m.exec(metrics)?.[1])).toBe(file.threshold);
+    // (a cycle may rewrite the file between the two reads: compare a consistent pair)
+    let file = { threshold: NaN, auditRate: NaN };
+    let gauge = NaN;
+    for (let i = 0; i < 20 && gauge !== file.threshold; i++) {
+      if (i > 0) await sleep(250);
+      file = JSON.parse(await readFile(up.thresholdFile, 'utf8'));
+      gauge = Number(/^tinysaver_threshold (\S+)$/m.exec((await rawRequest(up.router, 'GET', '/metrics')).body.toString())?.[1]);
+    }
+    expect(gauge).toBe(file.threshold);
 
     // --status-file: the ModelCascade-like object with the threshold history
     await sleep(1500);
@@ -136,8 +142,11 @@ describe('up --control adaptive with a drifting replay', () => {
     expect(status.kind).toBe('ModelCascade');
     expect(status.spec.threshold).toMatchObject({ mode: 'adaptive', initial: initial });
     expect(status.spec.budget).toEqual({ maxAccuracyLoss: 0.01, confidence: 0.95 });
-    expect(status.status.history.some((h: { reason: string; from: number }) => h.reason === 'BoundExceeded' && h.from === initial)).toBe(true);
-    expect(status.status.history.some((h: { reason: string }) => h.reason === 'Certified')).toBe(true);
+    const history = status.status.history as { from: number; to: number; reason: string; time: string }[];
+    expect(history.length).toBeGreaterThan(0);
+    expect(history.length).toBeLessThanOrEqual(10);
+    expect(history.some((h) => h.reason === 'Certified' && h.to < h.from)).toBe(true);
+    expect(history[history.length - 1]).toEqual(status.status.lastChange);
     expect(status.status.conditions[0].type).toBe('ThresholdControl');
 
     expect(await up.stop()).toBe(0);
