@@ -21,10 +21,16 @@ export const CHROMIUM_FLAGS = [
 
 /** A browser context on a fresh --user-data-dir; close() also removes the profile. */
 export async function launchChromium(viewport = { width: 1366, height: 860 }) {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (scripts/install-test-deps.sh does it for npm test)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (scripts/install-test-deps.sh does it for npm test)`);
   const profile = await mkdtemp(path.join(os.tmpdir(), 'tinysaver-chromium-'));
   // launchPersistentContext is playwright's way to pass --user-data-dir (a fresh directory here)
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, viewport });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport,
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   return {
     context,

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global setTimeout */
 // Regenerates the README's picture of the live view (docs/live-view.png) from a real run: the README's
 // walkthrough, `tinysaver up --control adaptive` plus `tinysaver replay --drift blur --loop`, for a few
 // minutes on this machine, then a headless Chromium screenshot (scripts/chromium.mjs).
@@ -47,7 +48,22 @@ try {
   const router = /cascade\s+(http:\/\/\S+)\/v2\/models\/cascade/.exec(up.out())[1];
   const base = /base\s+(http:\/\/\S+)\/v2\/models\//.exec(up.out())[1];
   const view = /view\s+(http:\/\/\S+?)\/\s/.exec(up.out())[1];
-  const replayArgs = ['replay', '--url', router, '--base-url', base, '--drift', values.drift, '--loop', '--rate', values.rate, '--batch-size', values['batch-size'], '--period', values.period];
+  const replayArgs = [
+    'replay',
+    '--url',
+    router,
+    '--base-url',
+    base,
+    '--drift',
+    values.drift,
+    '--loop',
+    '--rate',
+    values.rate,
+    '--batch-size',
+    values['batch-size'],
+    '--period',
+    values.period,
+  ];
   say(`up at ${router}, view at ${view}; tinysaver ${replayArgs.join(' ')} for ${values.seconds} s`);
   replay = start(replayArgs);
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
@@ -58,10 +74,16 @@ try {
   await new Promise((r) => setTimeout(r, 1500)); // one more poll and layout
   const png = await browser.page.screenshot();
   await writeFile(values.out, png);
-  const decisions = up.out().split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}t [\d.]+ -> /.test(l));
+  const decisions = up
+    .out()
+    .split('\n')
+    .filter((l) => /^\d\d:\d\d:\d\d {2}t [\d.]+ -> /.test(l));
   say(`wrote ${values.out} (${png.length} bytes); threshold changes during the run:`);
   for (const l of decisions) console.log(`  ${l}`);
-  const running = replay.out().split('\n').filter((l) => l.startsWith('rows '));
+  const running = replay
+    .out()
+    .split('\n')
+    .filter((l) => l.startsWith('rows '));
   say(`replay's running line (last of ${running.length}): ${running[running.length - 1] ?? 'none'}`);
 } finally {
   await browser?.close();

@@ -18,7 +18,10 @@ import type { Timeline } from './timeline.js';
 
 export const VIEW_STATIC_DIR = path.join(PACKAGE_ROOT, 'cli', 'view', 'static');
 /** The project's round-tick helper (core/plot/ticks.ts) as compiled ESM, served to the page as /ticks.js: one implementation of axis ticks. */
-const TICKS_JS = [fileURLToPath(new URL('../../core/plot/ticks.js', import.meta.url)), path.join(PACKAGE_ROOT, 'dist', 'core', 'plot', 'ticks.js')];
+const TICKS_JS = [
+  fileURLToPath(new URL('../../core/plot/ticks.js', import.meta.url)),
+  path.join(PACKAGE_ROOT, 'dist', 'core', 'plot', 'ticks.js'),
+];
 
 const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -46,7 +49,8 @@ export interface RunningView {
 export async function startViewServer(opts: ViewServerOptions): Promise<RunningView> {
   const now = opts.now ?? Date.now;
   const files = new Map<string, Buffer>();
-  for (const { file } of Object.values(STATIC)) if (!files.has(file) && file !== 'ticks.js') files.set(file, await readFile(path.join(VIEW_STATIC_DIR, file)));
+  for (const { file } of Object.values(STATIC))
+    if (!files.has(file) && file !== 'ticks.js') files.set(file, await readFile(path.join(VIEW_STATIC_DIR, file)));
   const ticks = TICKS_JS.find((f) => existsSync(f));
   if (!ticks) throw new Error(`the view needs the compiled core/plot/ticks.js (npm run build); looked at ${TICKS_JS.join(', ')}`);
   files.set('ticks.js', Buffer.from((await readFile(ticks, 'utf8')).replace(/^\/\/# sourceMappingURL=.*$/m, '')));
@@ -79,7 +83,8 @@ export async function startViewServer(opts: ViewServerOptions): Promise<RunningV
       let since: number | undefined;
       if (raw !== null) {
         since = Number(raw);
-        if (raw.trim() === '' || !Number.isFinite(since)) return json(400, { error: `since: "${raw}" is not a time in ms since the epoch` });
+        if (raw.trim() === '' || !Number.isFinite(since))
+          return json(400, { error: `since: "${raw}" is not a time in ms since the epoch` });
       }
       return json(200, opts.timeline.state(now(), since));
     }

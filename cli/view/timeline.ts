@@ -143,7 +143,9 @@ export class Timeline {
     const routed = d.rowsSaver + d.rowsBase + d.rowsFallback;
     const rows = valid && routed > 0 ? routed : 0;
     const lat = (q: number) =>
-      Object.fromEntries(STAGES.map((s) => [s, x.latency?.[s] ? finiteOrNull(histogramQuantile(q, x.latency[s]!, x.previousLatency?.[s]) * 1000) : null])) as Record<Stage, number | null>;
+      Object.fromEntries(
+        STAGES.map((s) => [s, x.latency?.[s] ? finiteOrNull(histogramQuantile(q, x.latency[s]!, x.previousLatency?.[s]) * 1000) : null]),
+      ) as Record<Stage, number | null>;
     const sample: LiveSample = {
       t: x.t,
       threshold: x.threshold,

@@ -28,7 +28,11 @@ export function driftAt(spec: DriftSpec, row: number): { severity: number; phase
  * Corrupts `rows` consecutive images (PIXELS floats each) starting at stream row `firstRow`; returns a
  * new buffer and the severity/phase of the first row.
  */
-export function applyDrift(spec: DriftSpec, images: Float32Array, firstRow: number): { images: Float32Array; severity: number; phase: string } {
+export function applyDrift(
+  spec: DriftSpec,
+  images: Float32Array,
+  firstRow: number,
+): { images: Float32Array; severity: number; phase: string } {
   if (images.length % PIXELS !== 0) throw new RangeError(`drift: ${images.length} floats is not a whole number of ${PIXELS}-pixel images`);
   const rows = images.length / PIXELS;
   const out = new Float32Array(images.length);

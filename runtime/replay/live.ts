@@ -73,7 +73,8 @@ const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n
 export function formatLiveLine(s: LiveSnapshot, drift?: { kind: string; severity: number; phase: string }): string {
   const parts = [`rows ${s.total}`];
   let recent = `last ${s.rows}: saver ${pct(s.saverShare)} acc ${pct(s.accuracy)}`;
-  if (Number.isFinite(s.baseAccuracy)) recent += ` vs base ${pct(s.baseAccuracy)} (${s.accuracy - s.baseAccuracy >= 0 ? '+' : ''}${((s.accuracy - s.baseAccuracy) * 100).toFixed(1)} pts)`;
+  if (Number.isFinite(s.baseAccuracy))
+    recent += ` vs base ${pct(s.baseAccuracy)} (${s.accuracy - s.baseAccuracy >= 0 ? '+' : ''}${((s.accuracy - s.baseAccuracy) * 100).toFixed(1)} pts)`;
   parts.push(recent);
   parts.push(`t ${Number.isFinite(s.threshold) ? s.threshold : 'n/a'}`);
   if (drift) parts.push(`${drift.kind} ${drift.severity.toFixed(2)} ${drift.phase}`);

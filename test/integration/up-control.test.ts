@@ -71,7 +71,12 @@ const STREAM = ['--loop', '--rate', '500', '--batch-size', '25', '--concurrency'
 const NOISE = ['--drift', 'noise', '--severity', '0.5', '--schedule', 'constant'];
 
 /** Polls the view until `until` holds or `maxActing` acting intervals (data, no guard holding) passed since `since`. */
-async function watch(view: string, since: number, maxActing: number, until: (l: Live) => boolean): Promise<{ live: Live; acting: number; met: boolean }> {
+async function watch(
+  view: string,
+  since: number,
+  maxActing: number,
+  until: (l: Live) => boolean,
+): Promise<{ live: Live; acting: number; met: boolean }> {
   const safety = Date.now() + 240_000; // only so a broken run cannot hang the suite; never the assertion
   for (;;) {
     const { body: live } = await getJson<Live>(`${view}/api/live`);
@@ -123,7 +128,10 @@ describe('up --control adaptive with a drifting replay', () => {
     expect(Math.min(...after.map((d) => d.to))).toBeLessThan(high);
 
     // every decision line was printed; the router follows the file the controller wrote
-    const lines = up.out().split('\n').filter((l) => /^\d\d:\d\d:\d\d {2}t /.test(l));
+    const lines = up
+      .out()
+      .split('\n')
+      .filter((l) => /^\d\d:\d\d:\d\d {2}t /.test(l));
     expect(lines.length).toBeGreaterThanOrEqual(lowered.live.samples.length - 2);
     expect(lines.some((l) => /t 0\.88 -> [\d.]+\s+BoundExceeded\s+bound [\d.]+% > budget 1\.00%/.test(l))).toBe(true);
     // (a cycle may rewrite the file between the two reads: compare a consistent pair)
@@ -208,7 +216,23 @@ test('the live view JSON endpoint keeps its schema; the view is read-only; the r
   expect(live.samples.length).toBeGreaterThanOrEqual(got.acting);
   for (const s of live.samples) {
     expect(Object.keys(s).sort()).toEqual(
-      ['auditRate', 'bound', 'budget', 'escalation', 'holding', 'latencyP50Ms', 'latencyP95Ms', 'max', 'min', 'reason', 'recommended', 'rows', 'share', 't', 'threshold'].sort(),
+      [
+        'auditRate',
+        'bound',
+        'budget',
+        'escalation',
+        'holding',
+        'latencyP50Ms',
+        'latencyP95Ms',
+        'max',
+        'min',
+        'reason',
+        'recommended',
+        'rows',
+        'share',
+        't',
+        'threshold',
+      ].sort(),
     );
     for (const k of ['t', 'threshold', 'min', 'max', 'budget', 'auditRate', 'rows'] as const) expect(num(s[k]), k).toBe(true);
     for (const k of ['recommended', 'bound', 'share', 'escalation'] as const) expect(numOrNull(s[k]), k).toBe(true);
@@ -263,7 +287,8 @@ test('the live view JSON endpoint keeps its schema; the view is read-only; the r
 }, 180_000);
 
 describe('bad input exits 2 naming the flag', () => {
-  const fails = async (args: string[]) => (await run(process.execPath, [BIN, ...args]).catch((e) => e)) as { code?: number; stderr: string };
+  const fails = async (args: string[]) =>
+    (await run(process.execPath, [BIN, ...args]).catch((e) => e)) as { code?: number; stderr: string };
   test('replay --drift with an unknown kind', async () => {
     const r = await fails(['replay', '--drift', 'fog']);
     expect(r.code).toBe(2);
@@ -279,7 +304,9 @@ describe('bad input exits 2 naming the flag', () => {
   });
   test('replay --schedule without --drift, unknown schedules, and a zero rate', async () => {
     expect((await fails(['replay', '--schedule', 'step'])).stderr).toMatch(/--schedule needs --drift/);
-    expect((await fails(['replay', '--drift', 'blur', '--schedule', 'zigzag'])).stderr).toMatch(/--schedule: "zigzag" is not one of ramp, step, constant/);
+    expect((await fails(['replay', '--drift', 'blur', '--schedule', 'zigzag'])).stderr).toMatch(
+      /--schedule: "zigzag" is not one of ramp, step, constant/,
+    );
     const r = await fails(['replay', '--rate', '0']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--rate: 0 is not a positive number/);
@@ -294,6 +321,8 @@ describe('bad input exits 2 naming the flag', () => {
     expect((await fails(['up', '--epsilon', '0'])).stderr).toMatch(/--epsilon: the budget must be above 0/);
     expect((await fails(['up', '--control', 'auto'])).stderr).toMatch(/--control: "auto" is not one of adaptive, observe, fixed/);
     expect((await fails(['up', '--interval', 'soon'])).stderr).toMatch(/--interval: "soon" is not a duration/);
-    expect((await fails(['up', '--min', '0.9', '--threshold', '0.88'])).stderr).toMatch(/--threshold 0.88 must lie in \[--min 0.9, --max 1\]/);
+    expect((await fails(['up', '--min', '0.9', '--threshold', '0.88'])).stderr).toMatch(
+      /--threshold 0.88 must lie in \[--min 0.9, --max 1\]/,
+    );
   });
 });

@@ -17,7 +17,8 @@ let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 
 beforeAll(() => {
   requireDist();
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test's pretest hook installs Debian's chromium (scripts/install-test-deps.sh)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: npm test's pretest hook installs Debian's chromium (scripts/install-test-deps.sh)`);
 });
 afterAll(async () => {
   await browser?.close();
@@ -51,7 +52,26 @@ test('the live view shows the threshold series and decisions, says "no data" whe
   const control = ['--control', 'adaptive', '--interval', '1s', '--window', '6s', '--min-audits', '50'];
   const up = await startUp(control);
   children.push(up);
-  const replay = spawnCli(['replay', '--url', up.router, '--base-url', up.base, '--drift', 'noise', '--severity', '0.5', '--schedule', 'step', '--period', '4000', '--loop', '--rate', '400', '--batch-size', '20']);
+  const replay = spawnCli([
+    'replay',
+    '--url',
+    up.router,
+    '--base-url',
+    up.base,
+    '--drift',
+    'noise',
+    '--severity',
+    '0.5',
+    '--schedule',
+    'step',
+    '--period',
+    '4000',
+    '--loop',
+    '--rate',
+    '400',
+    '--batch-size',
+    '20',
+  ]);
   children.push(replay);
 
   browser = await launchChromium({ width: 1366, height: 860 });
@@ -63,7 +83,12 @@ test('the live view shows the threshold series and decisions, says "no data" whe
   // data arrives: the threshold series is drawn, decisions are listed, the readouts hold numbers
   await page.locator('#c-threshold path[data-series="threshold"]').waitFor({ timeout: 60_000 });
   await page.locator('#decisions li.decision').first().waitFor({ timeout: 60_000 });
-  await page.waitForFunction(() => /live/.test(document.getElementById('conn')!.textContent ?? '') && /%/.test(document.getElementById('v-share')!.textContent ?? ''), undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () =>
+      /live/.test(document.getElementById('conn')!.textContent ?? '') && /%/.test(document.getElementById('v-share')!.textContent ?? ''),
+    undefined,
+    { timeout: 60_000 },
+  );
   expect(await page.locator('#v-threshold').textContent()).toMatch(/^0\.\d+$|^1$/);
   expect(await page.locator('#v-mode').textContent()).toBe('adaptive');
   const path0 = await page.locator('#c-threshold path[data-series="threshold"]').getAttribute('d');
@@ -97,7 +122,9 @@ test('the live view shows the threshold series and decisions, says "no data" whe
   // a new up on the same view port: the page reconnects and draws the new run
   const again = await startUp([...control, '--view-port', viewPort]);
   children.push(again);
-  await page.waitForFunction(() => !/disconnected/.test(document.getElementById('conn')!.textContent ?? ''), undefined, { timeout: 60_000 });
+  await page.waitForFunction(() => !/disconnected/.test(document.getElementById('conn')!.textContent ?? ''), undefined, {
+    timeout: 60_000,
+  });
   await page.locator('#decisions li.decision').first().waitFor({ timeout: 60_000 });
   const newInstance = await page.evaluate(async () => (await (await fetch('api/live')).json()).instance as string);
   expect(newInstance).not.toBe(oldInstance);

@@ -6,17 +6,49 @@ import { zeroCounters } from '../../operator/telemetry/counters.js';
 import type { HistogramSeries } from '../../operator/telemetry/prom-text.js';
 import { LIVE_SCHEMA, Timeline, histogramQuantile, type IntervalInput } from '../../cli/view/timeline.js';
 
-const config = { mode: 'adaptive', epsilon: 0.01, confidence: 0.95, min: 0.5, max: 1, initial: 0.88, intervalMs: 1000, windowMs: 6000, routers: ['r'], saver: 's', base: 'b' };
+const config = {
+  mode: 'adaptive',
+  epsilon: 0.01,
+  confidence: 0.95,
+  min: 0.5,
+  max: 1,
+  initial: 0.88,
+  intervalMs: 1000,
+  windowMs: 6000,
+  routers: ['r'],
+  saver: 's',
+  base: 'b',
+};
 
 function input(t: number, over: Partial<IntervalInput> = {}, rows = { saver: 80, base: 20 }): IntervalInput {
   const delta = zeroCounters();
   delta.rowsSaver = rows.saver;
   delta.rowsBase = rows.base;
   delta.all[0] = rows.saver + rows.base;
-  return { t, threshold: 0.88, recommended: 0.86, bound: 0.008, boundBefore: 0.008, auditRate: 0.02, holding: false, reason: 'WithinBudget', message: 'm', from: 0.88, changed: false, direction: 'none', delta, ...over };
+  return {
+    t,
+    threshold: 0.88,
+    recommended: 0.86,
+    bound: 0.008,
+    boundBefore: 0.008,
+    auditRate: 0.02,
+    holding: false,
+    reason: 'WithinBudget',
+    message: 'm',
+    from: 0.88,
+    changed: false,
+    direction: 'none',
+    delta,
+    ...over,
+  };
 }
 
-const hist = (le: number[], cumulative: number[]): HistogramSeries => ({ le, cumulative, sum: NaN, count: cumulative[cumulative.length - 1] });
+const hist = (le: number[], cumulative: number[]): HistogramSeries => ({
+  le,
+  cumulative,
+  sum: NaN,
+  count: cumulative[cumulative.length - 1],
+});
 
 describe('histogramQuantile', () => {
   it('interpolates within the bucket of the rank, on the delta between two snapshots', () => {
@@ -51,7 +83,17 @@ describe('Timeline', () => {
     const tl = new Timeline(config, 'i', 0);
     tl.add(input(1000));
     tl.add(input(2000));
-    tl.add(input(3000, { threshold: 0.9, from: 0.88, changed: true, direction: 'raise', reason: 'BoundExceeded', boundBefore: 0.02, bound: 0.007 }));
+    tl.add(
+      input(3000, {
+        threshold: 0.9,
+        from: 0.88,
+        changed: true,
+        direction: 'raise',
+        reason: 'BoundExceeded',
+        boundBefore: 0.02,
+        bound: 0.007,
+      }),
+    );
     tl.add(input(4000, { threshold: 0.9, from: 0.9 }));
     const st = tl.state(5000);
     expect(st.schema).toBe(LIVE_SCHEMA);

@@ -1,3 +1,4 @@
+/* global document, window, fetch, setTimeout */
 // TinySaver live view: polls /api/live (schema tinysaver.live/v1) once a second and draws hand-written
 // SVG charts. No build step, no dependencies. Survives the server going away (shows "no data", keeps
 // polling, starts over when a new `up` answers) and blanks the numbers when telemetry stops.
@@ -8,9 +9,31 @@ const POLL_MS = 1000;
 const HEIGHT = 190;
 const M = { left: 62, right: 12, top: 20, bottom: 22 };
 const NS = 'http://www.w3.org/2000/svg';
-const COLORS = { threshold: '#1f5fbf', bound: '#c0392b', budget: '#7b241c', audit: '#d35400', share: '#1e8449', escalation: '#8e44ad', saver: '#1e8449', base: '#8e44ad', total: '#1f5fbf', limit: '#98a2b3', rec: '#5d6d7e' };
+const COLORS = {
+  threshold: '#1f5fbf',
+  bound: '#c0392b',
+  budget: '#7b241c',
+  audit: '#d35400',
+  share: '#1e8449',
+  escalation: '#8e44ad',
+  saver: '#1e8449',
+  base: '#8e44ad',
+  total: '#1f5fbf',
+  limit: '#98a2b3',
+  rec: '#5d6d7e',
+};
 
-const st = { instance: null, config: null, samples: [], decisions: new Map(), lastT: undefined, serverNow: 0, fetchedAt: 0, connected: false, error: '' };
+const st = {
+  instance: null,
+  config: null,
+  samples: [],
+  decisions: new Map(),
+  lastT: undefined,
+  serverNow: 0,
+  fetchedAt: 0,
+  connected: false,
+  error: '',
+};
 
 // ---- numbers
 const pct = (v, d = 1) => `${(v * 100).toFixed(d)}%`;
@@ -73,7 +96,17 @@ function drawChart(svg, { series, refs = [], y, fmt, x, noData, gapMs, ticks = 4
   svg.append(defs);
   for (const r of refs) {
     if (!isNum(r.value)) continue;
-    svg.append(el('line', { x1: M.left, x2: M.left + W, y1: sy(r.value), y2: sy(r.value), stroke: r.color, 'stroke-width': 1.5, 'stroke-dasharray': r.dash ?? '6 4' }));
+    svg.append(
+      el('line', {
+        x1: M.left,
+        x2: M.left + W,
+        y1: sy(r.value),
+        y2: sy(r.value),
+        stroke: r.color,
+        'stroke-width': 1.5,
+        'stroke-dasharray': r.dash ?? '6 4',
+      }),
+    );
   }
   for (const s of series) {
     // segments of consecutive points; a missing value or a gap in time starts a new one
@@ -94,9 +127,21 @@ function drawChart(svg, { series, refs = [], y, fmt, x, noData, gapMs, ticks = 4
         else if (s.step) d += `H${sx(t).toFixed(1)}V${sy(v).toFixed(1)}`;
         else d += `L${sx(t).toFixed(1)},${sy(v).toFixed(1)}`;
       });
-      if (g.length === 1) svg.append(el('circle', { cx: sx(g[0][0]), cy: sy(g[0][1]), r: 2.5, fill: s.color, 'clip-path': `url(#${clip})` }));
+      if (g.length === 1)
+        svg.append(el('circle', { cx: sx(g[0][0]), cy: sy(g[0][1]), r: 2.5, fill: s.color, 'clip-path': `url(#${clip})` }));
     }
-    if (d) svg.append(el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.width ?? 2, 'stroke-dasharray': s.dash ?? 'none', 'clip-path': `url(#${clip})`, 'data-series': s.label }));
+    if (d)
+      svg.append(
+        el('path', {
+          d,
+          fill: 'none',
+          stroke: s.color,
+          'stroke-width': s.width ?? 2,
+          'stroke-dasharray': s.dash ?? 'none',
+          'clip-path': `url(#${clip})`,
+          'data-series': s.label,
+        }),
+      );
   }
   // legend, right-aligned on the top margin
   let lx = M.left + W;
@@ -104,7 +149,9 @@ function drawChart(svg, { series, refs = [], y, fmt, x, noData, gapMs, ticks = 4
     const label = item.label;
     const w = 7 * label.length + 26;
     lx -= w;
-    svg.append(el('line', { x1: lx, x2: lx + 16, y1: 10, y2: 10, stroke: item.color, 'stroke-width': 2, 'stroke-dasharray': item.dash ?? 'none' }));
+    svg.append(
+      el('line', { x1: lx, x2: lx + 16, y1: 10, y2: 10, stroke: item.color, 'stroke-width': 2, 'stroke-dasharray': item.dash ?? 'none' }),
+    );
     svg.append(el('text', { class: 'legend', x: lx + 20, y: 14 }, label));
   }
   if (noData) svg.append(el('text', { class: 'nodata', x: M.left + W / 2, y: M.top + H / 2, 'text-anchor': 'middle' }, noData));
@@ -185,7 +232,9 @@ function render() {
     conn.textContent = `live · every ${intervalMs / 1000} s`;
     conn.className = 'conn live';
   }
-  if (cfg) document.getElementById('cascade').textContent = `${cfg.saver} → ${cfg.base} · budget ${pct(cfg.epsilon, 2)} at ${pct(cfg.confidence, 0)} confidence`;
+  if (cfg)
+    document.getElementById('cascade').textContent =
+      `${cfg.saver} → ${cfg.base} · budget ${pct(cfg.epsilon, 2)} at ${pct(cfg.confidence, 0)} confidence`;
   const nd = (id) => setText(id, 'no data', 'nodata');
   if (cfg && st.connected) setText('v-mode', cfg.mode);
   else nd('v-mode');
@@ -212,7 +261,9 @@ function render() {
   const max = cfg?.max ?? 1;
   const ths = st.samples.map((s) => s.threshold);
   drawChart(chart('c-threshold'), {
-    x, gapMs, noData,
+    x,
+    gapMs,
+    noData,
     y: { lo: Math.min(min, ...ths), hi: Math.max(max, ...ths) },
     ticks: 5,
     fmt: (v, d) => v.toFixed(Math.max(1, d)),
@@ -226,22 +277,49 @@ function render() {
     ],
   });
   const pctFmt = (v, d) => `${(v * 100).toFixed(Math.max(0, d - 2))}%`;
-  drawChart(chart('c-share'), { x, gapMs, noData: noData ?? (traffic ? undefined : 'no traffic'), y: { lo: 0, hi: 1 }, fmt: pctFmt, series: [{ label: 'saver share', color: COLORS.share, points: pts((s) => s.share) }] });
+  drawChart(chart('c-share'), {
+    x,
+    gapMs,
+    noData: noData ?? (traffic ? undefined : 'no traffic'),
+    y: { lo: 0, hi: 1 },
+    fmt: pctFmt,
+    series: [{ label: 'saver share', color: COLORS.share, points: pts((s) => s.share) }],
+  });
   const bounds = st.samples.map((s) => s.bound).filter(isNum);
   const budget = cfg?.epsilon ?? 0.01;
   drawChart(chart('c-bound'), {
-    x, gapMs, noData,
+    x,
+    gapMs,
+    noData,
     y: { lo: 0, hi: Math.max(2 * budget, ...bounds.map((b) => Math.min(b, 10 * budget))) },
     fmt: pctFmt,
     refs: [{ value: budget, label: 'budget', color: COLORS.budget, dash: '6 4' }],
     series: [{ label: 'loss bound', color: COLORS.bound, points: pts((s) => s.bound) }],
   });
   const audits = st.samples.map((s) => s.auditRate);
-  drawChart(chart('c-audit'), { x, gapMs, noData, y: { lo: 0, hi: Math.max(0.05, ...audits) }, fmt: (v, d) => v.toFixed(Math.max(2, d)), series: [{ label: 'audit rate', color: COLORS.audit, step: true, points: pts((s) => s.auditRate) }] });
-  drawChart(chart('c-escalation'), { x, gapMs, noData: noData ?? (traffic ? undefined : 'no traffic'), y: { lo: 0, hi: 1 }, fmt: pctFmt, series: [{ label: 'escalation rate', color: COLORS.escalation, points: pts((s) => s.escalation) }] });
-  const lat = st.samples.flatMap((s) => [s.latencyP50Ms.saver, s.latencyP50Ms.base, s.latencyP50Ms.total, s.latencyP95Ms.total]).filter(isNum);
+  drawChart(chart('c-audit'), {
+    x,
+    gapMs,
+    noData,
+    y: { lo: 0, hi: Math.max(0.05, ...audits) },
+    fmt: (v, d) => v.toFixed(Math.max(2, d)),
+    series: [{ label: 'audit rate', color: COLORS.audit, step: true, points: pts((s) => s.auditRate) }],
+  });
+  drawChart(chart('c-escalation'), {
+    x,
+    gapMs,
+    noData: noData ?? (traffic ? undefined : 'no traffic'),
+    y: { lo: 0, hi: 1 },
+    fmt: pctFmt,
+    series: [{ label: 'escalation rate', color: COLORS.escalation, points: pts((s) => s.escalation) }],
+  });
+  const lat = st.samples
+    .flatMap((s) => [s.latencyP50Ms.saver, s.latencyP50Ms.base, s.latencyP50Ms.total, s.latencyP95Ms.total])
+    .filter(isNum);
   drawChart(chart('c-latency'), {
-    x, gapMs, noData: noData ?? (traffic ? undefined : 'no traffic'),
+    x,
+    gapMs,
+    noData: noData ?? (traffic ? undefined : 'no traffic'),
     y: { lo: 0, hi: Math.max(1, ...lat) },
     fmt: (v, d) => `${v.toFixed(d)} ms`,
     series: [
