@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../../operator/threshold/spec.js';
-import { DEFAULT_MAX_AUDIT_RATE } from '../../operator/reconcile/builders/router-config.js';
+import { withDefaults } from '../../operator/api/model-cascade.js';
 import { fetchText } from '../../operator/telemetry/scrape.js';
 import { histogramSeries, parsePromText, type HistogramSeries } from '../../operator/telemetry/prom-text.js';
 import { ROUTER_METRICS } from '../../core/metrics/router-metric-names.js';
@@ -27,9 +27,18 @@ import { LocalControl, localModelCascade, localSpecErrors, type LocalCycle } fro
 import { STAGES, Timeline, type Stage } from '../view/timeline.js';
 import { startViewServer, type RunningView } from '../view/server.js';
 
-// CRD defaults (crds/modelcascade.yaml) of the control settings `up` exposes; interval and window are
-// shorter than the CRD's 30s / 10m so a local run shows the threshold moving within a minute.
-const CRD = { epsilon: 0.01, confidence: 0.95, min: 0.5, max: 1, maxStep: 0.02, minAudits: 200, maxAuditRate: DEFAULT_MAX_AUDIT_RATE };
+// CRD defaults (withDefaults, tied to crds/modelcascade.yaml by a test) of the control settings `up`
+// exposes; interval and window are shorter than the CRD's 30s / 10m so a local run moves within a minute.
+const D = withDefaults({ saver: { model: '' }, base: { model: '' } });
+const CRD = {
+  epsilon: D.budget.maxAccuracyLoss,
+  confidence: D.budget.confidence,
+  min: D.threshold.min,
+  max: D.threshold.max,
+  maxStep: D.control.maxStep,
+  minAudits: D.control.minAudits,
+  maxAuditRate: D.control.maxAuditRate,
+};
 const CONFIDENCE_MEASURES = ['max-prob', 'margin'];
 
 export const UP_FLAGS: Record<string, FlagDef> = {
