@@ -116,7 +116,8 @@ export async function run(argv: string[]): Promise<number> {
     const saverZoo = manifest?.models.find((m) => m.name === saverName);
     const baseZoo = manifest?.models.find((m) => m.name === baseName);
     if (saverZoo && baseZoo) summary.macs = { saver: saverZoo.name, saverMacs: saverZoo.macs, base: baseZoo.name, baseMacs: baseZoo.macs };
-    if (!base && baseZoo) summary.baseAccuracyFromManifest = { model: baseZoo.name, accuracy: baseZoo.testAccuracy };
+    // the manifest holds the clean test set's accuracy: not a reference for a drifted stream
+    if (!base && baseZoo && !drift) summary.baseAccuracyFromManifest = { model: baseZoo.name, accuracy: baseZoo.testAccuracy };
     console.log(formatReplaySummary(summary));
     return 0;
   } catch (e) {
