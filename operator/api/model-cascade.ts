@@ -91,9 +91,9 @@ export interface ModelCascadeSpec {
     /** router decision log (JSON Lines); absent: no log */
     decisionLog?: DecisionLogSpec;
   };
-  threshold?: { initial?: number; min?: number; max?: number; mode?: 'fixed' | 'adaptive' | 'observe' };
+  threshold?: { initial?: number; min?: number; max?: number; mode?: 'fixed' | 'adaptive' | 'observe'; calibration?: ThresholdCalibration };
   budget?: { maxAccuracyLoss?: number; confidence?: number };
-  control?: { interval?: string; window?: string; maxStep?: number; minAudits?: number; maxAuditRate?: number };
+  control?: { interval?: string; window?: string; maxStep?: number; minAudits?: number; maxAuditRate?: number; maxWindow?: string; falseAlarmRate?: number };
   autoscaling?: { saver?: AutoscalingTarget; base?: AutoscalingTarget };
   /** optional prices and capacities: the threshold controller reports live savings (operator/cost) */
   cost?: CostSpec;
@@ -116,6 +116,16 @@ export interface SavingsStatus {
   saverCostPerHour: number;
   costSavedPerHour: number;
   currency?: string;
+}
+
+/**
+ * Offline certification evidence for the threshold controller's warm start (spec.threshold.calibration):
+ * per bucket of the shared confidence grid (CONFIDENCE_BUCKETS, plus the +Inf bucket), the calibration
+ * rows and the rows where saver and base disagreed. `tinysaver simulate` computes them.
+ */
+export interface ThresholdCalibration {
+  rows: number[];
+  disagreements: number[];
 }
 
 export interface Condition {

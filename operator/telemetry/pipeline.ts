@@ -69,6 +69,11 @@ export class TelemetryPipeline {
     };
   }
 
+  /** Cut the window to its newest `slots` slots (the post-change evidence after a detected change). */
+  cut(slots: number): void {
+    this.window.keepNewest(slots);
+  }
+
   /** The window as of `nowMs` without ingesting anything. */
   peek(nowMs: number): WindowSum {
     return this.window.sum(nowMs);

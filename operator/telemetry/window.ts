@@ -59,6 +59,12 @@ export class SlidingWindow {
     this.lastSlotMs = undefined;
   }
 
+  /** Keep only the newest `n` slots (a detected change: older slots describe another regime). */
+  keepNewest(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`keepNewest: n must be an integer >= 0, got ${n}`);
+    this.slots = n === 0 ? [] : this.slots.slice(-n);
+  }
+
   add(slot: Slot): void {
     if (this.lastSlotMs !== undefined && slot.atMs < this.lastSlotMs) {
       throw new RangeError(`slot at ${slot.atMs} is older than the previous slot at ${this.lastSlotMs}`);

@@ -15,6 +15,8 @@ import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
 import { prometheusWindow } from '../telemetry/prometheus.js';
 import { type ScrapeOptions, type ScrapeResult, DEFAULT_ROUTER_PORT, scrapeTargets, targetsFromPods } from '../telemetry/scrape.js';
 import type { ControllerKube } from './kube.js';
+import { type DetectorResult, type DetectorState, detectChange, initialDetectorState } from './detector.js';
+import { addInto, cloneCounters } from '../telemetry/counters.js';
 import { ThresholdMetrics } from './metrics.js';
 import { type Decision, type PolicySpec, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
 import { type ControlSettings, controlSettings } from './spec.js';
@@ -37,7 +39,17 @@ export interface ThresholdControllerOptions {
   /** operator-wide cap on the audit rate (default MAX_AUDIT_RATE = 1: spec.control.maxAuditRate decides); the floor is spec.router.auditRate */
   maxAuditRate?: number;
   /** policy settings the CRD does not carry (operator-wide): strata, minRows, alarm hold, audit sizing */
-  policyDefaults?: Partial<Pick<PolicySpec, 'strata' | 'minRows' | 'alarmHoldIntervals' | 'auditPlan'>>;
+  policyDefaults?: Partial<Pick<PolicySpec, 'strata' | 'minRows' | 'alarmHoldIntervals' | 'auditPlan' | 'deadBand'>>;
+  /**
+   * v2 features switched off, for comparisons in bench/ only: no change detector, no calibration prior,
+   * the evidence window fixed at spec.control.window (the v1 controller)
+   */
+  v1?: boolean;
+  /**
+   * Read the routers' cumulative telemetry from this function instead of scraping pods (bench/drift-suite:
+   * an in-process router simulation); everything after the scrape is the same code.
+   */
+  source?: (mc: ModelCascade) => Promise<ScrapeResult>;
 }
 
 export interface CycleResult {
@@ -45,12 +57,17 @@ export interface CycleResult {
   report: IngestReport;
   status: ThresholdStatus;
   applied: boolean;
+  /** the change detector's step this cycle (undefined when it did not run, e.g. the Prometheus source) */
+  detector?: DetectorResult;
 }
 
 interface Loop {
   mc: ModelCascade;
   pipeline?: TelemetryPipeline;
   policyState: PolicyState;
+  detector: DetectorState;
+  /** the calibration prior still describes the traffic (no change detected since the start / model change) */
+  priorValid: boolean;
   timer?: NodeJS.Timeout;
   intervalMs?: number;
   busy?: Promise<unknown>;
@@ -109,7 +126,7 @@ export class ThresholdController {
       if (s && loop.intervalMs !== undefined && s.intervalMs !== loop.intervalMs && this.running) this.schedule(key, false);
       return;
     }
-    this.loops.set(key, { mc, policyState: { ...INITIAL_POLICY_STATE } });
+    this.loops.set(key, { mc, policyState: { ...INITIAL_POLICY_STATE }, detector: initialDetectorState(), priorValid: true });
     if (this.running) this.schedule(key, true);
   }
 
@@ -156,18 +173,44 @@ export class ThresholdController {
       await this.writeInvalidSpec(l, errors);
       return undefined;
     }
-    if (!l.pipeline) l.pipeline = new TelemetryPipeline(settings.windowMs);
-    l.pipeline.setWindowMs(settings.windowMs);
+    const v2 = !this.opts.v1;
+    // v2: the evidence grows past spec.control.window while no change is detected (a change cuts it)
+    const evidenceMs = v2 ? settings.evidenceMs : settings.windowMs;
+    if (!l.pipeline) l.pipeline = new TelemetryPipeline(evidenceMs);
+    l.pipeline.setWindowMs(evidenceMs);
 
+    const current = effectiveThreshold(mc);
+    const before = this.opts.prometheus ? undefined : l.pipeline.peek(this.now());
     const { scrape, report, nowMs } = this.opts.prometheus ? await this.fromPrometheus(mc, settings) : await this.fromScrape(l, mc, settings);
     if (scrape.observed.length > 0) this.metrics?.scraped(labels, nowMs);
-    const current = effectiveThreshold(mc);
+    if (report.windowReset) {
+      // new models: start the detector over; the spec's calibration describes the spec's (new) models
+      l.detector = initialDetectorState();
+      l.priorValid = true;
+    }
+    const prior = v2 && l.priorValid ? settings.prior : undefined;
+    let detector: DetectorResult | undefined;
+    let window = report.window;
+    if (v2 && before && scrape.observed.length > 0 && report.newRows > 0 && !report.windowReset) {
+      // the reference: the evidence before this interval (plus the calibration while it is valid)
+      const reference = prior ? addInto(cloneCounters(before.counters), prior) : before.counters;
+      detector = detectChange({ reference, interval: report.delta, threshold: current, state: l.detector, options: { falseAlarmRate: settings.falseAlarmRate } });
+      l.detector = detector.state;
+      if (detector.fired) {
+        // the new regime: keep only the post-change slots, and the calibration no longer applies
+        (l.pipeline as TelemetryPipeline).cut(detector.fired.sinceIntervals);
+        l.priorValid = false;
+        window = (l.pipeline as TelemetryPipeline).peek(nowMs);
+      }
+    }
     let decision = decide({
-      window: { counters: report.window.counters, rows: report.window.rows, ageMs: report.window.ageMs },
+      window: { counters: window.counters, rows: window.rows, ageMs: window.ageMs },
       current,
       spec: { ...this.opts.policyDefaults, ...settings.policy },
       state: l.policyState,
       currentAuditRate: effectiveAuditRate(mc),
+      ...(v2 && l.priorValid && settings.prior ? { prior: settings.prior } : {}),
+      ...(detector?.fired ? { change: detector.fired } : {}),
     });
     let changeReason: string | undefined;
     if (report.windowReset && settings.policy.mode === 'adaptive' && current !== settings.initial) {
@@ -209,7 +252,7 @@ export class ThresholdController {
       share: decision.share,
     });
     if (applied && decision.changed && decision.direction !== 'none') this.metrics?.changed(labels, decision.direction);
-    return { decision, report, status, applied };
+    return { decision, report: window === report.window ? report : { ...report, window }, status, applied, ...(detector ? { detector } : {}) };
   }
 
   private async fromScrape(l: Loop, mc: ModelCascade, settings: ControlSettings): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {
@@ -243,6 +286,13 @@ export class ThresholdController {
   }
 
   private async scrape(mc: ModelCascade): Promise<ScrapeResult> {
+    if (this.opts.source) {
+      try {
+        return await this.opts.source(mc);
+      } catch (e) {
+        return { observed: [], failed: [{ key: '(source)', url: '', reason: (e as Error).message }] };
+      }
+    }
     let pods;
     try {
       pods = await this.opts.io.listRouterPods(mc);

@@ -17,12 +17,29 @@
 //   coarse grid cannot pin t), never below s*;
 // - mode fixed never moves t; mode observe computes everything and reports the recommendation only;
 // - audit rate: just enough audits per window for the cheapest certifiable operating point (audit-plan.ts).
+// v2 (issue 11):
+// - change detected (detector.ts; the caller has already cut the window to the post-change slots):
+//   'worse' raises at once to the threshold certified on the post-change evidence (max when nothing
+//   certifies; no "too few audits" guard: the detector is the evidence), starts an alarm hold, and sets the
+//   audit rate to its ceiling until the current threshold is certified again with the dead-band margin;
+//   'better' (e.g. the return to clean) only cuts the window and raises the audit rate, so the new regime
+//   is certified from its own rows quickly;
+// - dead band: lowering to s also needs B(s) + w(s) <= ε, where w(s) = Σ_h U_h·(CP⁺_h - p̂_h) / N is the
+//   width of the bound's own sampling term (its distance from the point estimate). The margin is one more
+//   bound-width of bad luck: it shrinks as 1/√audits, is 0 where the loss is fully observed (escalated
+//   rows), and keeps a freshly lowered threshold clear of the raise line when the next window's audits
+//   come out a little worse;
+// - prior evidence (warm start): the offline calibration of spec.threshold.calibration, as audited rows,
+//   added to the window while no change has been detected;
+// - audit floor: when the floor rate alone keeps the current threshold certified (prior audits above t plus
+//   floor × the window's saver rows reach the audits it needs), the rate goes to the floor.
 
 import { clopperPearsonLower } from '../../core/cascade/bounds.js';
 import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { type CandidateBound, candidateThresholds, certifyThreshold, lossUpperBound } from '../../core/cascade/certify.js';
-import { type RouterCounters, HISTOGRAM_KEYS, SCALAR_KEYS, sumOf } from '../telemetry/counters.js';
+import { type RouterCounters, HISTOGRAM_KEYS, SCALAR_KEYS, addInto, cloneCounters, sumOf } from '../telemetry/counters.js';
 import { neededAudits, nextAuditRate, planAudits } from './audit-plan.js';
+import type { ChangeAlarm } from './detector.js';
 
 export { neededAudits } from './audit-plan.js';
 
@@ -61,11 +78,17 @@ export interface PolicySpec {
    * 20% headroom (the earlier rule, which drove the rate to its ceiling whenever t sat at the edge)
    */
   auditPlan?: 'cost' | 'current';
+  /** require the dead-band margin before lowering (default true; false is the v1 rule, for comparison) */
+  deadBand?: boolean;
 }
 
 export interface PolicyState {
   /** intervals left during which lowering is blocked after an alarm */
   alarmHoldLeft: number;
+  /** audit rate held at its ceiling after a detected change, until the threshold is certified again */
+  boost?: boolean;
+  /** after a change for the better: lower straight to the certified threshold (no maxStep) until it is reached */
+  recovering?: boolean;
 }
 
 /** see PolicySpec.strata */
@@ -91,7 +114,9 @@ export type DecisionReason =
   | 'WindowTooSmall'
   | 'TelemetryStale'
   | 'InvalidTelemetry'
-  | 'ModeFixed';
+  | 'ModeFixed'
+  | 'ChangeDetected'
+  | 'DeadBand';
 
 export interface Decision {
   /** threshold to apply (equals `current` unless changed) */
@@ -123,6 +148,8 @@ export interface Decision {
   message: string;
   /** telemetry problems appended to the message by the controller (failed scrapes, counter resets) */
   scrapeNotes?: string;
+  /** the change the detector reported this interval, if any */
+  change?: ChangeAlarm;
   state: PolicyState;
 }
 
@@ -162,6 +189,17 @@ function stepBelow(t: number, spec: PolicySpec): number | undefined {
   return candidateThresholds(spec.min, spec.max, spec.edges ?? CONFIDENCE_BUCKETS).find((c) => c < t - 1e-12);
 }
 
+/**
+ * The dead-band margin w(s): Σ_h U_h · (CP⁺_h - p̂_h) / N, the width of the bound's sampling term
+ * (p̂_h = k_h / n_h; an unaudited stratum has CP⁺ = 1 and p̂ = 0, so its rows count in full).
+ */
+export function deadBandMargin(c: CandidateBound, totalRows: number): number {
+  if (!(totalRows > 0)) return 0;
+  let w = 0;
+  for (const s of c.strata) w += s.rows * (s.rateUpper - (s.audits > 0 ? s.auditDisagreements / s.audits : 0));
+  return w / totalRows;
+}
+
 /** The lower-bound counterpart of B(t): exact part + Σ U_h · CP⁻(k_h, n_h, δ/H) / N. */
 function lossLowerBound(c: CandidateBound, totalRows: number, delta: number): number {
   if (!(totalRows > 0)) return 0;
@@ -179,6 +217,13 @@ export interface PolicyInput {
   state?: PolicyState;
   /** audit rate in force now (status.auditRate / the ConfigMap's); small changes are not worth a ConfigMap write */
   currentAuditRate?: number;
+  /**
+   * prior evidence added to the window for certification (the offline calibration as audited rows, while
+   * no change has been detected); not counted in the window's rows for the guards
+   */
+  prior?: RouterCounters;
+  /** a change the detector reported this interval (the caller has cut the window to the post-change slots) */
+  change?: ChangeAlarm;
 }
 
 export function decide(input: PolicyInput): Decision {
@@ -187,11 +232,11 @@ export function decide(input: PolicyInput): Decision {
   const minRows = spec.minRows ?? 200;
   const strata = spec.strata ?? DEFAULT_STRATA;
   const edges = spec.edges ?? CONFIDENCE_BUCKETS;
-  const c = w.counters;
+  const live = w.counters;
   const rows = w.rows;
-  const audits = sumOf(c.auditAgree) + sumOf(c.auditDisagree);
-  const routed = c.rowsSaver + c.rowsBase + c.rowsFallback;
-  const measuredShare = routed > 0 ? c.rowsSaver / routed : NaN;
+  const audits = sumOf(live.auditAgree) + sumOf(live.auditDisagree);
+  const routed = live.rowsSaver + live.rowsBase + live.rowsFallback;
+  const measuredShare = routed > 0 ? live.rowsSaver / routed : NaN;
   const base = {
     threshold: current,
     recommended: NaN,
@@ -211,7 +256,7 @@ export function decide(input: PolicyInput): Decision {
   const hold = (reason: DecisionReason, message: string): Decision => ({ ...base, holding: true, reason, message, state });
 
   if (!(current >= 0 && current <= 1)) return hold('InvalidTelemetry', `current threshold ${current} is not in [0, 1]`);
-  const bad = invalidCounter(c);
+  const bad = invalidCounter(live) ?? (input.prior ? invalidCounter(input.prior) : undefined);
   if (bad) return hold('InvalidTelemetry', `telemetry holds an invalid count (${bad}); threshold held at ${thr(current)}`);
   if (!(w.ageMs <= spec.staleAfterMs)) {
     const age = Number.isFinite(w.ageMs) ? `${Math.round(w.ageMs / 1000)}s old` : 'missing';
@@ -220,6 +265,16 @@ export function decide(input: PolicyInput): Decision {
   if (rows <= 0) return hold('NoData', `no rows in the window; threshold held at ${thr(current)}`);
   if (rows < minRows) return hold('WindowTooSmall', `${rows} rows in the window (< ${minRows}); threshold held at ${thr(current)}`);
 
+  // certification evidence: the window plus the prior (calibration) while it is valid
+  let c: RouterCounters = live;
+  if (input.prior) {
+    try {
+      c = addInto(cloneCounters(live), input.prior);
+    } catch (e) {
+      return hold('InvalidTelemetry', `prior evidence does not fit the window: ${(e as Error).message}`);
+    }
+  }
+  const evidenceRows = sumOf(c.all);
   let cert;
   let atCurrent: CandidateBound;
   try {
@@ -231,21 +286,20 @@ export function decide(input: PolicyInput): Decision {
   const recommended = cert.threshold;
   const share = Number.isFinite(measuredShare) ? measuredShare : atCurrent.saverShare;
   let needed: number;
-  let auditRate: number;
+  let plannedRate: number;
   if (spec.auditPlan === 'current') {
     // size the audits for the current threshold (the earlier rule; kept for comparison in bench/drift.ts)
     const auditRateNow = atCurrent.audits > 0 ? atCurrent.auditDisagreements / atCurrent.audits : 0;
     needed = neededAudits(share, auditRateNow, atCurrent.exactPart, spec.epsilon, spec.delta, strata);
     const saverRows = share * rows;
-    auditRate = spec.auditRate.max;
-    if (Number.isFinite(needed) && saverRows > 0) auditRate = Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, Math.max(needed, spec.minAudits) / saverRows));
+    plannedRate = spec.auditRate.max;
+    if (Number.isFinite(needed) && saverRows > 0) plannedRate = Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, Math.max(needed, spec.minAudits) / saverRows));
   } else {
     // size them for the cheapest certifiable operating point (audit-plan.ts)
-    const plan = planAudits(c, rows, { ...spec, strata, edges });
+    const plan = planAudits(c, evidenceRows, { ...spec, strata, edges });
     needed = plan.audits;
-    auditRate = plan.rate;
+    plannedRate = plan.rate;
   }
-  auditRate = spec.mode === 'fixed' ? spec.auditRate.min : nextAuditRate(input.currentAuditRate, auditRate, spec.auditRate);
 
   const d: Decision = {
     ...base,
@@ -254,21 +308,37 @@ export function decide(input: PolicyInput): Decision {
     boundAtCurrent: atCurrent.bound,
     share,
     auditsAbove: atCurrent.audits,
-    auditRate,
+    auditRate: base.auditRate,
     neededAudits: needed,
     holding: false,
     reason: 'WithinBudget',
     message: '',
     state,
   };
-  const summary = `loss bound ${pct(atCurrent.bound)} vs budget ${pct(spec.epsilon)} at ${thr(current)} (${atCurrent.audits} audits above t, ${rows} rows)`;
+  if (input.change) d.change = input.change;
+  const summary = `loss bound ${pct(atCurrent.bound)} vs budget ${pct(spec.epsilon)} at ${thr(current)} (${atCurrent.audits} audits above t, ${rows} rows${input.prior ? ' + calibration' : ''})`;
+  const boundAt = (s: number) => lossUpperBound(c, s, { delta: spec.delta, strata, edges });
+  const useDeadBand = spec.deadBand ?? true;
 
   // Decide what adaptive control would do.
   let proposed = current;
   let reason: DecisionReason;
   let message: string;
   const alarm = atCurrent.bound > spec.epsilon;
-  if (alarm && atCurrent.audits < spec.minAudits && lossLowerBound(atCurrent, cert.totalRows, spec.delta) <= spec.epsilon) {
+  const change = input.change;
+  if (change?.direction === 'worse') {
+    // The detector is the evidence: no "too few audits" guard. Safe level: what the post-change evidence
+    // certifies (max when nothing does), never below t.
+    state.alarmHoldLeft = spec.alarmHoldIntervals ?? 2;
+    proposed = Math.max(recommended, current);
+    if (alarm && proposed <= current) proposed = spec.max;
+    reason = 'ChangeDetected';
+    message = `change detected (${change.statistic} ${change.value.toFixed(1)} >= ${change.threshold.toFixed(1)}, since ${change.sinceIntervals} interval(s)): window cut to the post-change rows, audit rate to its ceiling; ${
+      proposed > current ? `raise ${thr(current)} -> ${thr(proposed)}${cert.certifiedThreshold === null ? ' (nothing certified: max)' : ''}` : `${summary}; holding`
+    }`;
+  } else if (alarm && !state.boost && atCurrent.audits < spec.minAudits && lossLowerBound(atCurrent, cert.totalRows, spec.delta) <= spec.epsilon) {
+    // (after a detected change, until the new regime is certified, the bound alone raises: the short
+    // post-change window is the evidence there, and waiting for audits is what let v1 fall behind a ramp)
     reason = 'InsufficientAudits';
     message = `${summary}: only ${atCurrent.audits} audits (< ${spec.minAudits}), no evidence yet that the budget is exceeded; holding`;
   } else if (alarm) {
@@ -285,20 +355,39 @@ export function decide(input: PolicyInput): Decision {
     } else {
       // The lowest grid edge within maxStep below t (the dense grid near 1 holds several), and at least
       // the next edge down (a coarse grid step wider than maxStep must not pin t); never below s*.
+      // After a change for the better (the return to clean) the post-change evidence is certified on its
+      // own rows, so the threshold may go straight to s* (dead band still applies): fast recovery.
       const within = candidateThresholds(spec.min, spec.max, edges).filter((e) => e < current - 1e-12 && e >= current - spec.maxStep - 1e-12);
-      const step = within.length > 0 ? within[within.length - 1] : (stepBelow(current, spec) ?? recommended);
+      const step = state.recovering ? recommended : within.length > 0 ? within[within.length - 1] : (stepBelow(current, spec) ?? recommended);
       const target = Math.max(recommended, step);
-      const above = lossUpperBound(c, target, { delta: spec.delta, strata, edges });
-      // Fresh agreement observations above the new threshold: audits, plus the escalated rows between
-      // it and t (the base answered those, so their agreement is known exactly, not sampled).
-      const observed = above.audits + above.escalatedRows;
-      if (observed < spec.minAudits) {
-        reason = 'InsufficientAudits';
-        message = `${summary}: certified ${thr(recommended)}, but only ${observed} observed rows (audited or escalated) above ${thr(target)} (< ${spec.minAudits}); holding`;
+      // Dead band: the lowest edge in [target, t) whose bound plus one more bound-width stays within ε.
+      let chosen: { s: number; b: CandidateBound } | undefined;
+      let first: CandidateBound | undefined;
+      for (const e of candidateThresholds(target, current, edges).filter((x) => x < current - 1e-12).reverse()) {
+        const b = boundAt(e);
+        first ??= b;
+        if (!useDeadBand || b.bound + deadBandMargin(b, cert.totalRows) <= spec.epsilon) {
+          chosen = { s: e, b };
+          break;
+        }
+      }
+      if (!chosen) {
+        const b = first ?? boundAt(target);
+        reason = 'DeadBand';
+        message = `${summary}: certified ${thr(recommended)}, but at ${thr(target)} the bound ${pct(b.bound)} + margin ${pct(deadBandMargin(b, cert.totalRows))} exceeds the budget; holding`;
       } else {
-        proposed = target;
-        reason = 'Certified';
-        message = `certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(target)}, bound ${pct(above.bound)}`;
+        const above = chosen.b;
+        // Fresh agreement observations above the new threshold: audits, plus the escalated rows between
+        // it and t (the base answered those, so their agreement is known exactly, not sampled).
+        const observed = above.audits + above.escalatedRows;
+        if (observed < spec.minAudits) {
+          reason = 'InsufficientAudits';
+          message = `${summary}: certified ${thr(recommended)}, but only ${observed} observed rows (audited or escalated) above ${thr(chosen.s)} (< ${spec.minAudits}); holding`;
+        } else {
+          proposed = chosen.s;
+          reason = 'Certified';
+          message = `certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(chosen.s)}, bound ${pct(above.bound)}${useDeadBand ? ` + margin ${pct(deadBandMargin(above, cert.totalRows))}` : ''}`;
+        }
       }
     }
   } else {
@@ -306,7 +395,31 @@ export function decide(input: PolicyInput): Decision {
     reason = 'WithinBudget';
     message = `${summary}; ${recommended === current ? 'at the certified threshold' : `certified ${thr(recommended)}`}`;
   }
+  if (change?.direction === 'better') state.recovering = true;
+  else if (change || proposed > current || (proposed === current && reason !== 'DeadBand' && reason !== 'InsufficientAudits' && reason !== 'AlarmHold')) state.recovering = false;
+  if (change?.direction === 'better') {
+    message = `change detected (${change.statistic} ${change.value.toFixed(1)} >= ${change.threshold.toFixed(1)}, since ${change.sinceIntervals} interval(s)): window cut to the post-change rows, audit rate to its ceiling; ${message}`;
+  }
   d.proposed = proposed;
+
+  // Audit rate. After a change: the ceiling until the threshold is certified again with the dead-band
+  // margin. Otherwise the floor when the floor alone keeps the threshold certified, else the planned rate.
+  const atNext = proposed === current ? atCurrent : boundAt(proposed);
+  if (change) state.boost = true;
+  let wanted = plannedRate;
+  if (state.boost) {
+    if (!change && atNext.bound + deadBandMargin(atNext, cert.totalRows) <= spec.epsilon) state.boost = false;
+    else wanted = spec.auditRate.max;
+  }
+  if (!state.boost && atNext.bound <= spec.epsilon) {
+    const p = atNext.audits > 0 ? (atNext.auditDisagreements + 0.5) / (atNext.audits + 1) : 1;
+    const regionShare = atNext.saverShare;
+    const need = neededAudits(regionShare, p, atNext.exactPart, spec.epsilon, spec.delta, strata, 1);
+    const priorAbove = input.prior ? lossUpperBound(input.prior, proposed, { delta: spec.delta, strata, edges }).audits : 0;
+    const liveSaverRows = Math.max(0, regionShare * evidenceRows - atNext.escalatedRows) * (evidenceRows > 0 ? rows / evidenceRows : 0);
+    if (Number.isFinite(need) && priorAbove + spec.auditRate.min * liveSaverRows >= need) wanted = spec.auditRate.min;
+  }
+  d.auditRate = spec.mode === 'fixed' ? spec.auditRate.min : nextAuditRate(input.currentAuditRate, wanted, spec.auditRate);
 
   if (spec.mode === 'fixed') {
     d.reason = 'ModeFixed';
@@ -325,9 +438,8 @@ export function decide(input: PolicyInput): Decision {
     d.threshold = proposed;
     d.changed = true;
     d.direction = proposed > current ? 'raise' : 'lower';
-    const after = lossUpperBound(c, proposed, { delta: spec.delta, strata, edges });
-    d.bound = after.bound;
-    d.auditsAbove = after.audits;
+    d.bound = atNext.bound;
+    d.auditsAbove = atNext.audits;
   }
   return d;
 }

@@ -4,8 +4,15 @@
 import type { ModelCascade } from '../api/model-cascade.js';
 import { withDefaults } from '../api/model-cascade.js';
 import { auditRateBounds } from '../reconcile/builders/router-config.js';
+import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
+import { type RouterCounters, zeroCounters } from '../telemetry/counters.js';
 import { modelKey } from '../telemetry/window.js';
 import { type PolicySpec, validatePolicySpec } from './policy.js';
+
+/** spec.control.falseAlarmRate default: change-detector false alarms per interval on stationary traffic */
+export const DEFAULT_FALSE_ALARM_RATE = 0.01;
+/** spec.control.maxWindow default: longest evidence window while no change is detected */
+export const DEFAULT_MAX_WINDOW = '1h';
 
 /** Operator-wide cap on the audit rate (--max-audit-rate); per cascade the ceiling is spec.control.maxAuditRate. */
 export const MAX_AUDIT_RATE = 1;
@@ -42,6 +49,55 @@ export interface ControlSettings {
   initial: number;
   /** identifies the saver/base pair; a change resets the window */
   modelKey: string;
+  /** evidence window while no change is detected: max(window, spec.control.maxWindow) */
+  evidenceMs: number;
+  /** change detector: target false alarms per interval */
+  falseAlarmRate: number;
+  /** offline calibration as audited rows (warm start), from spec.threshold.calibration */
+  prior?: RouterCounters;
+}
+
+/**
+ * spec.threshold.calibration -> counters (every calibration row an audited row). Errors name the field.
+ * Arrays have one entry per grid bucket plus +Inf (or without +Inf); counts are integers >= 0 and
+ * disagreements never exceed rows.
+ */
+export function calibrationCounters(cal: unknown, edges: readonly number[] = CONFIDENCE_BUCKETS): { prior?: RouterCounters; errors: string[] } {
+  const field = 'spec.threshold.calibration';
+  if (cal === undefined || cal === null) return { errors: [] };
+  if (typeof cal !== 'object') return { errors: [`${field}: must be an object with rows and disagreements`] };
+  const { rows, disagreements } = cal as { rows?: unknown; disagreements?: unknown };
+  const n = edges.length + 1;
+  const errors: string[] = [];
+  const arr = (name: string, v: unknown): number[] | undefined => {
+    if (!Array.isArray(v)) {
+      errors.push(`${field}.${name}: must be an array of ${n} counts (one per confidence bucket, the last for +Inf)`);
+      return undefined;
+    }
+    if (v.length !== n && v.length !== n - 1) {
+      errors.push(`${field}.${name}: has ${v.length} entries, expected ${n} (the confidence grid plus +Inf) or ${n - 1}`);
+      return undefined;
+    }
+    const bad = v.findIndex((x) => !(typeof x === 'number' && Number.isSafeInteger(x) && x >= 0));
+    if (bad >= 0) {
+      errors.push(`${field}.${name}[${bad}]: must be an integer >= 0, got ${JSON.stringify(v[bad])}`);
+      return undefined;
+    }
+    return [...(v as number[]), ...(v.length === n - 1 ? [0] : [])];
+  };
+  const r = arr('rows', rows);
+  const d = arr('disagreements', disagreements);
+  if (!r || !d) return { errors };
+  const over = d.findIndex((x, i) => x > r[i]);
+  if (over >= 0) return { errors: [`${field}.disagreements[${over}]: ${d[over]} exceeds rows[${over}] = ${r[over]}`] };
+  if (r.every((x) => x === 0)) return { errors: [`${field}.rows: holds no rows`] };
+  const prior = zeroCounters(edges);
+  for (let b = 0; b < n; b++) {
+    prior.all[b] = r[b];
+    prior.auditDisagree[b] = d[b];
+    prior.auditAgree[b] = r[b] - d[b];
+  }
+  return { prior, errors };
 }
 
 export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE): { settings?: ControlSettings; errors: string[] } {
@@ -51,6 +107,7 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
   const budget = d.budget;
   let intervalMs = 30_000;
   let windowMs = 600_000;
+  let maxWindowMs = parseDuration(DEFAULT_MAX_WINDOW);
   try {
     intervalMs = parseDuration(control.interval);
   } catch (e) {
@@ -61,6 +118,15 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
   } catch (e) {
     errors.push(`spec.control.window: ${(e as Error).message}`);
   }
+  try {
+    if (control.maxWindow !== undefined) maxWindowMs = parseDuration(control.maxWindow);
+  } catch (e) {
+    errors.push(`spec.control.maxWindow: ${(e as Error).message}`);
+  }
+  const falseAlarmRate = control.falseAlarmRate ?? DEFAULT_FALSE_ALARM_RATE;
+  if (!(falseAlarmRate > 0 && falseAlarmRate <= 0.5)) errors.push(`spec.control.falseAlarmRate: must be in (0, 0.5], got ${control.falseAlarmRate}`);
+  const cal = calibrationCounters(mc.spec.threshold?.calibration);
+  errors.push(...cal.errors);
   if (intervalMs < 100) errors.push(`spec.control.interval: must be at least 100ms, got ${control.interval}`);
   if (windowMs < intervalMs) errors.push(`spec.control.window (${control.window}) must be at least spec.control.interval (${control.interval})`);
   // [spec.router.auditRate, spec.control.maxAuditRate], the ceiling also capped operator-wide (never below the floor)
@@ -80,5 +146,15 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
   errors.push(...validatePolicySpec(policy).map((e) => `spec: ${e}`));
   const key = modelKey([d.saver.model, d.saver.modelSha256, d.base.model ?? d.base.external?.url, d.base.modelSha256, d.base.external?.modelName]);
   if (errors.length > 0) return { errors };
-  return { settings: { policy, intervalMs, windowMs, initial: d.threshold.initial, modelKey: key }, errors };
+  const settings: ControlSettings = {
+    policy,
+    intervalMs,
+    windowMs,
+    initial: d.threshold.initial,
+    modelKey: key,
+    evidenceMs: Math.max(windowMs, maxWindowMs),
+    falseAlarmRate,
+  };
+  if (cal.prior) settings.prior = cal.prior;
+  return { settings, errors };
 }

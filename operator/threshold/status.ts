@@ -84,7 +84,9 @@ export function buildThresholdStatus(input: StatusInput): { status: ThresholdSta
       };
     } else {
       const why = raise
-        ? `loss bound ${pct(d.boundAtCurrent)} > budget ${pct(input.epsilon)}`
+        ? d.change
+          ? `change detected (${d.change.statistic}, since ${d.change.sinceIntervals} interval(s)): window cut to the post-change rows, loss bound ${pct(d.boundAtCurrent)} there`
+          : `loss bound ${pct(d.boundAtCurrent)} > budget ${pct(input.epsilon)}`
         : `loss bound ${pct(d.bound)} <= budget ${pct(input.epsilon)} (certified down to ${d.recommended})`;
       event = {
         type: raise ? 'Warning' : 'Normal',
