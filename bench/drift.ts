@@ -253,8 +253,7 @@ export async function main(argv: string[]): Promise<number> {
       events.push(e);
     },
   };
-  const controller = new ThresholdController({ io, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata, auditPlan: cfg.auditPlan } });
-  controller.upsert(mc);
+  const controller = new ThresholdController({ io, get: () => mc, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata, auditPlan: cfg.auditPlan } });
   const key = 'bench/drift';
 
   // ---- the stream

@@ -55,7 +55,9 @@ export class Operator {
   private elector?: LeaderElector;
   private electionAbort = new AbortController();
   private electionLoop?: Promise<void>;
-  private controllers?: { abort: AbortController; queue: WorkQueue; informers: Informer<KubeObject>[]; resync: NodeJS.Timeout };
+  private controllers?: { abort: AbortController; queue: WorkQueue; thresholdQueue: WorkQueue; informers: Informer<KubeObject>[]; resync: NodeJS.Timeout };
+  /** the ModelCascade informer's cache while controllers run (the threshold controller reads it) */
+  private cascadeCache?: Informer<ModelCascade & KubeObject>;
   private controllerTransition: Promise<void> = Promise.resolve();
   private started = false;
   /** Lets stop() interrupt a startControllers() still waiting for caches to sync. */
@@ -67,6 +69,7 @@ export class Operator {
     const thresholdEvents = new EventRecorder(this.client, opts.identity, (msg, extra) => opts.log('warn', msg, extra));
     this.threshold = new ThresholdController({
       io: kubeControllerIO(this.client, thresholdEvents),
+      get: (key) => this.cascadeCache?.get(key),
       registry: this.metrics.registry,
       log: (line) => opts.log('info', line),
       ...(opts.threshold?.prometheusUrl ? { prometheus: { url: opts.threshold.prometheusUrl } } : {}),
@@ -140,15 +143,25 @@ export class Operator {
     const informers: Informer<KubeObject>[] = [];
     const owned = new Map<string, Informer<KubeObject>>();
     let queue!: WorkQueue;
+    let thresholdQueue!: WorkQueue;
+    // spec generation last seen per key: a spec change runs a threshold cycle at once (our own status
+    // writes do not change it: controller-runtime's GenerationChangedPredicate)
+    const generations = new Map<string, number | undefined>();
 
     const cascades = new Informer<ModelCascade & KubeObject>(this.client, {
       name: 'modelcascades',
       path: resourcePath(API_VERSION, PLURAL, ns),
       onEvent: (type, obj) => {
-        if (type !== 'DELETED') queue.add(objectKey(obj));
-        // The threshold controller follows the same cache.
-        if (type === 'DELETED') this.threshold.remove(obj);
-        else this.threshold.upsert(obj);
+        const key = objectKey(obj);
+        if (type !== 'DELETED') queue.add(key);
+        // The threshold controller: a second consumer of the same informer cache, on its own queue.
+        if (type === 'DELETED') {
+          generations.delete(key);
+          this.threshold.forget(key);
+        } else if (!generations.has(key) || generations.get(key) !== obj.metadata.generation) {
+          generations.set(key, obj.metadata.generation);
+          thresholdQueue.add(key);
+        }
       },
       onError: (err) => this.watchError('modelcascades', err),
       onRelist: (reason) => this.metrics.relists.inc({ resource: 'modelcascades', reason }),
@@ -214,6 +227,20 @@ export class Operator {
         onError: (key, err, retryInMs) => this.opts.log('warn', 'reconcile failed', { key, retryInMs, error: (err as Error).message }),
       },
     );
+    // The threshold controller's cycles: serialized per key by the queue, the next one requeued after the
+    // cascade's spec.control.interval (RequeueAfter); a key whose object is gone is not requeued.
+    thresholdQueue = new WorkQueue(
+      async (key) => {
+        const out = await this.threshold.reconcile(key);
+        if (out) thresholdQueue.addAfter(key, out.requeueAfterMs);
+      },
+      {
+        workers: this.opts.workers,
+        baseMs: 1000,
+        maxMs: 60_000,
+        onError: (key, err, retryInMs) => this.opts.log('warn', 'threshold cycle failed', { key, retryInMs, error: (err as Error).message }),
+      },
+    );
     // Owned caches first, so the first reconciles see what already exists (no spurious "Created" events).
     this.pendingAbort = abort;
     for (const inf of informers) inf.start(abort.signal);
@@ -224,12 +251,13 @@ export class Operator {
       return;
     }
     queue.start();
-    this.threshold.start();
+    this.cascadeCache = cascades;
+    thresholdQueue.start();
     const resync = setInterval(() => {
       for (const mc of cascades.list()) queue.add(objectKey(mc));
     }, this.opts.resyncMs);
     resync.unref();
-    this.controllers = { abort, queue, informers, resync };
+    this.controllers = { abort, queue, thresholdQueue, informers, resync };
     this.opts.log('info', 'controllers started', { cascades: cascades.list().length });
   }
 
@@ -238,7 +266,10 @@ export class Operator {
     if (!c) return;
     this.controllers = undefined;
     clearInterval(c.resync);
-    await this.threshold.stop();
+    // wait for threshold cycles in flight, then forget every cascade (a later term starts afresh)
+    await c.thresholdQueue.stop();
+    this.threshold.reset();
+    this.cascadeCache = undefined;
     c.abort.abort();
     await c.queue.stop();
     await Promise.all(c.informers.map((i) => i.stopped()));

@@ -69,6 +69,8 @@ export class WorkQueue {
           return;
         }
         this.queued.delete(key);
+        // marked before the worker resumes: an add() in between must not hand the key to a second worker
+        this.processing.add(key);
         resolve(key);
       };
       take();
@@ -79,7 +81,6 @@ export class WorkQueue {
     for (;;) {
       const key = await this.next();
       if (key === undefined) return;
-      this.processing.add(key);
       try {
         await this.handler(key);
         this.failures.delete(key);

@@ -1,10 +1,12 @@
-// The threshold controller: one loop per ModelCascade, every spec.control.interval:
-//   discover router pods -> scrape /metrics -> per-pod deltas -> sliding window -> policy (shared
-//   certification math) -> apply: status (own field manager), router ConfigMap (reconciler's builder),
-//   an Event per change, operator metrics.
-// Each cascade's cycles are serialized (the next one is scheduled when the previous finished), a failing
-// cycle is logged and retried next interval, and nothing a router sends can throw out of a cycle.
-// Only the leader runs it (the operator starts/stops it with leadership).
+// The threshold controller: one control cycle per ModelCascade every spec.control.interval:
+//   discover router pods -> scrape /metrics -> per-pod deltas -> sliding window -> change detector ->
+//   policy (shared certification math) -> apply: status (own field manager), router ConfigMap (reconciler's
+//   builder), an Event per change, operator metrics.
+// It is a second consumer of the operator's work queue (operator.ts): the queue serializes a key's cycles
+// and runs the next one after `requeueAfterMs` (controller-runtime's RequeueAfter); the ModelCascade is
+// read from the informer cache (`get`) at each cycle. What stays here per key is the controller's own
+// state (telemetry window, detector, policy state). A failing cycle is logged and retried next interval,
+// and nothing a router sends can throw out of a cycle. Only the leader runs it.
 
 import type { Registry } from 'prom-client';
 import { type ModelCascade } from '../api/model-cascade.js';
@@ -15,7 +17,7 @@ import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
 import { prometheusWindow } from '../telemetry/prometheus.js';
 import { type ScrapeOptions, type ScrapeResult, DEFAULT_ROUTER_PORT, scrapeTargets, targetsFromPods } from '../telemetry/scrape.js';
 import type { ControllerKube } from './kube.js';
-import { type DetectorResult, type DetectorState, detectChange, initialDetectorState } from './detector.js';
+import { type DetectorResult, type DetectorState, confirmIntervals, detectChange, initialDetectorState } from './detector.js';
 import { addInto, cloneCounters } from '../telemetry/counters.js';
 import { ThresholdMetrics } from './metrics.js';
 import { type Decision, type PolicySpec, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
@@ -24,6 +26,8 @@ import { CONDITION_TYPE, type ThresholdStatus, buildThresholdStatus } from './st
 
 export interface ThresholdControllerOptions {
   io: ControllerKube;
+  /** the ModelCascade for a key ("namespace/name") from the informer cache (undefined: gone) */
+  get: (key: string) => ModelCascade | undefined;
   /** operator registry for the per-cascade metrics (none: no metrics) */
   registry?: Registry;
   scrape?: ScrapeOptions;
@@ -61,21 +65,31 @@ export interface CycleResult {
   detector?: DetectorResult;
 }
 
+/** What the work queue does after a cycle: run the key again after this long. */
+export interface CycleOutcome {
+  requeueAfterMs: number;
+  result?: CycleResult;
+}
+
 interface Loop {
-  mc: ModelCascade;
   pipeline?: TelemetryPipeline;
   policyState: PolicyState;
   detector: DetectorState;
   /** the calibration prior still describes the traffic (no change detected since the start / model change) */
   priorValid: boolean;
-  timer?: NodeJS.Timeout;
-  intervalMs?: number;
-  busy?: Promise<unknown>;
+  /** while the prior is dropped: a detector against the calibration alone, and its quiet intervals */
+  calibration?: { state: DetectorState; quiet: number };
   lastStatusJson?: string;
   lastStatusWriteMs?: number;
+  /** our last status write (uid, resourceVersion, when): the cache may lag behind it for a moment */
+  written?: { uid?: string; rv: number; atMs: number };
 }
 
 const keyOf = (mc: ModelCascade) => `${mc.metadata.namespace ?? ''}/${mc.metadata.name}`;
+/** spec.control.interval's default, for a spec that does not parse */
+const DEFAULT_INTERVAL_MS = 30_000;
+/** how long a cycle waits for the cache to catch up with our own status write */
+const CACHE_WAIT_MS = 200;
 
 export class ThresholdController {
   private readonly loops = new Map<string, Loop>();
@@ -92,85 +106,60 @@ export class ThresholdController {
     this.cost = new CostReporter(opts.registry, this.log);
   }
 
-  /** Start timers for every known cascade (called when this operator becomes leader). */
-  start(): void {
-    this.running = true;
-    for (const key of this.loops.keys()) this.schedule(key, true);
-  }
-
   /**
-   * Stop all timers (lost leadership or shutdown), wait for cycles in flight, and forget every cascade:
-   * a later leader term starts from the informer's fresh list with empty windows.
+   * The work queue's handler: one cycle, then when to run again. A key whose object is gone (or is being
+   * deleted) is forgotten and not requeued. While the cache still holds an older revision than our own last
+   * status write, the cycle waits for the watch (briefly; after half an interval it goes on with the cache).
    */
-  async stop(): Promise<void> {
-    this.running = false;
-    const busy: Promise<unknown>[] = [];
-    for (const l of this.loops.values()) {
-      if (l.timer) clearTimeout(l.timer);
-      l.timer = undefined;
-      if (l.busy) busy.push(l.busy);
+  async reconcile(key: string): Promise<CycleOutcome | undefined> {
+    const mc = this.opts.get(key);
+    if (!mc || mc.metadata.deletionTimestamp) {
+      this.forget(key);
+      return undefined;
     }
-    await Promise.allSettled(busy);
-    for (const l of [...this.loops.values()]) this.remove(l.mc);
+    const intervalMs = controlSettings(mc, this.opts.maxAuditRate).settings?.intervalMs ?? DEFAULT_INTERVAL_MS;
+    const w = this.loops.get(key)?.written;
+    const rv = Number(mc.metadata.resourceVersion);
+    if (w && w.uid === mc.metadata.uid && Number.isSafeInteger(rv) && rv < w.rv && this.now() - w.atMs < intervalMs / 2) {
+      return { requeueAfterMs: CACHE_WAIT_MS };
+    }
+    try {
+      return { requeueAfterMs: intervalMs, result: await this.runCycle(key) };
+    } catch (e) {
+      this.log(`threshold-controller ${key}: cycle failed: ${(e as Error).message}`);
+      return { requeueAfterMs: intervalMs };
+    }
   }
 
-  /** The informer saw this object (added or modified). */
-  upsert(mc: ModelCascade): void {
-    if (mc.metadata.deletionTimestamp) return this.remove(mc);
-    const key = keyOf(mc);
-    const loop = this.loops.get(key);
-    if (loop) {
-      // Our own status write can be newer than an informer event still in flight: keep the newer copy.
-      if (!olderThan(mc, loop.mc)) loop.mc = mc;
-      const s = controlSettings(mc, this.opts.maxAuditRate).settings;
-      if (s && loop.intervalMs !== undefined && s.intervalMs !== loop.intervalMs && this.running) this.schedule(key, false);
-      return;
-    }
-    this.loops.set(key, { mc, policyState: { ...INITIAL_POLICY_STATE }, detector: initialDetectorState(), priorValid: true });
-    if (this.running) this.schedule(key, true);
-  }
-
-  remove(mc: ModelCascade): void {
-    const key = keyOf(mc);
-    const l = this.loops.get(key);
-    if (l?.timer) clearTimeout(l.timer);
+  /** Drop a cascade's state and metrics (deleted, or leadership lost). */
+  forget(key: string): void {
     this.loops.delete(key);
-    this.metrics?.remove({ namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name });
-    this.cost.remove({ namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name });
+    const [namespace, name] = key.includes('/') ? [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)] : ['', key];
+    this.metrics?.remove({ namespace, cascade: name });
+    this.cost.remove({ namespace, cascade: name });
   }
 
-  private schedule(key: string, immediate: boolean): void {
-    const l = this.loops.get(key);
-    if (!l || !this.running) return;
-    if (l.timer) clearTimeout(l.timer);
-    const s = controlSettings(l.mc, this.opts.maxAuditRate).settings;
-    const interval = s?.intervalMs ?? 30_000;
-    l.intervalMs = interval;
-    l.timer = setTimeout(
-      () => {
-        l.timer = undefined;
-        const p = this.runCycle(key)
-          .catch((e) => this.log(`threshold-controller ${key}: cycle failed: ${(e as Error).message}`))
-          .finally(() => {
-            if (l.busy === p) l.busy = undefined;
-            if (this.loops.get(key) === l) this.schedule(key, false);
-          });
-        l.busy = p;
-      },
-      immediate ? 0 : interval,
-    );
-    l.timer.unref?.();
+  /** Forget every cascade: a later leader term starts from the informer's fresh list with empty windows. */
+  reset(): void {
+    for (const key of [...this.loops.keys()]) this.forget(key);
   }
 
-  /** One control cycle for a cascade (exported for tests; the timers call it). */
+  /** One control cycle for a cascade (the queue calls it through reconcile; tests call it directly). */
   async runCycle(key: string): Promise<CycleResult | undefined> {
-    const l = this.loops.get(key);
-    if (!l) return undefined;
-    const mc = l.mc;
+    const mc = this.opts.get(key);
+    if (!mc || mc.metadata.deletionTimestamp) {
+      this.forget(key);
+      return undefined;
+    }
+    let l = this.loops.get(key);
+    if (!l) {
+      l = { policyState: { ...INITIAL_POLICY_STATE }, detector: initialDetectorState(), priorValid: true };
+      this.loops.set(key, l);
+    }
     const labels = { namespace: mc.metadata.namespace ?? '', cascade: mc.metadata.name };
     const { settings, errors } = controlSettings(mc, this.opts.maxAuditRate);
     if (!settings) {
-      await this.writeInvalidSpec(l, errors);
+      await this.writeInvalidSpec(l, mc, errors);
       return undefined;
     }
     const v2 = !this.opts.v1;
@@ -190,6 +179,7 @@ export class ThresholdController {
     }
     const prior = v2 && l.priorValid ? settings.prior : undefined;
     let detector: DetectorResult | undefined;
+    let readmitted = false;
     let window = report.window;
     if (v2 && before && scrape.observed.length > 0 && report.newRows > 0 && !report.windowReset) {
       // the reference: the evidence before this interval (plus the calibration while it is valid)
@@ -199,8 +189,21 @@ export class ThresholdController {
       if (detector.fired) {
         // the new regime: keep only the post-change slots, and the calibration no longer applies
         (l.pipeline as TelemetryPipeline).cut(detector.fired.sinceIntervals);
+        if (l.priorValid && settings.prior) l.calibration = { state: initialDetectorState(), quiet: 0 };
         l.priorValid = false;
         window = (l.pipeline as TelemetryPipeline).peek(nowMs);
+      } else if (settings.prior && !l.priorValid && l.calibration) {
+        // The calibration comes back (fast recovery to the certified operating point) once a CUSUM against it
+        // alone stays quiet for as long as a change of the smallest design size would need to be seen.
+        const options = { falseAlarmRate: settings.falseAlarmRate };
+        const vs = detectChange({ reference: settings.prior, interval: report.delta, threshold: current, state: l.calibration.state, options });
+        l.calibration = vs.fired || vs.undecided ? { state: initialDetectorState(), quiet: 0 } : { state: vs.state, quiet: l.calibration.quiet + 1 };
+        if (l.calibration.quiet >= confirmIntervals(settings.prior, report.newRows, current, options)) {
+          l.priorValid = true;
+          readmitted = true;
+          l.calibration = undefined;
+          l.detector = initialDetectorState();
+        }
       }
     }
     let decision = decide({
@@ -211,6 +214,7 @@ export class ThresholdController {
       currentAuditRate: effectiveAuditRate(mc),
       ...(v2 && l.priorValid && settings.prior ? { prior: settings.prior } : {}),
       ...(detector?.fired ? { change: detector.fired } : {}),
+      ...(readmitted ? { restore: settings.initial } : {}),
     });
     let changeReason: string | undefined;
     if (report.windowReset && settings.policy.mode === 'adaptive' && current !== settings.initial) {
@@ -243,7 +247,7 @@ export class ThresholdController {
     });
     // spec.cost set: status.savings from the same window (operator/cost)
     const status = this.cost.withSavings(built.status, mc, report.window, settings.intervalMs, !!this.opts.prometheus);
-    const applied = await this.apply(l, decision, status, built.event, settings);
+    const applied = await this.apply(l, mc, decision, status, built.event, settings);
     this.metrics?.update(labels, {
       threshold: applied ? decision.threshold : current,
       max: settings.policy.max,
@@ -305,12 +309,12 @@ export class ThresholdController {
 
   private async apply(
     l: Loop,
+    mc: ModelCascade,
     d: Decision,
     status: ThresholdStatus,
     event: import('./status.js').ThresholdEvent | undefined,
     settings: ControlSettings,
   ): Promise<boolean> {
-    const mc = l.mc;
     // Every status write wakes the reconciler (a MODIFIED event), so write when something material
     // changed (threshold, recommendation, condition status/reason, telemetry problems) and otherwise
     // refresh the numbers at most every max(2 intervals, 10 s).
@@ -333,8 +337,11 @@ export class ThresholdController {
       updated = await this.opts.io.applyStatus(mc, status);
       l.lastStatusJson = json;
       l.lastStatusWriteMs = nowMs;
-      // Our write is newer than the informer's copy until the watch delivers it.
-      if (updated && updated.metadata) l.mc = updated;
+      // Our write is newer than the informer's copy until the watch delivers it (reconcile waits for it).
+      if (updated && updated.metadata) {
+        const rv = Number(updated.metadata.resourceVersion);
+        if (Number.isSafeInteger(rv)) l.written = { uid: updated.metadata.uid, rv, atMs: nowMs };
+      } else updated = mc;
     }
     if (auditRateChanged && !d.changed) {
       await this.opts.io.applyRouterConfig(updated);
@@ -355,9 +362,9 @@ export class ThresholdController {
     return false;
   }
 
-  private async writeInvalidSpec(l: Loop, errors: string[]): Promise<void> {
+  private async writeInvalidSpec(l: Loop, mc: ModelCascade, errors: string[]): Promise<void> {
     const nowIso = new Date(this.now()).toISOString();
-    const prev = l.mc.status?.conditions?.find((c) => c.type === CONDITION_TYPE);
+    const prev = mc.status?.conditions?.find((c) => c.type === CONDITION_TYPE);
     const status: ThresholdStatus = {
       conditions: [
         {
@@ -366,23 +373,15 @@ export class ThresholdController {
           reason: 'InvalidSpec',
           message: errors.join('; ').slice(0, 1024),
           lastTransitionTime: prev?.status === 'False' ? (prev.lastTransitionTime ?? nowIso) : nowIso,
-          ...(l.mc.metadata.generation !== undefined ? { observedGeneration: l.mc.metadata.generation } : {}),
+          ...(mc.metadata.generation !== undefined ? { observedGeneration: mc.metadata.generation } : {}),
         },
       ],
     };
     const json = JSON.stringify(status.conditions?.[0]?.message);
     if (json === l.lastStatusJson) return;
-    await this.opts.io.applyStatus(l.mc, status);
+    await this.opts.io.applyStatus(mc, status);
     l.lastStatusJson = json;
   }
-}
-
-/** True when `a` is an older revision of the same object than `b` (resourceVersions are etcd revisions). */
-function olderThan(a: ModelCascade, b: ModelCascade): boolean {
-  if (a.metadata.uid !== b.metadata.uid) return false;
-  const ra = Number(a.metadata.resourceVersion);
-  const rb = Number(b.metadata.resourceVersion);
-  return Number.isSafeInteger(ra) && Number.isSafeInteger(rb) && ra < rb;
 }
 
 /** Tell status which routers failed or reset (the policy only sees the pooled window). */

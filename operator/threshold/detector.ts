@@ -223,3 +223,33 @@ export function detectChange(input: DetectorInput): DetectorResult {
   if (fired) return { state: initialDetectorState(), fired, increments, threshold: h };
   return { state: { sums, runs }, increments, threshold: h };
 }
+
+/** Kullback-Leibler divergence KL(Bern(p1) || Bern(p0)). */
+export function bernoulliKl(p1: number, p0: number): number {
+  const a = clampP(p1);
+  const b = clampP(p0);
+  return a * Math.log(a / b) + (1 - a) * Math.log((1 - a) / (1 - b));
+}
+
+/**
+ * Quiet intervals that confirm traffic matches a reference (re-admitting the calibration after a change):
+ * the expected number of intervals a change of the smallest design size on the escalation rate needs to
+ * carry its CUSUM to the threshold, ceil(h / (rows · KL)). A CUSUM against the calibration that stays below h
+ * that long is evidence (not proof) that no such change is present; the detectors keep watching after.
+ */
+export function confirmIntervals(reference: RouterCounters, rowsPerInterval: number, threshold: number, options: DetectorOptions): number {
+  const ratios = options.oddsRatios ?? DEFAULT_ODDS_RATIOS;
+  const edges = options.edges ?? CONFIDENCE_BUCKETS;
+  const h = cusumThreshold(options.falseAlarmRate, SIGNALS.length * ratios.length);
+  let rows = 0;
+  let low = 0;
+  for (let b = 0; b < reference.all.length; b++) {
+    rows += reference.all[b];
+    if (bucketUpperEdge(b, edges) <= threshold) low += reference.all[b];
+  }
+  if (!(rows > 0) || !(rowsPerInterval > 0)) return Infinity;
+  const p = (low + 0.5) / (rows + 1);
+  const r = Math.min(...ratios);
+  const kl = Math.min(bernoulliKl(shiftOdds(p, r), p), bernoulliKl(shiftOdds(p, 1 / r), p));
+  return Math.max(1, Math.ceil(h / (rowsPerInterval * kl)));
+}

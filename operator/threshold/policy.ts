@@ -24,17 +24,16 @@
 //   audit rate to its ceiling until the current threshold is certified again with the dead-band margin;
 //   'better' (e.g. the return to clean) only cuts the window and raises the audit rate, so the new regime
 //   is certified from its own rows quickly;
-// - dead band: lowering to s also needs B(s) + w(s) <= ε, where w(s) = Σ_h U_h·(CP⁺_h - p̂_h) / N is the
-//   width of the bound's own sampling term (its distance from the point estimate). The margin is one more
-//   bound-width of bad luck: it shrinks as 1/√audits, is 0 where the loss is fully observed (escalated
-//   rows), and keeps a freshly lowered threshold clear of the raise line when the next window's audits
-//   come out a little worse;
+// - dead band: lowering to s also needs B(s) + w(s) <= ε, where w(s) is the width of the bound's sampling
+//   terms (deadBandMargin: audited strata, and the escalated rows of the region taken as a sample of the
+//   traffic to come). The margin is one more bound-width of bad luck: it shrinks as 1/√(observed rows) and
+//   keeps a freshly lowered threshold clear of the raise line when the next rows come out a little worse;
 // - prior evidence (warm start): the offline calibration of spec.threshold.calibration, as audited rows,
 //   added to the window while no change has been detected;
 // - audit floor: when the floor rate alone keeps the current threshold certified (prior audits above t plus
 //   floor × the window's saver rows reach the audits it needs), the rate goes to the floor.
 
-import { clopperPearsonLower } from '../../core/cascade/bounds.js';
+import { clopperPearsonLower, clopperPearsonUpper } from '../../core/cascade/bounds.js';
 import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { type CandidateBound, candidateThresholds, certifyThreshold, lossUpperBound } from '../../core/cascade/certify.js';
 import { type RouterCounters, HISTOGRAM_KEYS, SCALAR_KEYS, addInto, cloneCounters, sumOf } from '../telemetry/counters.js';
@@ -190,13 +189,20 @@ function stepBelow(t: number, spec: PolicySpec): number | undefined {
 }
 
 /**
- * The dead-band margin w(s): Σ_h U_h · (CP⁺_h - p̂_h) / N, the width of the bound's sampling term
- * (p̂_h = k_h / n_h; an unaudited stratum has CP⁺ = 1 and p̂ = 0, so its rows count in full).
+ * The dead-band margin w(s): how far the bound could move on the traffic to come, as the width of a bound
+ * that treats every observed row of the region as a sample of it:
+ *   w(s) = [ Σ_h U_h · (CP⁺_h - p̂_h)  +  (E · CP⁺(D, E, δ) - D) ] / N
+ * (audited strata: p̂_h = k_h / n_h, an unaudited stratum has CP⁺ = 1 and p̂ = 0 so its rows count in full;
+ * escalated rows of the region: E rows, D disagreements, exact for the window but only an estimate of the
+ * next rows). It shrinks as 1/√(observed rows) and needs no tuning.
  */
-export function deadBandMargin(c: CandidateBound, totalRows: number): number {
+export function deadBandMargin(c: CandidateBound, totalRows: number, delta = 0.05): number {
   if (!(totalRows > 0)) return 0;
   let w = 0;
   for (const s of c.strata) w += s.rows * (s.rateUpper - (s.audits > 0 ? s.auditDisagreements / s.audits : 0));
+  const e = Math.round(c.escalatedRows);
+  const d = Math.min(e, Math.round(c.exactPart * totalRows));
+  if (e > 0) w += e * clopperPearsonUpper(d, e, delta) - d;
   return w / totalRows;
 }
 
@@ -224,6 +230,11 @@ export interface PolicyInput {
   prior?: RouterCounters;
   /** a change the detector reported this interval (the caller has cut the window to the post-change slots) */
   change?: ChangeAlarm;
+  /**
+   * the calibration prior was re-admitted this interval: the operating point it certified offline
+   * (spec.threshold.initial) is restored at once when the evidence still certifies it (as at the start)
+   */
+  restore?: number;
 }
 
 export function decide(input: PolicyInput): Decision {
@@ -347,6 +358,10 @@ export function decide(input: PolicyInput): Decision {
     if (proposed <= current) proposed = spec.max; // t sits off-grid above every certified edge
     reason = 'BoundExceeded';
     message = `loss bound ${pct(atCurrent.bound)} > budget ${pct(spec.epsilon)} at ${thr(current)}; raise to ${thr(proposed)}${cert.certifiedThreshold === null ? ' (nothing certified: max)' : ''}`;
+  } else if (input.restore !== undefined && input.restore < current && input.restore >= recommended) {
+    proposed = input.restore;
+    reason = 'Certified';
+    message = `traffic matches the calibration again (calibration re-admitted): back to the offline-certified ${thr(proposed)}, certified down to ${thr(recommended)}`;
   } else if (recommended < current) {
     if (state.alarmHoldLeft > 0) {
       state.alarmHoldLeft--;
@@ -366,7 +381,7 @@ export function decide(input: PolicyInput): Decision {
       for (const e of candidateThresholds(target, current, edges).filter((x) => x < current - 1e-12).reverse()) {
         const b = boundAt(e);
         first ??= b;
-        if (!useDeadBand || b.bound + deadBandMargin(b, cert.totalRows) <= spec.epsilon) {
+        if (!useDeadBand || b.bound + deadBandMargin(b, cert.totalRows, spec.delta) <= spec.epsilon) {
           chosen = { s: e, b };
           break;
         }
@@ -374,7 +389,7 @@ export function decide(input: PolicyInput): Decision {
       if (!chosen) {
         const b = first ?? boundAt(target);
         reason = 'DeadBand';
-        message = `${summary}: certified ${thr(recommended)}, but at ${thr(target)} the bound ${pct(b.bound)} + margin ${pct(deadBandMargin(b, cert.totalRows))} exceeds the budget; holding`;
+        message = `${summary}: certified ${thr(recommended)}, but at ${thr(target)} the bound ${pct(b.bound)} + margin ${pct(deadBandMargin(b, cert.totalRows, spec.delta))} exceeds the budget; holding`;
       } else {
         const above = chosen.b;
         // Fresh agreement observations above the new threshold: audits, plus the escalated rows between
@@ -386,7 +401,7 @@ export function decide(input: PolicyInput): Decision {
         } else {
           proposed = chosen.s;
           reason = 'Certified';
-          message = `certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(chosen.s)}, bound ${pct(above.bound)}${useDeadBand ? ` + margin ${pct(deadBandMargin(above, cert.totalRows))}` : ''}`;
+          message = `certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(chosen.s)}, bound ${pct(above.bound)}${useDeadBand ? ` + margin ${pct(deadBandMargin(above, cert.totalRows, spec.delta))}` : ''}`;
         }
       }
     }
@@ -408,7 +423,7 @@ export function decide(input: PolicyInput): Decision {
   if (change) state.boost = true;
   let wanted = plannedRate;
   if (state.boost) {
-    if (!change && atNext.bound + deadBandMargin(atNext, cert.totalRows) <= spec.epsilon) state.boost = false;
+    if (!change && atNext.bound + deadBandMargin(atNext, cert.totalRows, spec.delta) <= spec.epsilon) state.boost = false;
     else wanted = spec.auditRate.max;
   }
   if (!state.boost && atNext.bound <= spec.epsilon) {

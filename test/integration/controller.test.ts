@@ -42,8 +42,7 @@ describe('threshold controller on a live cascade', () => {
     const { state, io } = memoryIO(cascadeObject(SPEC));
     state.pods = [routerPod('router-a', cascade.router.url)];
     let clock = Date.parse('2026-01-01T00:00:00Z');
-    const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined });
-    ctl.upsert(state.mc);
+    const ctl = new ThresholdController({ io, get: () => state.mc, now: () => clock, log: () => undefined });
     // first cycle: baseline of the running router
     expect((await ctl.runCycle(KEY))?.decision.reason).toBe('NoData');
     let raised;
@@ -51,7 +50,6 @@ describe('threshold controller on a live cascade', () => {
       await send(cascade, stream(400, 1));
       clock += 30_000;
       const cyc = await ctl.runCycle(KEY);
-      ctl.upsert(state.mc);
       if (cyc?.decision.changed) raised = cyc;
     }
     expect(raised, 'the controller raised within 8 intervals').toBeDefined();
@@ -77,19 +75,16 @@ describe('threshold controller on a live cascade', () => {
     const { state, io } = memoryIO(cascadeObject(SPEC));
     state.pods = [routerPod('router-a', cascade.router.url)];
     let clock = Date.parse('2026-01-06T00:00:00Z');
-    const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined });
-    ctl.upsert(state.mc);
+    const ctl = new ThresholdController({ io, get: () => state.mc, now: () => clock, log: () => undefined });
     await ctl.runCycle(KEY);
     for (let i = 0; i < 8 && !((state.mc.status?.threshold ?? 0) > 0.5); i++) {
       await send(cascade, stream(400, 1));
       clock += 30_000;
       await ctl.runCycle(KEY);
-      ctl.upsert(state.mc);
     }
     expect(state.mc.status?.threshold).toBeGreaterThan(0.5);
     // the user rolls out another saver
     state.mc = { ...state.mc, metadata: { ...state.mc.metadata, generation: 2 }, spec: { ...state.mc.spec, saver: { model: 'saver-mlp' } } };
-    ctl.upsert(state.mc);
     await send(cascade, stream(100, 0));
     clock += 30_000;
     const cyc = await ctl.runCycle(KEY);
@@ -107,14 +102,12 @@ describe('threshold controller on a live cascade', () => {
     await writeFile(cascade.thresholdFile, JSON.stringify({ threshold: 0.5, auditRate: 0.25 }));
     await cascade.router.reloadThreshold();
     let clock = Date.parse('2026-01-02T00:00:00Z');
-    const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined });
-    ctl.upsert(state.mc);
+    const ctl = new ThresholdController({ io, get: () => state.mc, now: () => clock, log: () => undefined });
     await ctl.runCycle(KEY);
     for (let i = 0; i < 4; i++) {
       await send(cascade, stream(400, 1));
       clock += 30_000;
       await ctl.runCycle(KEY);
-      ctl.upsert(state.mc);
     }
     expect(state.mc.status?.threshold).toBe(0.5);
     expect(state.mc.status?.recommendedThreshold).toBeGreaterThan(0.5);
@@ -142,8 +135,7 @@ describe('telemetry faults', () => {
       const { state, io } = memoryIO(cascadeObject({ ...SPEC, threshold: { ...SPEC.threshold, initial: 0.9 } }));
       state.pods = [routerPod('good', cascade.router.url), routerPod('hangs', hang.url), routerPod('garbage', garbage.url)];
       let clock = Date.parse('2026-01-03T00:00:00Z');
-      const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined, scrape: { timeoutMs: 300 } });
-      ctl.upsert(state.mc);
+      const ctl = new ThresholdController({ io, get: () => state.mc, now: () => clock, log: () => undefined, scrape: { timeoutMs: 300 } });
       await ctl.runCycle(KEY);
       await send(cascade, stream(300, 0));
       clock += 30_000;
@@ -164,8 +156,7 @@ describe('telemetry faults', () => {
     const { state, io } = memoryIO(cascadeObject({ ...SPEC, threshold: { ...SPEC.threshold, initial: 0.9 } }));
     state.pods = [routerPod('r', cascade.router.url)];
     let clock = Date.parse('2026-01-04T00:00:00Z');
-    const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined });
-    ctl.upsert(state.mc);
+    const ctl = new ThresholdController({ io, get: () => state.mc, now: () => clock, log: () => undefined });
     await ctl.runCycle(KEY);
     await send(cascade, stream(200, 0));
     clock += 30_000;
@@ -190,8 +181,7 @@ describe('telemetry faults', () => {
     const { state, io } = memoryIO(cascadeObject({ ...SPEC, threshold: { ...SPEC.threshold, initial: 0.9 } }));
     state.pods = [routerPod('r', cascade.router.url)];
     let clock = Date.parse('2026-01-05T00:00:00Z');
-    const ctl = new ThresholdController({ io, now: () => clock, log: () => undefined });
-    ctl.upsert(state.mc);
+    const ctl = new ThresholdController({ io, get: () => state.mc, now: () => clock, log: () => undefined });
     await ctl.runCycle(KEY);
     state.listFails = true;
     let last;

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { certifyThreshold, lossUpperBound } from '../../core/cascade/certify.js';
+import { clopperPearsonUpper } from '../../core/cascade/bounds.js';
 import { totalRows, zeroCounters } from '../../operator/telemetry/counters.js';
 import { type ConfidenceMass, routerWindowCounters } from '../support/router-window.js';
 import { type PolicySpec, type PolicyWindow, deadBandMargin, decide } from '../../operator/threshold/policy.js';
@@ -41,9 +42,13 @@ const better: ChangeAlarm = { ...worse, statistic: 'escalateDown x2', direction:
 
 describe('dead band', () => {
   it('is the width of the bound\'s sampling term: 0 when the loss is fully observed, shrinking with audits', () => {
-    const exact = live(1, 0, 20_000); // t = 1: every row escalated, disagreement observed exactly
+    // t = 1: every row escalated, disagreement observed exactly; the margin is the binomial width of those rows
+    const exact = live(1, 0, 20_000);
     const b = lossUpperBound(exact.counters, 0.9, { delta: 0.05, strata: 1 });
-    expect(deadBandMargin(b, exact.rows)).toBe(0);
+    const d = Math.round(b.exactPart * exact.rows);
+    expect(deadBandMargin(b, exact.rows, 0.05)).toBeCloseTo((b.escalatedRows * clopperPearsonUpper(d, b.escalatedRows, 0.05) - d) / exact.rows, 12);
+    const exact4 = live(1, 0, 80_000);
+    expect(deadBandMargin(lossUpperBound(exact4.counters, 0.9, { delta: 0.05, strata: 1 }), exact4.rows)).toBeLessThan(deadBandMargin(b, exact.rows));
     const few = live(0.5, 0.02, 20_000);
     const many = live(0.5, 0.2, 20_000);
     const m1 = deadBandMargin(lossUpperBound(few.counters, 0.9, { delta: 0.05, strata: 1 }), few.rows);
