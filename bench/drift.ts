@@ -66,6 +66,8 @@ const FLAGS = {
   seed: { type: 'string', default: '7', help: 'seed of the stream order, corruptions and router audit sampling' },
   out: { type: 'string', default: 'bench/out', help: 'output directory (drift.json, drift.svg, drift.md)' },
   docs: { type: 'string', default: '', help: 'also copy the SVG (drift.svg) and the markdown tables (drift-run.md; docs/drift.md is the written analysis) into this directory (e.g. docs)' },
+  v1: { type: 'boolean', default: false, help: 'run the v1 controller (no change detector, calibration prior or dead band; window fixed at --window-intervals)' },
+  calibration: { type: 'boolean', default: true, help: 'v2: carry the offline calibration in spec.threshold.calibration (warm start); --no-calibration starts cold' },
   quiet: { type: 'boolean', default: false, help: 'no per-interval log' },
   help: { type: 'boolean', default: false, help: 'show this help' },
 } as const;
@@ -123,7 +125,7 @@ interface BlockScore {
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args: argv, options: FLAGS as never, strict: true }) as { values: Record<string, unknown> });
+    ({ values } = parseArgs({ args: argv, options: FLAGS as never, strict: true, allowNegative: true }) as { values: Record<string, unknown> });
   } catch (e) {
     console.error(`drift: ${(e as Error).message}\n\n${usage()}`);
     return 2;
@@ -224,7 +226,13 @@ export async function main(argv: string[]): Promise<number> {
       saver: { model: saverPath },
       base: { model: basePath },
       router: { auditRate: cfg.auditRate },
-      threshold: { initial: tFixed, min: cfg.min, max: cfg.max, mode: 'adaptive' },
+      threshold: {
+        initial: tFixed,
+        min: cfg.min,
+        max: cfg.max,
+        mode: 'adaptive',
+        ...(values.calibration && !values.v1 ? { calibration: { rows: calCounts.all.slice(), disagreements: calCounts.auditDisagree.slice() } } : {}),
+      },
       budget: { maxAccuracyLoss: cfg.epsilon, confidence: cfg.confidence },
       control: {
         interval: `${cfg.intervalSeconds}s`,
@@ -253,7 +261,14 @@ export async function main(argv: string[]): Promise<number> {
       events.push(e);
     },
   };
-  const controller = new ThresholdController({ io, get: () => mc, now: () => clock, log: () => {}, policyDefaults: { strata: cfg.strata, auditPlan: cfg.auditPlan } });
+  const controller = new ThresholdController({
+    io,
+    get: () => mc,
+    now: () => clock,
+    log: () => {},
+    v1: Boolean(values.v1),
+    policyDefaults: { strata: cfg.strata, auditPlan: cfg.auditPlan, ...(values.v1 ? { deadBand: false } : {}) },
+  });
   const key = 'bench/drift';
 
   // ---- the stream
@@ -481,7 +496,7 @@ export async function main(argv: string[]): Promise<number> {
     `Drift benchmark: ${R} rows of the Fashion-MNIST test stream (5000-row split, cycled), saver ${path.basename(saverPath)}, base ${path.basename(basePath)}`,
     `(saver/base MACs ${Number.isFinite(s) ? s.toFixed(4) : 'unknown'}), budget ${pct(cfg.epsilon)} at ${cfg.confidence * 100}% confidence, thresholds in [${cfg.min}, ${cfg.max}],`,
     `control interval ${cfg.intervalRows} rows, window ${cfg.windowIntervals} intervals, scoring windows of ${cfg.blockRows} rows, peak severity ${cfg.severity}, seed ${cfg.seed},`,
-    `audit rate in [${cfg.auditRate}, ${cfg.auditMax}] sized by "${cfg.auditPlan}" (min ${Math.min(...auditRates)}, median ${auditRates.slice().sort((a, b) => a - b)[Math.floor(auditRates.length / 2)]}, max ${Math.max(...auditRates)}), min audits ${cfg.minAudits}, max step ${cfg.maxStep}, strata ${cfg.strata}.`,
+    `controller ${values.v1 ? 'v1' : `v2 (${values.calibration ? 'warm start from the calibration' : 'cold start'})`}, audit rate in [${cfg.auditRate}, ${cfg.auditMax}] sized by "${cfg.auditPlan}" (min ${Math.min(...auditRates)}, median ${auditRates.slice().sort((a, b) => a - b)[Math.floor(auditRates.length / 2)]}, max ${Math.max(...auditRates)}), min audits ${cfg.minAudits}, max step ${cfg.maxStep}, strata ${cfg.strata}.`,
     `Router confidence vs offline recomputation mismatches: ${confMismatch}; fallback rows: ${fallbackRows}; router threshold gauge at the end: ${gauge} (controller: ${currentThreshold}); ${events.length} Events; ${secs.toFixed(0)} s.`,
   ];
   const md = [...header, '', ...table, '', ...phaseTable, '', ...reachTable, ''].join('\n');
