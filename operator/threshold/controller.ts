@@ -215,6 +215,7 @@ export class ThresholdController {
       ...(v2 && l.priorValid && settings.prior ? { prior: settings.prior } : {}),
       ...(detector?.fired ? { change: detector.fired } : {}),
       ...(readmitted ? { restore: settings.initial } : {}),
+      ...(detector && !detector.fired ? { suspicion: suspicionOf(detector) } : {}),
     });
     let changeReason: string | undefined;
     if (report.windowReset && settings.policy.mode === 'adaptive' && current !== settings.initial) {
@@ -382,6 +383,13 @@ export class ThresholdController {
     await this.opts.io.applyStatus(mc, status);
     l.lastStatusJson = json;
   }
+}
+
+/** max S / h over the detector's worse-direction statistics */
+function suspicionOf(d: DetectorResult): number {
+  let m = 0;
+  for (const [k, v] of Object.entries(d.state.sums)) if (k.includes('Up')) m = Math.max(m, v / d.threshold);
+  return m;
 }
 
 /** Tell status which routers failed or reset (the policy only sees the pooled window). */

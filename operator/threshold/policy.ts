@@ -235,6 +235,12 @@ export interface PolicyInput {
    * (spec.threshold.initial) is restored at once when the evidence still certifies it (as at the start)
    */
   restore?: number;
+  /**
+   * how close the detector's worse-direction CUSUMs are to firing (max S / h, 0..1): at 1/2 or more (a
+   * likelihood ratio for a change of at least √(m/α)) the audit rate goes to its ceiling, so a change on
+   * which the saver is confidently wrong is confirmed or refuted from audits, not only escalated rows
+   */
+  suspicion?: number;
 }
 
 export function decide(input: PolicyInput): Decision {
@@ -426,7 +432,9 @@ export function decide(input: PolicyInput): Decision {
     if (!change && atNext.bound + deadBandMargin(atNext, cert.totalRows, spec.delta) <= spec.epsilon) state.boost = false;
     else wanted = spec.auditRate.max;
   }
-  if (!state.boost && atNext.bound <= spec.epsilon) {
+  const suspicious = (input.suspicion ?? 0) >= 0.5;
+  if (suspicious) wanted = spec.auditRate.max;
+  else if (!state.boost && atNext.bound <= spec.epsilon) {
     const p = atNext.audits > 0 ? (atNext.auditDisagreements + 0.5) / (atNext.audits + 1) : 1;
     const regionShare = atNext.saverShare;
     const need = neededAudits(regionShare, p, atNext.exactPart, spec.epsilon, spec.delta, strata, 1);

@@ -133,6 +133,15 @@ describe('warm start from the offline calibration', () => {
     expect(cold.auditRate).toBeGreaterThan(SPEC.auditRate.min);
   });
 
+  it('raises the audit rate to the ceiling while the detector is half-way to an alarm for the worse', () => {
+    const cal = calibrationCounters(calibration(20_000)).prior!;
+    const w = live(0.95, 0.1, 8000);
+    expect(decide({ window: w, current: 0.95, spec: SPEC, prior: cal, currentAuditRate: 0.1, suspicion: 0.4 }).auditRate).toBe(SPEC.auditRate.min);
+    const d = decide({ window: w, current: 0.95, spec: SPEC, prior: cal, currentAuditRate: 0.1, suspicion: 0.6 });
+    expect(d.auditRate).toBe(SPEC.auditRate.max);
+    expect(d.direction).not.toBe('raise'); // suspicion alone never raises the threshold
+  });
+
   it('holds on a prior with invalid counts (bad input never moves the threshold)', () => {
     const cal = calibrationCounters(calibration(5000)).prior!;
     cal.auditAgree[3] = NaN;
