@@ -45,11 +45,15 @@ const FLAGS = {
   scenarios: { type: 'string', default: SCENARIOS.map((s) => s.name).join(','), help: 'comma-separated scenario families' },
   seeds: { type: 'string', default: '1,2,3', help: 'comma-separated seeds (stream order, drift draws, audit coins)' },
   epsilons: { type: 'string', default: '0.02,0.01', help: 'comma-separated budgets ε (max accuracy loss vs base)' },
-  scale: { type: 'string', default: '1', help: 'multiply every scenario\'s stream length (e.g. 0.25 while iterating)' },
+  scale: { type: 'string', default: '1', help: "multiply every scenario's stream length (e.g. 0.25 while iterating)" },
   'interval-rows': { type: 'string', default: '500', help: 'rows per control interval' },
   'interval-seconds': { type: 'string', default: '30', help: 'simulated length of one control interval' },
   'window-intervals': { type: 'string', default: '16', help: 'spec.control.window in intervals' },
-  'max-window-intervals': { type: 'string', default: '120', help: 'spec.control.maxWindow in intervals (v2: evidence while no change is detected)' },
+  'max-window-intervals': {
+    type: 'string',
+    default: '120',
+    help: 'spec.control.maxWindow in intervals (v2: evidence while no change is detected)',
+  },
   'block-rows': { type: 'string', default: '1000', help: 'rows per scoring window' },
   confidence: { type: 'string', default: '0.95', help: 'confidence level of the bound (1 - delta)' },
   'false-alarm-rate': { type: 'string', default: '0.01', help: 'spec.control.falseAlarmRate (change detector, per interval)' },
@@ -68,7 +72,9 @@ const FLAGS = {
 } as const;
 
 function usage(): string {
-  const lines = Object.entries(FLAGS).map(([k, v]) => `  --${k.padEnd(22)} ${v.help}${v.type === 'string' ? ` (default ${v.default})` : ''}`);
+  const lines = Object.entries(FLAGS).map(
+    ([k, v]) => `  --${k.padEnd(22)} ${v.help}${v.type === 'string' ? ` (default ${v.default})` : ''}`,
+  );
   return ['Usage: node dist/bench/drift-suite.js [flags]', '', ...lines].join('\n');
 }
 
@@ -106,10 +112,13 @@ function parseConfig(values: Record<string, unknown>): Config {
       .split(',')
       .map((x) => {
         const v = Number(x.trim());
-        if (!Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) throw new Error(`--${name}: ${JSON.stringify(x)} is not ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`);
+        if (!Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v)))
+          throw new Error(`--${name}: ${JSON.stringify(x)} is not ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`);
         return v;
       });
-  const names = String(values.scenarios).split(',').map((s) => s.trim());
+  const names = String(values.scenarios)
+    .split(',')
+    .map((s) => s.trim());
   const scenarios = names.map((n) => {
     const s = SCENARIOS.find((x) => x.name === n);
     if (!s) throw new Error(`--scenarios: unknown scenario ${JSON.stringify(n)} (known: ${SCENARIOS.map((x) => x.name).join(', ')})`);
@@ -136,7 +145,8 @@ function parseConfig(values: Record<string, unknown>): Config {
     v1: Boolean(values.v1),
   };
   if (cfg.min > cfg.max) throw new Error(`--min ${cfg.min} > --max ${cfg.max}`);
-  if (cfg.blockRows % cfg.intervalRows !== 0) throw new Error(`--block-rows ${cfg.blockRows} must be a multiple of --interval-rows ${cfg.intervalRows}`);
+  if (cfg.blockRows % cfg.intervalRows !== 0)
+    throw new Error(`--block-rows ${cfg.blockRows} must be a multiple of --interval-rows ${cfg.intervalRows}`);
   return cfg;
 }
 
@@ -157,7 +167,8 @@ interface Models {
 }
 
 async function predict(m: Models, images: Float32Array, n: number) {
-  const run = async (model: OnnxModel) => Object.values(await model.run({ [m.inputName]: { datatype: 'FP32', shape: [n, 1, 28, 28], data: images } }))[0].data as Float32Array;
+  const run = async (model: OnnxModel) =>
+    Object.values(await model.run({ [m.inputName]: { datatype: 'FP32', shape: [n, 1, 28, 28], data: images } }))[0].data as Float32Array;
   const s = rowConfidence(await run(m.saver), n, 10);
   const b = rowConfidence(await run(m.base), n, 10);
   return { conf: s.confidence, saverTop1: s.top1, baseTop1: b.top1 };
@@ -192,7 +203,14 @@ async function buildStream(
   clean: { conf: Float64Array; saverTop1: Int32Array; baseTop1: Int32Array; pos: Map<number, number> },
 ): Promise<Stream> {
   const rand = seededRandom(seed * 1009 + sc.name.length);
-  const s: Stream = { conf: new Float64Array(rows), saverTop1: new Int32Array(rows), baseTop1: new Int32Array(rows), label: new Int32Array(rows), phase: new Array(rows), level: new Float32Array(rows) };
+  const s: Stream = {
+    conf: new Float64Array(rows),
+    saverTop1: new Int32Array(rows),
+    baseTop1: new Int32Array(rows),
+    label: new Int32Array(rows),
+    phase: new Array(rows),
+    level: new Float32Array(rows),
+  };
   const byClass: number[][] = Array.from({ length: 10 }, () => []);
   for (const i of streamIdx) byClass[data.labels[i]].push(i);
   let order = streamIdx.slice();
@@ -258,7 +276,16 @@ interface Trace {
 }
 
 /** The router, in process: route, audit, count in the router's metric shape; the controller every interval. */
-async function runControlled(stream: Stream, rows: number, cfg: Config, epsilon: number, tFixed: number, calibration: { rows: number[]; disagreements: number[] }, seed: number, v1: boolean): Promise<Trace> {
+async function runControlled(
+  stream: Stream,
+  rows: number,
+  cfg: Config,
+  epsilon: number,
+  tFixed: number,
+  calibration: { rows: number[]; disagreements: number[] },
+  seed: number,
+  v1: boolean,
+): Promise<Trace> {
   const rand = seededRandom(seed * 7919 + (v1 ? 1 : 2) + Math.round(epsilon * 1e4));
   let clock = Date.parse('2026-01-01T00:00:00Z');
   let mc: ModelCascade = {
@@ -285,7 +312,11 @@ async function runControlled(stream: Stream, rows: number, cfg: Config, epsilon:
   const io: ControllerKube = {
     listRouterPods: async () => [],
     applyStatus: async (obj, status) => {
-      mc = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(Number(obj.metadata.resourceVersion) + 1) }, status: { ...obj.status, ...status } };
+      mc = {
+        ...obj,
+        metadata: { ...obj.metadata, resourceVersion: String(Number(obj.metadata.resourceVersion) + 1) },
+        status: { ...obj.status, ...status },
+      };
       return mc;
     },
     applyRouterConfig: async () => {},
@@ -295,10 +326,20 @@ async function runControlled(stream: Stream, rows: number, cfg: Config, epsilon:
   let t = tFixed;
   let a = cfg.auditRate;
   const source = async (): Promise<ScrapeResult> => ({
-    observed: [{ key: 'bench/router-0', uid: 'router-0', startedAtMs: 0, snapshot: { counters: cloneCounters(cum), threshold: t, auditRate: a } }],
+    observed: [
+      { key: 'bench/router-0', uid: 'router-0', startedAtMs: 0, snapshot: { counters: cloneCounters(cum), threshold: t, auditRate: a } },
+    ],
     failed: [],
   });
-  const controller = new ThresholdController({ io, get: () => mc, now: () => clock, log: () => {}, source, v1, policyDefaults: { strata: 1, ...(v1 ? { deadBand: false } : {}) } });
+  const controller = new ThresholdController({
+    io,
+    get: () => mc,
+    now: () => clock,
+    log: () => {},
+    source,
+    v1,
+    policyDefaults: { strata: 1, ...(v1 ? { deadBand: false } : {}) },
+  });
   // a baseline scrape before the first row (as a router that just started)
   await controller.runCycle('bench/suite');
   const tr: Trace = { threshold: new Float32Array(rows), saver: new Uint8Array(rows), audited: new Uint8Array(rows), intervals: [] };
@@ -347,7 +388,16 @@ interface WindowScore {
   agree: { loss: number; share: number; cost: number };
 }
 
-function score(stream: Stream, rows: number, cfg: Config, epsilon: number, s: number, tFixed: number, v2: Trace, v1: Trace | undefined): WindowScore[] {
+function score(
+  stream: Stream,
+  rows: number,
+  cfg: Config,
+  epsilon: number,
+  s: number,
+  tFixed: number,
+  v2: Trace,
+  v1: Trace | undefined,
+): WindowScore[] {
   const cands = candidateThresholds(cfg.min, cfg.max, CONFIDENCE_BUCKETS);
   const out: WindowScore[] = [];
   for (let b0 = 0; b0 + cfg.blockRows <= rows; b0 += cfg.blockRows) {
@@ -449,7 +499,9 @@ function stepMetrics(sc: Scenario, rows: number, cfg: Config, epsilon: number, t
 
 async function macsOf(file: string): Promise<number | undefined> {
   try {
-    const manifest = JSON.parse(await readFile(path.join(path.dirname(file), 'manifest.json'), 'utf8')) as { models?: { file: string; macs: number }[] };
+    const manifest = JSON.parse(await readFile(path.join(path.dirname(file), 'manifest.json'), 'utf8')) as {
+      models?: { file: string; macs: number }[];
+    };
     return manifest.models?.find((m) => m.file === path.basename(file))?.macs;
   } catch {
     return undefined;
@@ -462,7 +514,9 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args: argv, options: FLAGS as never, strict: true, allowNegative: true }) as { values: Record<string, unknown> });
+    ({ values } = parseArgs({ args: argv, options: FLAGS as never, strict: true, allowNegative: true }) as {
+      values: Record<string, unknown>;
+    });
   } catch (e) {
     console.error(`drift-suite: ${(e as Error).message}\n\n${usage()}`);
     return 2;
@@ -498,10 +552,13 @@ export async function main(argv: string[]): Promise<number> {
   const calCounts = countsFromRows(cal.conf, calAgree, { kind: 'audit' });
   const calibration = { rows: calCounts.all.slice(), disagreements: calCounts.auditDisagree.slice() };
   const fixedT = new Map<number, number>();
-  for (const eps of cfg.epsilons) fixedT.set(eps, certifyThreshold(calCounts, { epsilon: eps, delta, min: cfg.min, max: cfg.max, strata: 1 }).threshold);
+  for (const eps of cfg.epsilons)
+    fixedT.set(eps, certifyThreshold(calCounts, { epsilon: eps, delta, min: cfg.min, max: cfg.max, strata: 1 }).threshold);
   const streamClean = await cleanPredictions(models, data.images, streamIdx);
   const clean = { ...streamClean, pos: new Map(streamIdx.map((idx, j) => [idx, j] as [number, number])) };
-  console.log(`calibration: ${calibIdx.length} clean rows; fixed thresholds ${cfg.epsilons.map((e) => `ε ${pct(e, 0)} -> ${fixedT.get(e)}`).join(', ')}`);
+  console.log(
+    `calibration: ${calibIdx.length} clean rows; fixed thresholds ${cfg.epsilons.map((e) => `ε ${pct(e, 0)} -> ${fixedT.get(e)}`).join(', ')}`,
+  );
 
   interface Run {
     scenario: string;
@@ -521,7 +578,12 @@ export async function main(argv: string[]): Promise<number> {
     stepsV1: ReturnType<typeof stepMetrics>;
     trace: Trace['intervals'];
     windowLoss: number[];
-    phases: { phase: string; windows: number; within: Record<'fixed' | 'v2' | 'v1' | 'oracle', number>; share: Record<'fixed' | 'v2' | 'v1' | 'oracle' | 'agree', number> }[];
+    phases: {
+      phase: string;
+      windows: number;
+      within: Record<'fixed' | 'v2' | 'v1' | 'oracle', number>;
+      share: Record<'fixed' | 'v2' | 'v1' | 'oracle' | 'agree', number>;
+    }[];
   }
   const runs: Run[] = [];
   for (const sc of cfg.scenarios) {
@@ -533,19 +595,31 @@ export async function main(argv: string[]): Promise<number> {
         const v2 = await runControlled(stream, rows, cfg, eps, tFixed, calibration, seed, false);
         const v1 = cfg.v1 ? await runControlled(stream, rows, cfg, eps, tFixed, calibration, seed, true) : undefined;
         const ws = score(stream, rows, cfg, eps, s, tFixed, v2, v1);
-        const within = (pick: (w: WindowScore) => { loss: number } | undefined) => ws.filter((w) => (pick(w)?.loss ?? Infinity) <= eps + 1e-12).length / ws.length;
-        const changes = (tr: Trace | undefined) => (tr ? (10 * tr.intervals.filter((iv, i) => iv.threshold !== (i === 0 ? tFixed : tr.intervals[i - 1].threshold)).length) / tr.intervals.length : NaN);
+        const within = (pick: (w: WindowScore) => { loss: number } | undefined) =>
+          ws.filter((w) => (pick(w)?.loss ?? Infinity) <= eps + 1e-12).length / ws.length;
+        const changes = (tr: Trace | undefined) =>
+          tr
+            ? (10 * tr.intervals.filter((iv, i) => iv.threshold !== (i === 0 ? tFixed : tr.intervals[i - 1].threshold)).length) /
+              tr.intervals.length
+            : NaN;
         const audited = (tr: Trace | undefined) => (tr ? tr.audited.reduce((a, b) => a + b, 0) / rows : NaN);
         const phases = [...new Set(stream.phase)].map((phase) => {
           const idx = ws.map((_, i) => i).filter((i) => stream.phase[i * cfg.blockRows + cfg.blockRows / 2] === phase);
           const sub = idx.map((i) => ws[i]);
-          const w = (pick: (x: WindowScore) => { loss: number } | undefined) => sub.filter((x) => (pick(x)?.loss ?? Infinity) <= eps + 1e-12).length / Math.max(1, sub.length);
+          const w = (pick: (x: WindowScore) => { loss: number } | undefined) =>
+            sub.filter((x) => (pick(x)?.loss ?? Infinity) <= eps + 1e-12).length / Math.max(1, sub.length);
           const sh = (pick: (x: WindowScore) => { share: number } | undefined) => mean(sub.map((x) => pick(x)?.share ?? NaN));
           return {
             phase,
             windows: sub.length,
             within: { fixed: w((x) => x.fixed), v2: w((x) => x.v2), v1: w((x) => x.v1), oracle: w((x) => x.oracle) },
-            share: { fixed: sh((x) => x.fixed), v2: sh((x) => x.v2), v1: sh((x) => x.v1), oracle: sh((x) => x.oracle), agree: sh((x) => x.agree) },
+            share: {
+              fixed: sh((x) => x.fixed),
+              v2: sh((x) => x.v2),
+              v1: sh((x) => x.v1),
+              oracle: sh((x) => x.oracle),
+              agree: sh((x) => x.agree),
+            },
           };
         });
         const run: Run = {
@@ -555,17 +629,55 @@ export async function main(argv: string[]): Promise<number> {
           tFixed,
           intervals: v2.intervals.length,
           windows: ws.length,
-          within: { fixed: within((w) => w.fixed), v2: within((w) => w.v2), v1: within((w) => w.v1), oracle: within((w) => w.oracle), agree: within((w) => w.agree) },
-          worst: { fixed: Math.max(...ws.map((w) => w.fixed.loss)), v2: Math.max(...ws.map((w) => w.v2.loss)), v1: v1 ? Math.max(...ws.map((w) => (w.v1 as { loss: number }).loss)) : NaN },
-          share: { fixed: mean(ws.map((w) => w.fixed.share)), v2: mean(ws.map((w) => w.v2.share)), v1: mean(ws.map((w) => w.v1?.share ?? NaN)), oracle: mean(ws.map((w) => w.oracle.share)), agree: mean(ws.map((w) => w.agree.share)) },
-          cost: { fixed: mean(ws.map((w) => w.fixed.cost)), v2: mean(ws.map((w) => w.v2.cost)), v1: mean(ws.map((w) => w.v1?.cost ?? NaN)), oracle: mean(ws.map((w) => w.oracle.cost)), agree: mean(ws.map((w) => w.agree.cost)) },
+          within: {
+            fixed: within((w) => w.fixed),
+            v2: within((w) => w.v2),
+            v1: within((w) => w.v1),
+            oracle: within((w) => w.oracle),
+            agree: within((w) => w.agree),
+          },
+          worst: {
+            fixed: Math.max(...ws.map((w) => w.fixed.loss)),
+            v2: Math.max(...ws.map((w) => w.v2.loss)),
+            v1: v1 ? Math.max(...ws.map((w) => (w.v1 as { loss: number }).loss)) : NaN,
+          },
+          share: {
+            fixed: mean(ws.map((w) => w.fixed.share)),
+            v2: mean(ws.map((w) => w.v2.share)),
+            v1: mean(ws.map((w) => w.v1?.share ?? NaN)),
+            oracle: mean(ws.map((w) => w.oracle.share)),
+            agree: mean(ws.map((w) => w.agree.share)),
+          },
+          cost: {
+            fixed: mean(ws.map((w) => w.fixed.cost)),
+            v2: mean(ws.map((w) => w.v2.cost)),
+            v1: mean(ws.map((w) => w.v1?.cost ?? NaN)),
+            oracle: mean(ws.map((w) => w.oracle.cost)),
+            agree: mean(ws.map((w) => w.agree.cost)),
+          },
           changesPer10: { v2: changes(v2), v1: changes(v1) },
           detections: v2.intervals.filter((iv) => iv.detected).length,
           auditedShare: { v2: audited(v2), v1: audited(v1) },
-          steps: stepMetrics(sc, rows, cfg, eps, v2, ws.map((w) => w.v2)),
+          steps: stepMetrics(
+            sc,
+            rows,
+            cfg,
+            eps,
+            v2,
+            ws.map((w) => w.v2),
+          ),
           trace: v2.intervals,
           windowLoss: ws.map((w) => Number(w.v2.loss.toFixed(4))),
-          stepsV1: v1 ? stepMetrics(sc, rows, cfg, eps, v1, ws.map((w) => w.v1 as { loss: number })) : [],
+          stepsV1: v1
+            ? stepMetrics(
+                sc,
+                rows,
+                cfg,
+                eps,
+                v1,
+                ws.map((w) => w.v1 as { loss: number }),
+              )
+            : [],
           phases,
         };
         runs.push(run);
@@ -595,16 +707,27 @@ export async function main(argv: string[]): Promise<number> {
   }
   const stepRuns = runs.filter((r) => r.steps.length > 0);
   if (stepRuns.length > 0) {
-    lines.push('', `| scenario | ε | seed | step | v2: reaction (intervals to raise or detect) / recovery (rows until the threshold is back within ${RECOVERED} of the pre-step one) | v2 rows in over-budget windows until the next step | v1: reaction / recovery | v1 rows over budget |`, '|---|---|---|---|---|---|---|---|');
+    lines.push(
+      '',
+      `| scenario | ε | seed | step | v2: reaction (intervals to raise or detect) / recovery (rows until the threshold is back within ${RECOVERED} of the pre-step one) | v2 rows in over-budget windows until the next step | v1: reaction / recovery | v1 rows over budget |`,
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const r of stepRuns) {
       r.steps.forEach((x, i) => {
         const y = r.stepsV1[i];
-        const rr = (z: typeof x | undefined) => (z ? (z.on ? `${z.reactionIntervals ?? 'none'} intervals` : `${z.recoverRows ?? 'not recovered'} rows`) : '-');
-        lines.push(`| ${r.scenario} | ${pct(r.epsilon, 0)} | ${r.seed} | ${x.label} | ${rr(x)} | ${x.overBudgetRows} | ${rr(y)} | ${y?.overBudgetRows ?? '-'} |`);
+        const rr = (z: typeof x | undefined) =>
+          z ? (z.on ? `${z.reactionIntervals ?? 'none'} intervals` : `${z.recoverRows ?? 'not recovered'} rows`) : '-';
+        lines.push(
+          `| ${r.scenario} | ${pct(r.epsilon, 0)} | ${r.seed} | ${x.label} | ${rr(x)} | ${x.overBudgetRows} | ${rr(y)} | ${y?.overBudgetRows ?? '-'} |`,
+        );
       });
     }
   }
-  lines.push('', '| scenario | ε | phase | windows | within budget: fixed / v2 / v1 / label oracle | saver share: fixed / v2 / v1 / label oracle / agreement oracle |', '|---|---|---|---|---|---|');
+  lines.push(
+    '',
+    '| scenario | ε | phase | windows | within budget: fixed / v2 / v1 / label oracle | saver share: fixed / v2 / v1 / label oracle / agreement oracle |',
+    '|---|---|---|---|---|---|',
+  );
   for (const sc of cfg.scenarios) {
     for (const eps of cfg.epsilons) {
       const rs = runs.filter((r) => r.scenario === sc.name && r.epsilon === eps);
@@ -623,7 +746,10 @@ export async function main(argv: string[]): Promise<number> {
   const outDir = String(values.out);
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, 'drift-suite.md'), md);
-  await writeFile(path.join(outDir, 'drift-suite.json'), JSON.stringify({ config: { ...cfg, scenarios: cfg.scenarios.map((x) => x.name) }, fixed: Object.fromEntries(fixedT), runs }, null, 1));
+  await writeFile(
+    path.join(outDir, 'drift-suite.json'),
+    JSON.stringify({ config: { ...cfg, scenarios: cfg.scenarios.map((x) => x.name) }, fixed: Object.fromEntries(fixedT), runs }, null, 1),
+  );
   if (values.docs) {
     await mkdir(String(values.docs), { recursive: true });
     await copyFile(path.join(outDir, 'drift-suite.md'), path.join(String(values.docs), 'drift-suite-run.md'));

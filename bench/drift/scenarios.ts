@@ -8,7 +8,8 @@ import { DEFAULT_SCHEDULE, type Phase, severityAt } from './schedule.js';
 import { CORRUPTIONS, type CorruptionName } from './corruptions.js';
 import { OOD_KINDS, type OodKind } from './ood.js';
 
-export type RowSource = { kind: 'clean' } | { kind: 'corrupt'; corruption: CorruptionName; severity: number } | { kind: 'ood'; ood: OodKind };
+export type RowSource =
+  { kind: 'clean' } | { kind: 'corrupt'; corruption: CorruptionName; severity: number } | { kind: 'ood'; ood: OodKind };
 
 export interface StreamEvent {
   /** stream position (fraction) */
@@ -86,7 +87,8 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'ood-gradual',
-    description: 'a growing share of out-of-domain images (synthetic shapes, inverted, shifted) ramps 0 -> 50% and back; scored against the base',
+    description:
+      'a growing share of out-of-domain images (synthetic shapes, inverted, shifted) ramps 0 -> 50% and back; scored against the base',
     rows: 60_000,
     phaseAt: leveled(OOD_SCHEDULE),
     row(f, rand) {
@@ -97,7 +99,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'prior-shift',
-    description: 'class prior moves from the test set\'s (40% hard classes) to 90% T-shirt/Pullover/Coat/Shirt and back; images clean',
+    description: "class prior moves from the test set's (40% hard classes) to 90% T-shirt/Pullover/Coat/Shirt and back; images clean",
     rows: 60_000,
     phaseAt: leveled(PRIOR_SCHEDULE),
     row(f, rand) {

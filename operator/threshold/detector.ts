@@ -50,7 +50,6 @@ export interface DetectorState {
   runs: Record<ChangeStatistic, number>;
 }
 
-
 export interface ChangeAlarm {
   statistic: ChangeStatistic;
   /** worse: more disagreement or more low-confidence rows; better: less */
@@ -80,7 +79,8 @@ export function initialDetectorState(): DetectorState {
 
 /** CUSUM threshold for a target false-alarm rate per interval over `statistics` CUSUMs: ln(m / α). */
 export function cusumThreshold(falseAlarmRate: number, statistics = SIGNALS.length * DEFAULT_ODDS_RATIOS.length): number {
-  if (!(falseAlarmRate > 0 && falseAlarmRate < 1)) throw new RangeError(`cusumThreshold: falseAlarmRate must be in (0, 1), got ${falseAlarmRate}`);
+  if (!(falseAlarmRate > 0 && falseAlarmRate < 1))
+    throw new RangeError(`cusumThreshold: falseAlarmRate must be in (0, 1), got ${falseAlarmRate}`);
   return Math.log(statistics / falseAlarmRate);
 }
 
@@ -153,7 +153,8 @@ export function detectChange(input: DetectorInput): DetectorResult {
   const { reference: ref, interval: cur, threshold: t, options } = input;
   const ratios = options.oddsRatios ?? DEFAULT_ODDS_RATIOS;
   const edges = options.edges ?? CONFIDENCE_BUCKETS;
-  if (ratios.length === 0 || !ratios.every((r) => r > 1 && Number.isFinite(r))) throw new RangeError(`detectChange: oddsRatios must be finite numbers > 1, got ${JSON.stringify(ratios)}`);
+  if (ratios.length === 0 || !ratios.every((r) => r > 1 && Number.isFinite(r)))
+    throw new RangeError(`detectChange: oddsRatios must be finite numbers > 1, got ${JSON.stringify(ratios)}`);
   const h = cusumThreshold(options.falseAlarmRate, SIGNALS.length * ratios.length);
   const increments: Record<ChangeStatistic, number> = {};
   const hold = (why: string): DetectorResult => ({ state: input.state, increments, threshold: h, undecided: why });
@@ -217,7 +218,13 @@ export function detectChange(input: DetectorInput): DetectorResult {
     sums[k] = Math.max(0, (input.state.sums[k] ?? 0) + increments[k]);
     runs[k] = sums[k] > 0 ? (input.state.runs[k] ?? 0) + 1 : 0;
     if (sums[k] >= h && (!fired || sums[k] / h > fired.value / fired.threshold)) {
-      fired = { statistic: k, direction: k.includes('Up') ? 'worse' : 'better', value: sums[k], threshold: h, sinceIntervals: Math.max(1, runs[k]) };
+      fired = {
+        statistic: k,
+        direction: k.includes('Up') ? 'worse' : 'better',
+        value: sums[k],
+        threshold: h,
+        sinceIntervals: Math.max(1, runs[k]),
+      };
     }
   }
   if (fired) return { state: initialDetectorState(), fired, increments, threshold: h };

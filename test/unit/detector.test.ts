@@ -3,11 +3,27 @@ import { describe, expect, it } from 'vitest';
 import { bucketIndex } from '../../core/cascade/buckets.js';
 import { seededRandom } from '../../core/random.js';
 import { type RouterCounters, addInto, zeroCounters } from '../../operator/telemetry/counters.js';
-import { type DetectorState, bernoulliLlr, cusumThreshold, detectChange, disagreementGroups, initialDetectorState, shiftOdds } from '../../operator/threshold/detector.js';
+import {
+  type DetectorState,
+  bernoulliLlr,
+  cusumThreshold,
+  detectChange,
+  disagreementGroups,
+  initialDetectorState,
+  shiftOdds,
+} from '../../operator/threshold/detector.js';
 
 // confidence points and their share of rows; disagreement with the base by confidence
 const MASS: [number, number][] = [
-  [0.9999, 0.35], [0.999, 0.15], [0.99, 0.1], [0.97, 0.08], [0.93, 0.08], [0.88, 0.07], [0.8, 0.07], [0.65, 0.05], [0.45, 0.05],
+  [0.9999, 0.35],
+  [0.999, 0.15],
+  [0.99, 0.1],
+  [0.97, 0.08],
+  [0.93, 0.08],
+  [0.88, 0.07],
+  [0.8, 0.07],
+  [0.65, 0.05],
+  [0.45, 0.05],
 ];
 const cleanDis = (c: number) => (c >= 0.99 ? 0.005 : c >= 0.9 ? 0.04 : c >= 0.7 ? 0.15 : 0.4);
 
@@ -90,7 +106,13 @@ describe('change detector', () => {
 
   it('fires for the better when the drift ends (the return to clean)', () => {
     const rand = seededRandom(13);
-    const hard: [number, number][] = [[0.99, 0.3], [0.93, 0.1], [0.8, 0.3], [0.65, 0.15], [0.45, 0.15]];
+    const hard: [number, number][] = [
+      [0.99, 0.3],
+      [0.93, 0.1],
+      [0.8, 0.3],
+      [0.65, 0.15],
+      [0.45, 0.15],
+    ];
     const fired = run((i) => interval(rand, 500, 0.9, 0.02, cleanDis, i < 30 ? hard : MASS), 36);
     const back = fired.find((f) => f.i >= 30);
     expect(back).toMatchObject({ direction: 'better' });
@@ -108,7 +130,9 @@ describe('change detector', () => {
     const r = detectChange({ reference: cur, interval: bad, threshold: 0.9, state, options: { falseAlarmRate: 0.01 } });
     expect(r.undecided).toMatch(/invalid count/);
     expect(r.state).toBe(state);
-    expect(detectChange({ reference: cur, interval: cur, threshold: NaN, state, options: { falseAlarmRate: 0.01 } }).undecided).toMatch(/threshold/);
+    expect(detectChange({ reference: cur, interval: cur, threshold: NaN, state, options: { falseAlarmRate: 0.01 } }).undecided).toMatch(
+      /threshold/,
+    );
   });
 
   it('pools the reference into confidence groups with at least 5 observed rows of each outcome', () => {

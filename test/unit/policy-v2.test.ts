@@ -24,8 +24,19 @@ const SPEC: PolicySpec = {
   strata: 1,
 };
 const MASS: ConfidenceMass = [
-  [0.9999, 0.3], [0.999, 0.15], [0.995, 0.1], [0.985, 0.05], [0.97, 0.06], [0.95, 0.06], [0.92, 0.06],
-  [0.89, 0.05], [0.85, 0.05], [0.78, 0.04], [0.68, 0.03], [0.55, 0.03], [0.35, 0.02],
+  [0.9999, 0.3],
+  [0.999, 0.15],
+  [0.995, 0.1],
+  [0.985, 0.05],
+  [0.97, 0.06],
+  [0.95, 0.06],
+  [0.92, 0.06],
+  [0.89, 0.05],
+  [0.85, 0.05],
+  [0.78, 0.04],
+  [0.68, 0.03],
+  [0.55, 0.03],
+  [0.35, 0.02],
 ];
 const clean = (c: number) => (c >= 0.99 ? 0.002 : c >= 0.9 ? 0.05 : 0.3);
 function live(t: number, a: number, rows: number, dis: (c: number) => number = clean): PolicyWindow {
@@ -41,14 +52,19 @@ const worse: ChangeAlarm = { statistic: 'disagreeUp x2', direction: 'worse', val
 const better: ChangeAlarm = { ...worse, statistic: 'escalateDown x2', direction: 'better' };
 
 describe('dead band', () => {
-  it('is the width of the bound\'s sampling term: 0 when the loss is fully observed, shrinking with audits', () => {
+  it("is the width of the bound's sampling term: 0 when the loss is fully observed, shrinking with audits", () => {
     // t = 1: every row escalated, disagreement observed exactly; the margin is the binomial width of those rows
     const exact = live(1, 0, 20_000);
     const b = lossUpperBound(exact.counters, 0.9, { delta: 0.05, strata: 1 });
     const d = Math.round(b.exactPart * exact.rows);
-    expect(deadBandMargin(b, exact.rows, 0.05)).toBeCloseTo((b.escalatedRows * clopperPearsonUpper(d, b.escalatedRows, 0.05) - d) / exact.rows, 12);
+    expect(deadBandMargin(b, exact.rows, 0.05)).toBeCloseTo(
+      (b.escalatedRows * clopperPearsonUpper(d, b.escalatedRows, 0.05) - d) / exact.rows,
+      12,
+    );
     const exact4 = live(1, 0, 80_000);
-    expect(deadBandMargin(lossUpperBound(exact4.counters, 0.9, { delta: 0.05, strata: 1 }), exact4.rows)).toBeLessThan(deadBandMargin(b, exact.rows));
+    expect(deadBandMargin(lossUpperBound(exact4.counters, 0.9, { delta: 0.05, strata: 1 }), exact4.rows)).toBeLessThan(
+      deadBandMargin(b, exact.rows),
+    );
     const few = live(0.5, 0.02, 20_000);
     const many = live(0.5, 0.2, 20_000);
     const m1 = deadBandMargin(lossUpperBound(few.counters, 0.9, { delta: 0.05, strata: 1 }), few.rows);
@@ -136,7 +152,9 @@ describe('warm start from the offline calibration', () => {
   it('raises the audit rate to the ceiling while the detector is half-way to an alarm for the worse', () => {
     const cal = calibrationCounters(calibration(20_000)).prior!;
     const w = live(0.95, 0.1, 8000);
-    expect(decide({ window: w, current: 0.95, spec: SPEC, prior: cal, currentAuditRate: 0.1, suspicion: 0.4 }).auditRate).toBe(SPEC.auditRate.min);
+    expect(decide({ window: w, current: 0.95, spec: SPEC, prior: cal, currentAuditRate: 0.1, suspicion: 0.4 }).auditRate).toBe(
+      SPEC.auditRate.min,
+    );
     const d = decide({ window: w, current: 0.95, spec: SPEC, prior: cal, currentAuditRate: 0.1, suspicion: 0.6 });
     expect(d.auditRate).toBe(SPEC.auditRate.max);
     expect(d.direction).not.toBe('raise'); // suspicion alone never raises the threshold
@@ -145,7 +163,11 @@ describe('warm start from the offline calibration', () => {
   it('holds on a prior with invalid counts (bad input never moves the threshold)', () => {
     const cal = calibrationCounters(calibration(5000)).prior!;
     cal.auditAgree[3] = NaN;
-    expect(decide({ window: live(0.9, 0.05, 5000), current: 0.9, spec: SPEC, prior: cal })).toMatchObject({ holding: true, reason: 'InvalidTelemetry', changed: false });
+    expect(decide({ window: live(0.9, 0.05, 5000), current: 0.9, spec: SPEC, prior: cal })).toMatchObject({
+      holding: true,
+      reason: 'InvalidTelemetry',
+      changed: false,
+    });
   });
 
   it('parses spec.threshold.calibration, naming the field and the problem', () => {
@@ -156,17 +178,24 @@ describe('warm start from the offline calibration', () => {
     expect(ok.prior?.auditAgree[0]).toBe(9);
     expect(calibrationCounters({ rows: new Array(n - 1).fill(1), disagreements: new Array(n - 1).fill(0) }).prior?.all.length).toBe(n);
     expect(calibrationCounters(undefined)).toEqual({ errors: [] });
-    expect(calibrationCounters({ rows: [1, 2], disagreements: [0, 0] }).errors[0]).toMatch(/spec\.threshold\.calibration\.rows: has 2 entries, expected 35/);
-    expect(calibrationCounters({ rows: new Array(n).fill(1), disagreements: new Array(n).fill(2) }).errors[0]).toMatch(/disagreements\[0\]: 2 exceeds rows\[0\] = 1/);
-    expect(calibrationCounters({ rows: new Array(n).fill(-1), disagreements: new Array(n).fill(0) }).errors[0]).toMatch(/rows\[0\]: must be an integer >= 0/);
+    expect(calibrationCounters({ rows: [1, 2], disagreements: [0, 0] }).errors[0]).toMatch(
+      /spec\.threshold\.calibration\.rows: has 2 entries, expected 35/,
+    );
+    expect(calibrationCounters({ rows: new Array(n).fill(1), disagreements: new Array(n).fill(2) }).errors[0]).toMatch(
+      /disagreements\[0\]: 2 exceeds rows\[0\] = 1/,
+    );
+    expect(calibrationCounters({ rows: new Array(n).fill(-1), disagreements: new Array(n).fill(0) }).errors[0]).toMatch(
+      /rows\[0\]: must be an integer >= 0/,
+    );
     expect(calibrationCounters({ rows: new Array(n).fill(0), disagreements: new Array(n).fill(0) }).errors[0]).toMatch(/holds no rows/);
     expect(calibrationCounters('x').errors[0]).toMatch(/must be an object/);
-    const mc = (spec: Record<string, unknown>): ModelCascade => ({
-      apiVersion: 'tinysaver.io/v1alpha1',
-      kind: 'ModelCascade',
-      metadata: { name: 'm', namespace: 'n' },
-      spec: { saver: { model: 's' }, base: { model: 'b' }, ...spec },
-    } as ModelCascade);
+    const mc = (spec: Record<string, unknown>): ModelCascade =>
+      ({
+        apiVersion: 'tinysaver.io/v1alpha1',
+        kind: 'ModelCascade',
+        metadata: { name: 'm', namespace: 'n' },
+        spec: { saver: { model: 's' }, base: { model: 'b' }, ...spec },
+      }) as ModelCascade;
     const bad = controlSettings(mc({ threshold: { calibration: { rows: [1], disagreements: [0] } }, control: { falseAlarmRate: 0 } }));
     expect(bad.settings).toBeUndefined();
     expect(bad.errors.join('\n')).toMatch(/spec\.threshold\.calibration\.rows/);

@@ -50,10 +50,14 @@ describe('threshold controller on the work queue', () => {
     expect((await ctl.reconcile(KEY))?.result).toBeDefined();
   });
 
-  it('the operator\'s WorkQueue runs the cycles, one at a time per key, again after RequeueAfter', async () => {
+  it("the operator's WorkQueue runs the cycles, one at a time per key, again after RequeueAfter", async () => {
     const { state, io } = memoryIO(cascadeObject({ ...SPEC, control: { interval: '100ms', window: '1m' } }));
     let cycles = 0;
-    const ctl = new ThresholdController({ io: { ...io, listRouterPods: async (mc) => (cycles++, io.listRouterPods(mc)) }, get: () => state.mc, log: () => undefined });
+    const ctl = new ThresholdController({
+      io: { ...io, listRouterPods: async (mc) => (cycles++, io.listRouterPods(mc)) },
+      get: () => state.mc,
+      log: () => undefined,
+    });
     let inFlight = 0;
     let overlap = false;
     const q: WorkQueue = new WorkQueue(
