@@ -246,6 +246,8 @@ export function withDefaults(spec: ModelCascadeSpec) {
       maxStep: spec.control?.maxStep ?? 0.02,
       minAudits: spec.control?.minAudits ?? 200,
       maxAuditRate: spec.control?.maxAuditRate ?? 0.25,
+      maxWindow: spec.control?.maxWindow ?? '1h',
+      falseAlarmRate: spec.control?.falseAlarmRate ?? 0.01,
     },
     autoscaling: {
       saver: autoscalingDefaults(spec.autoscaling?.saver),

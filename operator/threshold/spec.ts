@@ -9,11 +9,6 @@ import { type RouterCounters, zeroCounters } from '../telemetry/counters.js';
 import { modelKey } from '../telemetry/window.js';
 import { type PolicySpec, validatePolicySpec } from './policy.js';
 
-/** spec.control.falseAlarmRate default: change-detector false alarms per interval on stationary traffic */
-export const DEFAULT_FALSE_ALARM_RATE = 0.01;
-/** spec.control.maxWindow default: longest evidence window while no change is detected */
-export const DEFAULT_MAX_WINDOW = '1h';
-
 /** Operator-wide cap on the audit rate (--max-audit-rate); per cascade the ceiling is spec.control.maxAuditRate. */
 export const MAX_AUDIT_RATE = 1;
 
@@ -107,7 +102,7 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
   const budget = d.budget;
   let intervalMs = 30_000;
   let windowMs = 600_000;
-  let maxWindowMs = parseDuration(DEFAULT_MAX_WINDOW);
+  let maxWindowMs = 3_600_000;
   try {
     intervalMs = parseDuration(control.interval);
   } catch (e) {
@@ -119,11 +114,11 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
     errors.push(`spec.control.window: ${(e as Error).message}`);
   }
   try {
-    if (control.maxWindow !== undefined) maxWindowMs = parseDuration(control.maxWindow);
+    maxWindowMs = parseDuration(control.maxWindow);
   } catch (e) {
     errors.push(`spec.control.maxWindow: ${(e as Error).message}`);
   }
-  const falseAlarmRate = control.falseAlarmRate ?? DEFAULT_FALSE_ALARM_RATE;
+  const falseAlarmRate = control.falseAlarmRate;
   if (!(falseAlarmRate > 0 && falseAlarmRate <= 0.5)) errors.push(`spec.control.falseAlarmRate: must be in (0, 0.5], got ${control.falseAlarmRate}`);
   const cal = calibrationCounters(mc.spec.threshold?.calibration);
   errors.push(...cal.errors);
