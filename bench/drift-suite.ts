@@ -37,7 +37,7 @@ import { cloneCounters, zeroCounters } from '../operator/telemetry/counters.js';
 import type { ScrapeResult } from '../operator/telemetry/scrape.js';
 import { ThresholdController } from '../operator/threshold/controller.js';
 import type { ControllerKube } from '../operator/threshold/kube.js';
-import { PIXELS, corrupt } from './drift/corruptions.js';
+import { PIXELS, corrupt } from '../runtime/drift/corruptions.js';
 import { outOfDomain } from './drift/ood.js';
 import { SCENARIOS, type Scenario } from './drift/scenarios.js';
 

@@ -8,7 +8,7 @@
 //   invert - photometric negative of a test image (white background);
 //   shift  - a test image translated 8 pixels to the right (the garment leaves the frame).
 
-import { PIXELS, SIDE } from './corruptions.js';
+import { PIXELS, SIDE } from '../../runtime/drift/corruptions.js';
 
 export type OodKind = 'shapes' | 'invert' | 'shift';
 export const OOD_KINDS: readonly OodKind[] = ['shapes', 'invert', 'shift'];

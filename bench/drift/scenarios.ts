@@ -4,8 +4,8 @@
 // The original drift bench (bench/drift.ts, corruption ramp/hold/recover through a live router) is kept
 // as it is; `corruption` here is the same schedule, replayed with the in-process router of the suite.
 
-import { DEFAULT_SCHEDULE, type Phase, severityAt } from './schedule.js';
-import { CORRUPTIONS, type CorruptionName } from './corruptions.js';
+import { DEFAULT_SCHEDULE, type Phase, severityAt } from '../../runtime/drift/schedule.js';
+import { CORRUPTIONS, type CorruptionName } from '../../runtime/drift/corruptions.js';
 import { OOD_KINDS, type OodKind } from './ood.js';
 
 export type RowSource =

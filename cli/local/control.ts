@@ -121,8 +121,7 @@ export class LocalControl {
         this.events.push(e);
       },
     };
-    this.controller = new ThresholdController({ io, now: opts.now, log: opts.log ?? (() => undefined) });
-    this.controller.upsert(this.mc);
+    this.controller = new ThresholdController({ io, get: () => this.mc, now: opts.now, log: opts.log ?? (() => undefined) });
   }
 
   /** The ModelCascade as the controller last wrote it (spec + status). */
