@@ -407,7 +407,7 @@ export function decide(input: PolicyInput): Decision {
         } else {
           proposed = chosen.s;
           reason = 'Certified';
-          message = `certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(chosen.s)}, bound ${pct(above.bound)}${useDeadBand ? ` + margin ${pct(deadBandMargin(above, cert.totalRows, spec.delta))}` : ''}`;
+          message = `${state.recovering ? 'after a detected return to clean (no maxStep): ' : ''}certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(chosen.s)}, bound ${pct(above.bound)}${useDeadBand ? ` + margin ${pct(deadBandMargin(above, cert.totalRows, spec.delta))}` : ''}`;
         }
       }
     }
