@@ -105,8 +105,8 @@ describe('the user story on a real single-node cluster', () => {
     }
     note('both cascades Ready after apply', `${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const table = await kubectlOk(['get', '-n', NS, 'mc']);
-    expect(table).toMatch(/NAME\s+THRESHOLD\s+SAVER-SHARE\s+LOSS-BOUND\s+READY\s+MODE\s+AGE/);
-    for (const l of layouts) expect(table).toMatch(new RegExp(`${l.name}\\s+0\\.88\\s+.*True\\s+fixed`));
+    expect(table).toMatch(/NAME\s+THRESHOLD\s+SAVER-SHARE\s+LOSS-BOUND\s+.*READY\s+AGE/);
+    for (const l of layouts) expect(table).toMatch(new RegExp(`${l.name}\\s+0\\.88\\s+.*True\\s`));
     // every container runs the default runtime image set at install time (defect 1)
     const deploys = await kubectlJson(['get', '-n', NS, 'deployments']);
     const images = new Set(deploys.items.flatMap((d: any) => d.spec.template.spec.containers.map((c: any) => c.image)));
@@ -222,14 +222,14 @@ describe('the user story on a real single-node cluster', () => {
     mc.spec.base = { model: 'file:///models/fashion-mnist/base-cnn.onnx', resources: { requests: { cpu: '50m', memory: '64Mi' } } } as typeof mc.spec.base; // provider cuda, gpus 1 (defaults)
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(mc));
     const t0 = Date.now();
-    const degraded = await eventually('Degraded naming the base pod', async () => {
+    // Until the scheduler sees the patched capacity the pod may first be Unschedulable (also named); the
+    // state it settles in is the base container failing without CUDA.
+    const degraded = await eventually('Degraded naming the failing base container', async () => {
       const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
       const c = obj.status?.conditions?.find((x: any) => x.type === 'Degraded');
-      return c?.status === 'True' && /pod fashion-gpu-base-/.test(c.message ?? '') ? c : undefined;
+      return c?.status === 'True' && /pod fashion-gpu-base-\S+ container base: (CrashLoopBackOff|RunContainerError)/.test(c.message ?? '') ? c : undefined;
     }, 600_000, 2000);
-    note('GPU base without GPU: Degraded after apply', `${((Date.now() - t0) / 1000).toFixed(1)} s (${degraded.reason})`);
-    expect(['CrashLoopBackOff', 'Error', 'RunContainerError']).toContain(degraded.reason);
-    expect(degraded.message).toMatch(/container base/);
+    note('GPU base without GPU: Degraded (container failure) after apply', `${((Date.now() - t0) / 1000).toFixed(1)} s (${degraded.reason})`);
     // the saver pod is Ready (the router serves saver-only while the base is unusable) and answers
     await kubectlOk(['rollout', 'status', '-n', NS, `deployment/${name}-saver`, '--timeout=600s']);
     const data = await loadFashionMnist('test');
@@ -243,7 +243,7 @@ describe('the user story on a real single-node cluster', () => {
       client.close();
     }
     await kubectlOk(['delete', '-n', NS, 'mc', name, '--wait=true', '--timeout=300s']);
-    await kubectlOk(['patch', 'node', node, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/status/capacity/nvidia.com~1gpu' }])]);
+    await kubectl(['patch', 'node', node, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/status/capacity/nvidia.com~1gpu' }])]);
   });
 
   it('an image that does not exist: Degraded says ErrImagePull/ImagePullBackOff with the pod named; the operator keeps running', async () => {
@@ -265,7 +265,7 @@ describe('the user story on a real single-node cluster', () => {
 
   it('6. kubectl delete mc: the garbage collector removes every owned object; helm uninstall keeps the CRD', async () => {
     const t0 = Date.now();
-    for (const l of layouts) await kubectlOk(['delete', '-n', NS, 'mc', l.name, '--wait=true', '--timeout=300s']);
+    await kubectlOk(['delete', '-n', NS, 'mc', '--all', '--wait=true', '--timeout=300s']);
     await eventually('owned objects garbage-collected', async () => {
       const left = await kubectlJson(['get', '-n', NS, 'deployments,services,configmaps,replicasets', '-l', 'tinysaver.io/cascade']);
       return left.items.length === 0 ? true : undefined;
