@@ -13,7 +13,7 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['vitest.config.ts'] },
+        projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.cluster.config.ts'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
