@@ -15,14 +15,30 @@ import { percentile, replayDataset, type RunStats } from '../runtime/replay/repl
 import { formatTable } from '../core/text/table.js';
 import { freePort } from '../test/e2e/harness/free-port.js';
 import { REPO_ROOT } from '../test/e2e/harness/assets.js';
-import { CHART_DIR, CLUSTER_DIR, OPERATOR_IMAGE, RUNTIME_IMAGE, eventually, helm, kubectl, kubectlJson, kubectlOk, script, serviceUrl } from '../test/cluster/harness.js';
+import {
+  CHART_DIR,
+  CLUSTER_DIR,
+  OPERATOR_IMAGE,
+  RUNTIME_IMAGE,
+  eventually,
+  helm,
+  kubectl,
+  kubectlJson,
+  kubectlOk,
+  script,
+  serviceUrl,
+} from '../test/cluster/harness.js';
 import { benchFlags } from './flags.js';
 
-const flags = benchFlags('node dist/bench/cluster.js [flags]', 'Cascade on a real single-node cluster: Service vs local up latency, threshold propagation, bring-up, memory.', {
-  samples: { kind: 'int', min: 100, default: 2000, help: 'test images per latency run' },
-  changes: { kind: 'int', min: 1, default: 10, help: 'threshold changes timed for propagation' },
-  'bring-up': { kind: 'boolean', default: false, help: 'also time a warm tear-down + bring-up (binaries and images cached)' },
-});
+const flags = benchFlags(
+  'node dist/bench/cluster.js [flags]',
+  'Cascade on a real single-node cluster: Service vs local up latency, threshold propagation, bring-up, memory.',
+  {
+    samples: { kind: 'int', min: 100, default: 2000, help: 'test images per latency run' },
+    changes: { kind: 'int', min: 1, default: 10, help: 'threshold changes timed for propagation' },
+    'bring-up': { kind: 'boolean', default: false, help: 'also time a warm tear-down + bring-up (binaries and images cached)' },
+  },
+);
 
 const NS = 'bench';
 const THRESHOLD = 0.88;
@@ -54,8 +70,23 @@ async function ensureCluster(): Promise<boolean> {
   await script('scripts/cluster/images.sh');
   if ((await kubectl(['get', 'deployment', '-n', 'tinysaver-system', 'tinysaver-tinysaver-operator'])).code !== 0) {
     const [repo, tag] = OPERATOR_IMAGE.split(':');
-    const r = await helm(['install', 'tinysaver', CHART_DIR, '-n', 'tinysaver-system', '--create-namespace', '--wait', '--timeout', '600s',
-      '--set', `image.repository=${repo}`, '--set', `image.tag=${tag}`, '--set', `operator.defaultRuntimeImage=${RUNTIME_IMAGE}`]);
+    const r = await helm([
+      'install',
+      'tinysaver',
+      CHART_DIR,
+      '-n',
+      'tinysaver-system',
+      '--create-namespace',
+      '--wait',
+      '--timeout',
+      '600s',
+      '--set',
+      `image.repository=${repo}`,
+      '--set',
+      `image.tag=${tag}`,
+      '--set',
+      `operator.defaultRuntimeImage=${RUNTIME_IMAGE}`,
+    ]);
     if (r.code !== 0) throw new Error(`helm install: ${r.stderr}`);
   }
   if ((await kubectl(['get', 'namespace', NS])).code !== 0) await kubectlOk(['create', 'namespace', NS]);
@@ -66,7 +97,18 @@ async function ensureCluster(): Promise<boolean> {
 
 async function localUp<T>(viaHttp: boolean, fn: (url: string) => Promise<T>): Promise<T> {
   const [port, saverPort, basePort] = [await freePort(), await freePort(), await freePort()];
-  const args = ['bin/tinysaver.js', 'up', '--port', String(port), '--saver-port', String(saverPort), '--base-port', String(basePort), '--threshold', String(THRESHOLD)];
+  const args = [
+    'bin/tinysaver.js',
+    'up',
+    '--port',
+    String(port),
+    '--saver-port',
+    String(saverPort),
+    '--base-port',
+    String(basePort),
+    '--threshold',
+    String(THRESHOLD),
+  ];
   if (viaHttp) args.push('--saver-via-http');
   const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
@@ -87,7 +129,14 @@ async function latencyTable(samples: number): Promise<string> {
   const rows: string[][] = [];
   const row = (layout: string, where: string, c: number, s: RunStats) => {
     const l = [...s.latenciesMs].sort((a, b) => a - b);
-    rows.push([layout, where, String(c), percentile(l, 50).toFixed(2), percentile(l, 99).toFixed(2), (s.samples / s.wallSeconds).toFixed(0)]);
+    rows.push([
+      layout,
+      where,
+      String(c),
+      percentile(l, 50).toFixed(2),
+      percentile(l, 99).toFixed(2),
+      (s.samples / s.wallSeconds).toFixed(0),
+    ]);
     return percentile(l, 50);
   };
   const overhead: string[][] = [];
@@ -97,15 +146,22 @@ async function latencyTable(samples: number): Promise<string> {
       const opts = { batchSize: 1, concurrency: c, timeoutMs: 30_000 };
       await replayDataset({ url: svc, model: 'cascade' }, { ...data, count: Math.min(200, samples) }, opts); // warm-up
       const p50svc = row(l.mode, 'Service (pods)', c, await replayDataset({ url: svc, model: 'cascade' }, data, opts));
-      const p50loc = row(l.mode, 'local up', c, await localUp(l.viaHttp, async (url) => {
-        await replayDataset({ url, model: 'cascade' }, { ...data, count: Math.min(200, samples) }, opts);
-        return replayDataset({ url, model: 'cascade' }, data, opts);
-      }));
+      const p50loc = row(
+        l.mode,
+        'local up',
+        c,
+        await localUp(l.viaHttp, async (url) => {
+          await replayDataset({ url, model: 'cascade' }, { ...data, count: Math.min(200, samples) }, opts);
+          return replayDataset({ url, model: 'cascade' }, data, opts);
+        }),
+      );
       overhead.push([l.mode, String(c), (p50svc - p50loc).toFixed(2)]);
     }
   }
-  return `${formatTable(['layout', 'endpoint', 'concurrency', 'p50 ms', 'p99 ms', 'rows/s'], rows, (i) => i < 2)}\n\n` +
-    `pod networking + kube-proxy per request (p50 Service - p50 local):\n${formatTable(['layout', 'concurrency', 'ms'], overhead)}`;
+  return (
+    `${formatTable(['layout', 'endpoint', 'concurrency', 'p50 ms', 'p99 ms', 'rows/s'], rows, (i) => i < 2)}\n\n` +
+    `pod networking + kube-proxy per request (p50 Service - p50 local):\n${formatTable(['layout', 'concurrency', 'ms'], overhead)}`
+  );
 }
 
 async function routerThreshold(url: string): Promise<number> {
@@ -123,7 +179,12 @@ async function propagationTable(changes: number): Promise<string> {
     const t = i % 2 === 0 ? 0.8 + 0.001 * i : THRESHOLD;
     const t0 = Date.now();
     await kubectlOk(['patch', '-n', NS, 'mc', name, '--type', 'merge', '-p', JSON.stringify({ spec: { threshold: { initial: t } } })]);
-    await eventually('status.threshold', async () => (await kubectlJson(['get', '-n', NS, 'mc', name])).status?.threshold === t, 300_000, 200);
+    await eventually(
+      'status.threshold',
+      async () => (await kubectlJson(['get', '-n', NS, 'mc', name])).status?.threshold === t,
+      300_000,
+      200,
+    );
     const t1 = Date.now();
     await eventually('router threshold', async () => (await routerThreshold(url)) === t, 600_000, 250);
     const t2 = Date.now();
@@ -132,10 +193,13 @@ async function propagationTable(changes: number): Promise<string> {
     process.stderr.write(`change ${i + 1}/${changes}: status ${sec(t1 - t0)}, router ${sec(t2 - t1)}\n`);
   }
   const s = (v: number[]) => [...v].sort((a, b) => a - b);
-  return formatTable(['step', 'p50', 'max'], [
-    ['spec patch -> status.threshold', sec(percentile(s(toStatus), 50)), sec(Math.max(...toStatus))],
-    ['status -> router uses it (ConfigMap volume)', sec(percentile(s(toRouter), 50)), sec(Math.max(...toRouter))],
-  ]);
+  return formatTable(
+    ['step', 'p50', 'max'],
+    [
+      ['spec patch -> status.threshold', sec(percentile(s(toStatus), 50)), sec(Math.max(...toStatus))],
+      ['status -> router uses it (ConfigMap volume)', sec(percentile(s(toRouter), 50)), sec(Math.max(...toRouter))],
+    ],
+  );
 }
 
 function rssMiB(pid: string): number {
@@ -182,11 +246,14 @@ async function bringUpTable(): Promise<string> {
   await script('scripts/cluster/images.sh');
   const t2 = Date.now();
   const timings = readFileSync(join(CLUSTER_DIR, 'timings'), 'utf8').trim();
-  return formatTable(['warm step (binaries, base image cached)', 'time'], [
-    ['scripts/cluster/up.sh (node Ready)', sec(t1 - t0)],
-    ['scripts/cluster/images.sh (build from docker/ + import)', sec(t2 - t1)],
-    ['up.sh breakdown', timings],
-  ]);
+  return formatTable(
+    ['warm step (binaries, base image cached)', 'time'],
+    [
+      ['scripts/cluster/up.sh (node Ready)', sec(t1 - t0)],
+      ['scripts/cluster/images.sh (build from docker/ + import)', sec(t2 - t1)],
+      ['up.sh breakdown', timings],
+    ],
+  );
 }
 
 const broughtUp = await ensureCluster();

@@ -56,24 +56,50 @@ const FLAGS = {
   max: { type: 'string', default: '1', help: 'highest threshold' },
   'max-step': { type: 'string', default: '0.02', help: 'largest downward move per interval' },
   'min-audits': { type: 'string', default: '200', help: 'fewest audits above a lower threshold before lowering' },
-  'audit-rate': { type: 'string', default: '0.05', help: 'router audit rate floor (spec.router.auditRate); the controller may raise it up to --audit-max' },
+  'audit-rate': {
+    type: 'string',
+    default: '0.05',
+    help: 'router audit rate floor (spec.router.auditRate); the controller may raise it up to --audit-max',
+  },
   'audit-max': { type: 'string', default: '0.25', help: 'highest audit rate the controller may ask for (spec.control.maxAuditRate)' },
-  'audit-plan': { type: 'string', default: 'cost', help: 'audit-rate sizing: cost (cheapest certifiable operating point) or current (certify the current threshold; the earlier rule)' },
-  strata: { type: 'string', default: String(DEFAULT_STRATA), help: 'strata of the certification bound (the controller\'s default; certify.ts allows any)' },
+  'audit-plan': {
+    type: 'string',
+    default: 'cost',
+    help: 'audit-rate sizing: cost (cheapest certifiable operating point) or current (certify the current threshold; the earlier rule)',
+  },
+  strata: {
+    type: 'string',
+    default: String(DEFAULT_STRATA),
+    help: "strata of the certification bound (the controller's default; certify.ts allows any)",
+  },
   severity: { type: 'string', default: '1', help: 'scale of the corruption severity at the peak of the schedule (0..1)' },
   saver: { type: 'string', default: 'models/zoo/saver-tinycnn.onnx', help: 'saver ONNX model' },
   base: { type: 'string', default: 'models/zoo/base-cnn.onnx', help: 'base ONNX model' },
   seed: { type: 'string', default: '7', help: 'seed of the stream order, corruptions and router audit sampling' },
   out: { type: 'string', default: 'bench/out', help: 'output directory (drift.json, drift.svg, drift.md)' },
-  docs: { type: 'string', default: '', help: 'also copy the SVG (drift.svg) and the markdown tables (drift-run.md; docs/drift.md is the written analysis) into this directory (e.g. docs)' },
-  v1: { type: 'boolean', default: false, help: 'run the v1 controller (no change detector, calibration prior or dead band; window fixed at --window-intervals)' },
-  calibration: { type: 'boolean', default: true, help: 'v2: carry the offline calibration in spec.threshold.calibration (warm start); --no-calibration starts cold' },
+  docs: {
+    type: 'string',
+    default: '',
+    help: 'also copy the SVG (drift.svg) and the markdown tables (drift-run.md; docs/drift.md is the written analysis) into this directory (e.g. docs)',
+  },
+  v1: {
+    type: 'boolean',
+    default: false,
+    help: 'run the v1 controller (no change detector, calibration prior or dead band; window fixed at --window-intervals)',
+  },
+  calibration: {
+    type: 'boolean',
+    default: true,
+    help: 'v2: carry the offline calibration in spec.threshold.calibration (warm start); --no-calibration starts cold',
+  },
   quiet: { type: 'boolean', default: false, help: 'no per-interval log' },
   help: { type: 'boolean', default: false, help: 'show this help' },
 } as const;
 
 function usage(): string {
-  const lines = Object.entries(FLAGS).map(([k, v]) => `  --${k.padEnd(18)} ${v.help}${v.type === 'string' ? ` (default ${v.default})` : ''}`);
+  const lines = Object.entries(FLAGS).map(
+    ([k, v]) => `  --${k.padEnd(18)} ${v.help}${v.type === 'string' ? ` (default ${v.default})` : ''}`,
+  );
   return ['Usage: node dist/bench/drift.js [flags]', '', ...lines].join('\n');
 }
 
@@ -102,7 +128,9 @@ function argmaxRows(scores: Float32Array, n: number, classes: number): Int32Arra
 
 async function macsOf(file: string): Promise<number | undefined> {
   try {
-    const manifest = JSON.parse(await readFile(path.join(path.dirname(file), 'manifest.json'), 'utf8')) as { models?: { file: string; macs: number }[] };
+    const manifest = JSON.parse(await readFile(path.join(path.dirname(file), 'manifest.json'), 'utf8')) as {
+      models?: { file: string; macs: number }[];
+    };
     return manifest.models?.find((m) => m.file === path.basename(file))?.macs;
   } catch {
     return undefined;
@@ -125,7 +153,9 @@ interface BlockScore {
 export async function main(argv: string[]): Promise<number> {
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args: argv, options: FLAGS as never, strict: true, allowNegative: true }) as { values: Record<string, unknown> });
+    ({ values } = parseArgs({ args: argv, options: FLAGS as never, strict: true, allowNegative: true }) as {
+      values: Record<string, unknown>;
+    });
   } catch (e) {
     console.error(`drift: ${(e as Error).message}\n\n${usage()}`);
     return 2;
@@ -156,10 +186,13 @@ export async function main(argv: string[]): Promise<number> {
       auditMax: num(values, 'audit-max', 0, 1),
       auditPlan: String(values['audit-plan']) as 'cost' | 'current',
     };
-    if (cfg.auditPlan !== 'cost' && cfg.auditPlan !== 'current') throw new Error(`--audit-plan: expected cost or current, got ${JSON.stringify(cfg.auditPlan)}`);
+    if (cfg.auditPlan !== 'cost' && cfg.auditPlan !== 'current')
+      throw new Error(`--audit-plan: expected cost or current, got ${JSON.stringify(cfg.auditPlan)}`);
     if (cfg.min > cfg.max) throw new Error(`--min ${cfg.min} > --max ${cfg.max}`);
-    if (cfg.intervalRows % cfg.batch !== 0) throw new Error(`--interval-rows ${cfg.intervalRows} must be a multiple of --batch ${cfg.batch}`);
-    if (cfg.blockRows % cfg.intervalRows !== 0) throw new Error(`--block-rows ${cfg.blockRows} must be a multiple of --interval-rows ${cfg.intervalRows}`);
+    if (cfg.intervalRows % cfg.batch !== 0)
+      throw new Error(`--interval-rows ${cfg.intervalRows} must be a multiple of --batch ${cfg.batch}`);
+    if (cfg.blockRows % cfg.intervalRows !== 0)
+      throw new Error(`--block-rows ${cfg.blockRows} must be a multiple of --interval-rows ${cfg.intervalRows}`);
   } catch (e) {
     console.error(`drift: ${(e as Error).message}`);
     return 2;
@@ -231,7 +264,9 @@ export async function main(argv: string[]): Promise<number> {
         min: cfg.min,
         max: cfg.max,
         mode: 'adaptive',
-        ...(values.calibration && !values.v1 ? { calibration: { rows: calCounts.all.slice(), disagreements: calCounts.auditDisagree.slice() } } : {}),
+        ...(values.calibration && !values.v1
+          ? { calibration: { rows: calCounts.all.slice(), disagreements: calCounts.auditDisagree.slice() } }
+          : {}),
       },
       budget: { maxAccuracyLoss: cfg.epsilon, confidence: cfg.confidence },
       control: {
@@ -253,7 +288,11 @@ export async function main(argv: string[]): Promise<number> {
       },
     ],
     applyStatus: async (obj, status) => {
-      mc = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(Number(obj.metadata.resourceVersion) + 1) }, status: { ...obj.status, ...status } };
+      mc = {
+        ...obj,
+        metadata: { ...obj.metadata, resourceVersion: String(Number(obj.metadata.resourceVersion) + 1) },
+        status: { ...obj.status, ...status },
+      };
       return mc;
     },
     applyRouterConfig: async () => {},
@@ -282,7 +321,15 @@ export async function main(argv: string[]): Promise<number> {
   const severity = new Float32Array(R);
   const phase: string[] = new Array(R);
   const intervalAudits: number[] = [];
-  const intervalTrace: { row: number; threshold: number; auditRate: number; bound: number; share: number; reason: string; audits: number }[] = [];
+  const intervalTrace: {
+    row: number;
+    threshold: number;
+    auditRate: number;
+    bound: number;
+    share: number;
+    reason: string;
+    audits: number;
+  }[] = [];
   let confMismatch = 0;
   let fallbackRows = 0;
   const rand = seededRandom(cfg.seed);
@@ -317,7 +364,9 @@ export async function main(argv: string[]): Promise<number> {
     const [sl, bl] = [await logits(saverOffline, inputName, images, n), await logits(baseOffline, inputName, images, n)];
     const sc = rowConfidence(sl, n, 10);
     const bt = argmaxRows(bl, n, 10);
-    const res = await client.infer('cascade', { inputs: [{ name: inputName, datatype: 'FP32', shape: [n, 1, 28, 28], data: Float32Array.from(images) }] });
+    const res = await client.infer('cascade', {
+      inputs: [{ name: inputName, datatype: 'FP32', shape: [n, 1, 28, 28], data: Float32Array.from(images) }],
+    });
     const routes = parseRoutes(res.parameters);
     const rconf = parseConfidence(res.parameters);
     const out = argmaxRows(res.outputs[0].data as Float32Array, n, 10);
@@ -341,7 +390,15 @@ export async function main(argv: string[]): Promise<number> {
       intervalAudits.push(audits);
       const nextT = effectiveThreshold(mc);
       const nextA = effectiveAuditRate(mc);
-      intervalTrace.push({ row: done, threshold: nextT, auditRate: nextA, bound: cyc.decision.bound, share: cyc.decision.share, reason: cyc.decision.reason, audits });
+      intervalTrace.push({
+        row: done,
+        threshold: nextT,
+        auditRate: nextA,
+        bound: cyc.decision.bound,
+        share: cyc.decision.share,
+        reason: cyc.decision.reason,
+        audits,
+      });
       if (nextT !== currentThreshold || nextA !== currentAuditRate) {
         // what the kubelet does with the ConfigMap in a cluster: the routers' mounted file changes
         await writeFile(thresholdFile, thresholdFileContent(mc));
@@ -448,7 +505,14 @@ export async function main(argv: string[]): Promise<number> {
     const xs = blocks.map(pick);
     const within = xs.filter((x) => x.loss <= cfg.epsilon + 1e-12).length;
     const mean = (f: (x: { loss: number; share: number; cost: number }) => number) => xs.reduce((a, x) => a + f(x), 0) / xs.length;
-    return { within, windows: xs.length, meanLoss: mean((x) => x.loss), maxLoss: Math.max(...xs.map((x) => x.loss)), meanShare: mean((x) => x.share), meanCost: mean((x) => x.cost) };
+    return {
+      within,
+      windows: xs.length,
+      meanLoss: mean((x) => x.loss),
+      maxLoss: Math.max(...xs.map((x) => x.loss)),
+      meanShare: mean((x) => x.share),
+      meanCost: mean((x) => x.cost),
+    };
   };
   const sum = {
     fixed: summarize((b) => b.fixed),
@@ -559,7 +623,22 @@ export async function main(argv: string[]): Promise<number> {
   await writeFile(path.join(outDir, 'drift.md'), md);
   await writeFile(
     path.join(outDir, 'drift.json'),
-    JSON.stringify({ config: cfg, tFixed, fixedCertification: fixedCert.reason, summary: sum, changes, events, blocks, intervals: intervalTrace, confMismatch, fallbackRows }, null, 1),
+    JSON.stringify(
+      {
+        config: cfg,
+        tFixed,
+        fixedCertification: fixedCert.reason,
+        summary: sum,
+        changes,
+        events,
+        blocks,
+        intervals: intervalTrace,
+        confMismatch,
+        fallbackRows,
+      },
+      null,
+      1,
+    ),
   );
   if (values.docs) {
     const docs = String(values.docs);

@@ -81,7 +81,10 @@ const PROTOCOLS: readonly Protocol[] = ['REST JSON', 'REST binary', 'gRPC'];
 
 async function restCell(url: URL, model: string, batch: number, c: number, binary: boolean): Promise<Cell> {
   const data = images(batch);
-  const enc = encodeInferRequest({ inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28], data }] }, { binaryInputs: binary, binaryOutputs: binary });
+  const enc = encodeInferRequest(
+    { inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28], data }] },
+    { binaryInputs: binary, binaryOutputs: binary },
+  );
   const bytes = httpRequestBytes(url.hostname, Number(url.port), `/v2/models/${model}/infer`, enc.headers, enc.body);
   const conns = await Promise.all(Array.from({ length: c }, () => LeanConnection.open(url.hostname, Number(url.port), bytes)));
   try {
@@ -119,14 +122,35 @@ async function grpcCell(ghz: string, dir: string, address: string, model: string
   const data = images(batch);
   const raw = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
   const file = path.join(dir, `req-${model}-${batch}.json`);
-  writeFileSync(file, JSON.stringify({ model_name: model, inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28] }], raw_input_contents: [raw] }));
-  const common = ['--insecure', '--proto', PROTO_PATH, '--import-paths', path.dirname(PROTO_PATH), '--call', 'inference.GRPCInferenceService.ModelInfer', '-D', file, '-c', String(c), address];
+  writeFileSync(
+    file,
+    JSON.stringify({
+      model_name: model,
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [batch, 1, 28, 28] }],
+      raw_input_contents: [raw],
+    }),
+  );
+  const common = [
+    '--insecure',
+    '--proto',
+    PROTO_PATH,
+    '--import-paths',
+    path.dirname(PROTO_PATH),
+    '--call',
+    'inference.GRPCInferenceService.ModelInfer',
+    '-D',
+    file,
+    '-c',
+    String(c),
+    address,
+  ];
   await run(ghz, [...common.slice(0, -1), '-n', String(20 * c), address], { maxBuffer: 64 << 20 }); // warm-up
   const { stdout } = await run(ghz, ['-O', 'json', '-z', `${Math.round(seconds * 1000)}ms`, ...common], { maxBuffer: 64 << 20 });
   const r = JSON.parse(stdout) as GhzReport;
   const ok = r.statusCodeDistribution?.OK ?? 0;
   // With -z, the calls still in flight when the time is up are cut (at most c); any other failure counts.
-  if (ok === 0 || r.count - ok > c) throw new Error(`ghz: calls failed: ${JSON.stringify(r.errorDistribution ?? r.statusCodeDistribution)}`);
+  if (ok === 0 || r.count - ok > c)
+    throw new Error(`ghz: calls failed: ${JSON.stringify(r.errorDistribution ?? r.statusCodeDistribution)}`);
   const at = (p: number) => (r.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
   return { rowsPerSecond: (ok * batch) / (r.total / 1e9), p50: at(50), p99: at(99) };
 }
@@ -137,13 +161,59 @@ async function main(): Promise<void> {
   const { stdout } = await run('bash', [BUILD_TOOLS, 'ghz'], { maxBuffer: 16 << 20 });
   const ghz = stdout.trim().split('\n').pop()!;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tinysaver-grpc-bench-'));
-  const saver = await spawnServer(['serve-model', '--model', zooModelPath(flags.saver as string), '--name', 'saver', '--port', '0', '--grpc-port', '0', '--max-queue-delay-ms', '0', '--inference-thread', 'main', '--intra-op-threads', '1']);
-  const base = await spawnServer(['serve-model', '--model', zooModelPath(flags.base as string), '--name', 'base', '--port', '0', '--grpc-port', '0', '--intra-op-threads', '1']);
-  const router = await spawnServer([
-    'route', '--port', '0', '--grpc-port', '0', '--saver-onnx', zooModelPath(flags.saver as string), '--saver-model', 'saver',
-    '--base-url', base.http.origin, '--base-model', 'base', '--threshold', '0', '--audit-rate', '0',
+  const saver = await spawnServer([
+    'serve-model',
+    '--model',
+    zooModelPath(flags.saver as string),
+    '--name',
+    'saver',
+    '--port',
+    '0',
+    '--grpc-port',
+    '0',
+    '--max-queue-delay-ms',
+    '0',
+    '--inference-thread',
+    'main',
+    '--intra-op-threads',
+    '1',
   ]);
-  const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  const base = await spawnServer([
+    'serve-model',
+    '--model',
+    zooModelPath(flags.base as string),
+    '--name',
+    'base',
+    '--port',
+    '0',
+    '--grpc-port',
+    '0',
+    '--intra-op-threads',
+    '1',
+  ]);
+  const router = await spawnServer([
+    'route',
+    '--port',
+    '0',
+    '--grpc-port',
+    '0',
+    '--saver-onnx',
+    zooModelPath(flags.saver as string),
+    '--saver-model',
+    'saver',
+    '--base-url',
+    base.http.origin,
+    '--base-model',
+    'base',
+    '--threshold',
+    '0',
+    '--audit-rate',
+    '0',
+  ]);
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
   console.log(`machine: ${os.availableParallelism()} CPUs, load average ${load} at start; ${seconds} s per cell; saver ${flags.saver}`);
   const targets = [
     { label: 'model server', proc: saver, model: 'saver' },
@@ -157,7 +227,9 @@ async function main(): Promise<void> {
         for (const t of targets) {
           for (const p of PROTOCOLS) {
             const cell =
-              p === 'gRPC' ? await grpcCell(ghz, dir, t.proc.grpc, t.model, b, c) : await restCell(t.proc.http, t.model, b, c, p === 'REST binary');
+              p === 'gRPC'
+                ? await grpcCell(ghz, dir, t.proc.grpc, t.model, b, c)
+                : await restCell(t.proc.http, t.model, b, c, p === 'REST binary');
             results.set(key(t.label, p, b, c), cell);
           }
         }
@@ -178,7 +250,9 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`\nThroughput and latency\n${formatTable(['target', 'protocol', 'batch', 'conc', 'rows/s', 'p50 ms', 'p99 ms'], rows, (i) => i < 2)}`);
+  console.log(
+    `\nThroughput and latency\n${formatTable(['target', 'protocol', 'batch', 'conc', 'rows/s', 'p50 ms', 'p99 ms'], rows, (i) => i < 2)}`,
+  );
 
   const over: string[][] = [];
   for (const b of batches) {
@@ -188,7 +262,9 @@ async function main(): Promise<void> {
       if (s && r) over.push([p, String(b), fmt(s.p50, 3), fmt(r.p50, 3), fmt(r.p50 - s.p50, 3)]);
     }
   }
-  console.log(`\nRouter overhead at concurrency 1 (router p50 - model server p50)\n${formatTable(['protocol', 'batch', 'server p50', 'router p50', 'added ms'], over, (i) => i < 1)}`);
+  console.log(
+    `\nRouter overhead at concurrency 1 (router p50 - model server p50)\n${formatTable(['protocol', 'batch', 'server p50', 'router p50', 'added ms'], over, (i) => i < 1)}`,
+  );
 
   const tgt: string[][] = [];
   for (const t of targets) {
@@ -198,8 +274,16 @@ async function main(): Promise<void> {
       if (g && h) tgt.push([t.label, String(c), fmt(g.rowsPerSecond), fmt(h.rowsPerSecond), fmt(g.rowsPerSecond / h.rowsPerSecond, 2)]);
     }
   }
-  if (tgt.length > 0) console.log(`\nTarget: gRPC >= REST binary at batch 32\n${formatTable(['target', 'conc', 'gRPC rows/s', 'binary rows/s', 'ratio'], tgt, (i) => i < 1)}`);
-  console.log(`\nload average at end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  if (tgt.length > 0)
+    console.log(
+      `\nTarget: gRPC >= REST binary at batch 32\n${formatTable(['target', 'conc', 'gRPC rows/s', 'binary rows/s', 'ratio'], tgt, (i) => i < 1)}`,
+    );
+  console.log(
+    `\nload average at end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 main().catch((e) => {

@@ -7,7 +7,13 @@ export class MinimalKube {
   readonly agent: https.Agent;
   private readonly url: URL;
 
-  constructor(server: string, private readonly token: string, private readonly ca: Buffer, maxSockets = 64, private readonly freshAgentPerRequest = false) {
+  constructor(
+    server: string,
+    private readonly token: string,
+    private readonly ca: Buffer,
+    maxSockets = 64,
+    private readonly freshAgentPerRequest = false,
+  ) {
     this.url = new URL(server);
     this.agent = new https.Agent({ keepAlive: true, maxSockets, ca });
   }
@@ -54,11 +60,13 @@ export class MinimalKube {
 export async function pool<T>(tasks: (() => Promise<T>)[], concurrency: number): Promise<T[]> {
   const out: T[] = new Array(tasks.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]!();
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        out[i] = await tasks[i]!();
+      }
+    }),
+  );
   return out;
 }

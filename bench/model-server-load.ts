@@ -17,7 +17,12 @@ export interface Reply {
 /** The full request (head + body) as bytes. */
 export function httpRequestBytes(host: string, port: number, path: string, headers: Record<string, string>, body: Buffer): Buffer {
   const others = Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'content-length');
-  const lines = [`POST ${path} HTTP/1.1`, `Host: ${host}:${port}`, ...others.map(([k, v]) => `${k}: ${v}`), `Content-Length: ${body.length}`];
+  const lines = [
+    `POST ${path} HTTP/1.1`,
+    `Host: ${host}:${port}`,
+    ...others.map(([k, v]) => `${k}: ${v}`),
+    `Content-Length: ${body.length}`,
+  ];
   return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]);
 }
 

@@ -45,7 +45,17 @@ function nodeCommand(cpus: string, args: string[]): [string, string[]] {
 }
 
 async function rawThroughput(modelPath: string, batch: number, seconds: number, threads: number, cpus: string): Promise<number> {
-  const [cmd, args] = nodeCommand(cpus, [RAW, '--model', modelPath, '--batch', String(batch), '--seconds', String(seconds), '--intra-op-threads', String(threads)]);
+  const [cmd, args] = nodeCommand(cpus, [
+    RAW,
+    '--model',
+    modelPath,
+    '--batch',
+    String(batch),
+    '--seconds',
+    String(seconds),
+    '--intra-op-threads',
+    String(threads),
+  ]);
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`raw run failed: ${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { rowsPerSecond: number }).rowsPerSecond;
@@ -59,7 +69,19 @@ interface Server {
 }
 
 async function startServer(modelPath: string, batch: number, threads: number, mode: Mode, cpus: string): Promise<Server> {
-  const flags = ['serve-model', '--model', modelPath, '--port', '0', '--grpc-port', '0', '--max-batch-size', String(batch), '--max-queue-delay-ms', '1'];
+  const flags = [
+    'serve-model',
+    '--model',
+    modelPath,
+    '--port',
+    '0',
+    '--grpc-port',
+    '0',
+    '--max-batch-size',
+    String(batch),
+    '--max-queue-delay-ms',
+    '1',
+  ];
   flags.push('--intra-op-threads', String(threads), '--inference-thread', mode);
   const [cmd, args] = nodeCommand(cpus, [BIN, ...flags]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -114,17 +136,21 @@ async function serverThroughput(s: Server, batch: number, seconds: number, concu
 }
 
 async function main(): Promise<void> {
-  const v = benchFlags('node dist/bench/model-server.js [flags]', 'Model server vs raw session.run at equal batch size, per inference-thread mode (prints a table).', {
-    seconds: { kind: 'number', min: 0.1, default: 1, help: 'seconds per measurement' },
-    rounds: { kind: 'int', min: 1, default: 3, help: 'interleaved rounds (the median is reported)' },
-    batches: { kind: 'string', default: '1,8,32,128', help: 'comma-separated batch sizes' },
-    concurrency: { kind: 'int', min: 1, default: 4, help: 'requests in flight (keep-alive connections)' },
-    models: { kind: 'string', help: 'comma-separated bundled models (default: all)' },
-    modes: { kind: 'string', default: 'worker,main', help: 'inference-thread modes to measure, one column each' },
-    'intra-op-threads': { kind: 'int', min: 0, default: 0, help: 'onnxruntime threads, server and raw (0: onnxruntime default)' },
-    'server-cpus': { kind: 'string', default: '', help: 'taskset CPU list for the server and the raw runs (empty: unpinned)' },
-    'client-cpus': { kind: 'string', default: '', help: 'taskset CPU list for this process, the load generator (empty: unpinned)' },
-  });
+  const v = benchFlags(
+    'node dist/bench/model-server.js [flags]',
+    'Model server vs raw session.run at equal batch size, per inference-thread mode (prints a table).',
+    {
+      seconds: { kind: 'number', min: 0.1, default: 1, help: 'seconds per measurement' },
+      rounds: { kind: 'int', min: 1, default: 3, help: 'interleaved rounds (the median is reported)' },
+      batches: { kind: 'string', default: '1,8,32,128', help: 'comma-separated batch sizes' },
+      concurrency: { kind: 'int', min: 1, default: 4, help: 'requests in flight (keep-alive connections)' },
+      models: { kind: 'string', help: 'comma-separated bundled models (default: all)' },
+      modes: { kind: 'string', default: 'worker,main', help: 'inference-thread modes to measure, one column each' },
+      'intra-op-threads': { kind: 'int', min: 0, default: 0, help: 'onnxruntime threads, server and raw (0: onnxruntime default)' },
+      'server-cpus': { kind: 'string', default: '', help: 'taskset CPU list for the server and the raw runs (empty: unpinned)' },
+      'client-cpus': { kind: 'string', default: '', help: 'taskset CPU list for this process, the load generator (empty: unpinned)' },
+    },
+  );
   const seconds = v.seconds as number;
   const rounds = v.rounds as number;
   const threads = v['intra-op-threads'] as number;

@@ -47,17 +47,25 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-const PLURALS: Record<string, string> = { ConfigMap: 'configmaps', Deployment: 'deployments', Service: 'services', HorizontalPodAutoscaler: 'horizontalpodautoscalers' };
+const PLURALS: Record<string, string> = {
+  ConfigMap: 'configmaps',
+  Deployment: 'deployments',
+  Service: 'services',
+  HorizontalPodAutoscaler: 'horizontalpodautoscalers',
+};
 
 function cascadesYaml(count: number, ns: string): string {
-  return Array.from({ length: count }, (_, i) => `apiVersion: tinysaver.io/v1alpha1
+  return Array.from(
+    { length: count },
+    (_, i) => `apiVersion: tinysaver.io/v1alpha1
 kind: ModelCascade
 metadata: {name: c${i}, namespace: ${ns}}
 spec:
   saver: {model: /models/saver.onnx, replicas: 2}
   base: {model: pvc://models/base-${i}.onnx}
   threshold: {initial: 0.9, mode: adaptive}
-`).join('---\n');
+`,
+  ).join('---\n');
 }
 
 interface FloorRow {
@@ -98,22 +106,48 @@ async function floor(cluster: Cluster, count: number, concurrency: number, ns: s
     };
     const query = `?fieldManager=${FIELD_MANAGER}&force=true`;
     const t0 = performance.now();
-    await pool(work.flatMap((w) => w.objects.map((obj) => () => guard(async () => {
-      const path = resourcePath(obj.apiVersion!, PLURALS[obj.kind!]!, ns, obj.metadata!.name);
-      const r = await mk.request('PATCH', `${path}${query}`, obj, 'application/apply-patch+yaml');
-      if (obj.kind === 'Deployment') w.deployments.push(r.body);
-    }))), concurrency);
+    await pool(
+      work.flatMap((w) =>
+        w.objects.map(
+          (obj) => () =>
+            guard(async () => {
+              const path = resourcePath(obj.apiVersion!, PLURALS[obj.kind!]!, ns, obj.metadata!.name);
+              const r = await mk.request('PATCH', `${path}${query}`, obj, 'application/apply-patch+yaml');
+              if (obj.kind === 'Deployment') w.deployments.push(r.body);
+            }),
+        ),
+      ),
+      concurrency,
+    );
     const tObjects = performance.now();
-    await pool(work.map((w) => () => guard(async () => {
-      const mc = w.mc;
-      const body = {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        metadata: { name: mc.metadata.name, namespace: ns, resourceVersion: mc.metadata.resourceVersion },
-        status: { observedGeneration: mc.metadata.generation ?? 1, threshold: effectiveThreshold(mc), conditions: computeConditions({ generation: mc.metadata.generation ?? 1, deployments: w.deployments }).map((c) => ({ ...c, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') })) },
-      };
-      await mk.request('PATCH', `${resourcePath(API_VERSION, PLURAL, ns, mc.metadata.name, 'status')}?fieldManager=${FIELD_MANAGER}&force=true`, body, 'application/apply-patch+yaml');
-    })), concurrency);
+    await pool(
+      work.map(
+        (w) => () =>
+          guard(async () => {
+            const mc = w.mc;
+            const body = {
+              apiVersion: API_VERSION,
+              kind: KIND,
+              metadata: { name: mc.metadata.name, namespace: ns, resourceVersion: mc.metadata.resourceVersion },
+              status: {
+                observedGeneration: mc.metadata.generation ?? 1,
+                threshold: effectiveThreshold(mc),
+                conditions: computeConditions({ generation: mc.metadata.generation ?? 1, deployments: w.deployments }).map((c) => ({
+                  ...c,
+                  lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+                })),
+              },
+            };
+            await mk.request(
+              'PATCH',
+              `${resourcePath(API_VERSION, PLURAL, ns, mc.metadata.name, 'status')}?fieldManager=${FIELD_MANAGER}&force=true`,
+              body,
+              'application/apply-patch+yaml',
+            );
+          }),
+      ),
+      concurrency,
+    );
     const t1 = performance.now();
     return { concurrency, kubectlS, objectsS: (tObjects - t0) / 1000, totalS: (t1 - t0) / 1000, errors };
   } finally {
@@ -122,15 +156,26 @@ async function floor(cluster: Cluster, count: number, concurrency: number, ns: s
 }
 
 async function main(): Promise<void> {
-  const values = benchFlags('node dist/bench/operator-scale.js [flags]', 'Apply many ModelCascades at once against a real kube-apiserver; time to owned objects and status, operator RSS.', {
-    count: { kind: 'string', default: '200', help: 'ModelCascades to apply' },
-    workers: { kind: 'string', default: '4', help: 'operator reconcile workers' },
-    'floor-concurrency': { kind: 'string', default: '16,64', help: 'comma-separated requests in flight for the floor client; empty skips the floor' },
-    'idle-seconds': { kind: 'string', default: '60', help: 'seconds of operator CPU sampled once every cascade is idle' },
-    timeout: { kind: 'string', default: '600', help: 'seconds to wait for every object and status before giving up' },
-  }) as Record<string, string>;
-  const floorConcurrency = values['floor-concurrency']!.split(',').filter((x) => x.trim()).map(Number);
-  if (floorConcurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--floor-concurrency: expected comma-separated positive integers');
+  const values = benchFlags(
+    'node dist/bench/operator-scale.js [flags]',
+    'Apply many ModelCascades at once against a real kube-apiserver; time to owned objects and status, operator RSS.',
+    {
+      count: { kind: 'string', default: '200', help: 'ModelCascades to apply' },
+      workers: { kind: 'string', default: '4', help: 'operator reconcile workers' },
+      'floor-concurrency': {
+        kind: 'string',
+        default: '16,64',
+        help: 'comma-separated requests in flight for the floor client; empty skips the floor',
+      },
+      'idle-seconds': { kind: 'string', default: '60', help: 'seconds of operator CPU sampled once every cascade is idle' },
+      timeout: { kind: 'string', default: '600', help: 'seconds to wait for every object and status before giving up' },
+    },
+  ) as Record<string, string>;
+  const floorConcurrency = values['floor-concurrency']!.split(',')
+    .filter((x) => x.trim())
+    .map(Number);
+  if (floorConcurrency.some((c) => !Number.isInteger(c) || c < 1))
+    throw new Error('--floor-concurrency: expected comma-separated positive integers');
   const idleSeconds = Number(values['idle-seconds']);
   const timeoutS = Number(values.timeout);
   if (!(timeoutS > 0)) throw new Error('--timeout: expected a positive number of seconds');
@@ -146,12 +191,32 @@ async function main(): Promise<void> {
   let op: ReturnType<typeof spawn> | undefined;
   let opLog = '';
   try {
-    for (const args of [['apply', '-f', 'crds/modelcascade.yaml'], ['wait', '--for', 'condition=Established', 'crd/modelcascades.tinysaver.io'], ['create', 'namespace', 'scale']]) {
+    for (const args of [
+      ['apply', '-f', 'crds/modelcascade.yaml'],
+      ['wait', '--for', 'condition=Established', 'crd/modelcascades.tinysaver.io'],
+      ['create', 'namespace', 'scale'],
+    ]) {
       const r = await cluster.kubectl(args);
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     }
-    const proc = spawn(process.execPath, [BIN, 'operator', '--kubeconfig', cluster.kubeconfig, '--lease-namespace', 'default',
-      '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--workers', String(workers)], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(
+      process.execPath,
+      [
+        BIN,
+        'operator',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--lease-namespace',
+        'default',
+        '--metrics-host',
+        '127.0.0.1',
+        '--metrics-port',
+        '0',
+        '--workers',
+        String(workers),
+      ],
+      { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     op = proc;
     proc.stderr!.on('data', (c: Buffer) => (opLog += c.toString()));
     const leadDeadline = Date.now() + 30_000;
@@ -218,12 +283,26 @@ async function main(): Promise<void> {
       ['owned objects', `${5 * count} (2 Deployments, 2 Services, 1 ConfigMap each)`],
       ['operator workers', String(workers)],
       ['kubectl apply returned', `${((tApplied - t0) / 1000).toFixed(2)} s`],
-      ['all owned objects exist', `${((tObjects - t0) / 1000).toFixed(2)} s (${((tObjects - tApplied) / 1000).toFixed(2)} s after kubectl returned)`],
-      ['all statuses written', `${((tStatus - t0) / 1000).toFixed(2)} s (${((tStatus - tApplied) / 1000).toFixed(2)} s after kubectl returned)`],
-      ['reconciles (success / error)', `${m(/tinysaver_operator_reconcile_total\{result="success"\} (\S+)/)} / ${m(/tinysaver_operator_reconcile_total\{result="error"\} (\S+)/) || 0}`],
+      [
+        'all owned objects exist',
+        `${((tObjects - t0) / 1000).toFixed(2)} s (${((tObjects - tApplied) / 1000).toFixed(2)} s after kubectl returned)`,
+      ],
+      [
+        'all statuses written',
+        `${((tStatus - t0) / 1000).toFixed(2)} s (${((tStatus - tApplied) / 1000).toFixed(2)} s after kubectl returned)`,
+      ],
+      [
+        'reconciles (success / error)',
+        `${m(/tinysaver_operator_reconcile_total\{result="success"\} (\S+)/)} / ${m(/tinysaver_operator_reconcile_total\{result="error"\} (\S+)/) || 0}`,
+      ],
       ['operator RSS idle / peak', `${idleRss.toFixed(0)} MiB / ${peakRss.toFixed(0)} MiB`],
       ['operator RSS after', `${rssMiB(proc.pid!).toFixed(0)} MiB`],
-      [`operator CPU, ${count} idle cascades`, idleSeconds > 0 ? `${(idleCpu * 100).toFixed(2)} % of one core (over ${idleSeconds} s; load ${idleLoad.toFixed(1)})` : 'not sampled'],
+      [
+        `operator CPU, ${count} idle cascades`,
+        idleSeconds > 0
+          ? `${(idleCpu * 100).toFixed(2)} % of one core (over ${idleSeconds} s; load ${idleLoad.toFixed(1)})`
+          : 'not sampled',
+      ],
       ['machine load (1 min avg) / cores', `${loadavg()[0].toFixed(1)} / ${cpus().length}`],
     ];
     const w = Math.max(...rows.map(([k]) => k.length));
@@ -241,9 +320,16 @@ async function main(): Promise<void> {
       const best = floors.reduce((a, b) => (b.errors === 0 && (a.errors > 0 || b.totalS < a.totalS) ? b : a));
       const opAfter = (tStatus - tApplied) / 1000;
       console.log(`\nfloor: the same ${5 * count} objects + ${count} status applies from a minimal client (no operator running)\n`);
-      console.log(`  ${'in flight'.padStart(9)} ${'kubectl s'.padStart(10)} ${'objects s'.padStart(10)} ${'+ status s'.padStart(11)} ${'errors'.padStart(7)}`);
-      for (const f of floors) console.log(`  ${String(f.concurrency).padStart(9)} ${f.kubectlS.toFixed(2).padStart(10)} ${f.objectsS.toFixed(2).padStart(10)} ${f.totalS.toFixed(2).padStart(11)} ${String(f.errors).padStart(7)}`);
-      console.log(`\n  operator after kubectl returned: ${opAfter.toFixed(2)} s; best floor: ${best.totalS.toFixed(2)} s at ${best.concurrency} in flight; ratio ${(opAfter / best.totalS).toFixed(2)}x (target <= 1.5x)`);
+      console.log(
+        `  ${'in flight'.padStart(9)} ${'kubectl s'.padStart(10)} ${'objects s'.padStart(10)} ${'+ status s'.padStart(11)} ${'errors'.padStart(7)}`,
+      );
+      for (const f of floors)
+        console.log(
+          `  ${String(f.concurrency).padStart(9)} ${f.kubectlS.toFixed(2).padStart(10)} ${f.objectsS.toFixed(2).padStart(10)} ${f.totalS.toFixed(2).padStart(11)} ${String(f.errors).padStart(7)}`,
+        );
+      console.log(
+        `\n  operator after kubectl returned: ${opAfter.toFixed(2)} s; best floor: ${best.totalS.toFixed(2)} s at ${best.concurrency} in flight; ratio ${(opAfter / best.totalS).toFixed(2)}x (target <= 1.5x)`,
+      );
       console.log(`  machine load (1 min avg) / cores: ${loadavg()[0].toFixed(1)} / ${cpus().length}`);
     }
   } finally {

@@ -58,7 +58,23 @@ async function spawnServer(args: string[], pattern: RegExp): Promise<Child> {
 
 const serveModel = (name: string, threads: number, thread: string) =>
   spawnServer(
-    ['serve-model', '--model', zooModelPath(name), '--name', name, '--port', '0', '--grpc-port', '0', '--max-queue-delay-ms', '0', '--intra-op-threads', String(threads), '--inference-thread', thread],
+    [
+      'serve-model',
+      '--model',
+      zooModelPath(name),
+      '--name',
+      name,
+      '--port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--max-queue-delay-ms',
+      '0',
+      '--intra-op-threads',
+      String(threads),
+      '--inference-thread',
+      thread,
+    ],
     /at (http:\/\/[^/\s]+)\//,
   );
 
@@ -68,8 +84,20 @@ const MODES: readonly Mode[] = ['sidecar', 'in-router'];
 const route = (mode: Mode, saver: Child, saverName: string, base: Child, baseName: string, threads: number, extra: string[]) =>
   spawnServer(
     [
-      'route', '--port', '0', '--grpc-port', '0', '--saver-model', saverName, '--base-url', base.url, '--base-model', baseName,
-      ...(mode === 'sidecar' ? ['--saver-url', saver.url] : ['--saver-onnx', zooModelPath(saverName), '--saver-intra-op-threads', String(threads)]),
+      'route',
+      '--port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--saver-model',
+      saverName,
+      '--base-url',
+      base.url,
+      '--base-model',
+      baseName,
+      ...(mode === 'sidecar'
+        ? ['--saver-url', saver.url]
+        : ['--saver-onnx', zooModelPath(saverName), '--saver-intra-op-threads', String(threads)]),
       ...extra,
     ],
     /at (http:\/\/[^/\s]+) /,
@@ -96,7 +124,13 @@ function batchOf(images: Float32Array, count: number, start: number, batch: numb
  * process idle while the other target is served, so every request pays the wake-ups of an idle
  * system (low load); blocks measure back-to-back traffic, where the processes stay warm.
  */
-async function latencies(targets: Array<{ client: V2Client; model: string }>, req: InferRequest, n: number, c: number, blocks = false): Promise<number[][]> {
+async function latencies(
+  targets: Array<{ client: V2Client; model: string }>,
+  req: InferRequest,
+  n: number,
+  c: number,
+  blocks = false,
+): Promise<number[][]> {
   const out = targets.map(() => [] as number[]);
   for (const t of targets) for (let i = 0; i < 50; i++) await t.client.infer(t.model, req); // warm-up
   const rounds = c === 1 && !blocks ? n : 6;
@@ -119,7 +153,16 @@ async function latencies(targets: Array<{ client: V2Client; model: string }>, re
   return out;
 }
 
-async function throughput(client: V2Client, model: string, images: Float32Array, count: number, batch: number, c: number, seconds: number, routes?: Record<string, number>): Promise<number> {
+async function throughput(
+  client: V2Client,
+  model: string,
+  images: Float32Array,
+  count: number,
+  batch: number,
+  c: number,
+  seconds: number,
+  routes?: Record<string, number>,
+): Promise<number> {
   let next = 0;
   for (let i = 0; i < 20; i++) await client.infer(model, batchOf(images, count, i * batch, batch));
   let rows = 0;
@@ -143,20 +186,32 @@ function table(title: string, header: string[], rows: string[][]): void {
 }
 
 async function main(): Promise<void> {
-  const values = benchFlags('node dist/bench/router.js [flags]', 'Router overhead and cascade vs base-only throughput (prints tables; see the header comment).', {
-    seconds: { kind: 'string', default: '3', help: 'seconds per throughput measurement' },
-    requests: { kind: 'string', default: '2000', help: 'requests per overhead measurement' },
-    saver: { kind: 'string', default: 'saver-mlp', help: 'bundled saver model' },
-    base: { kind: 'string', default: 'base-cnn', help: 'bundled base model' },
-    batches: { kind: 'string', default: '1,32', help: 'comma-separated batch sizes for the throughput table' },
-    concurrency: { kind: 'string', default: '32', help: 'requests in flight for the loaded measurements' },
-    'intra-op-threads': { kind: 'string', default: '1', help: 'onnxruntime threads per model server' },
-    threshold: { kind: 'string', default: '0.9', help: 'cascade threshold for the throughput table' },
-    // main by default: a worker thread adds ~0.2 ms of wake-up to every lone direct saver call, which
-    // would flatter the router's added latency.
-    'inference-thread': { kind: 'string', default: 'main', help: 'serve-model --inference-thread of the saver and base servers (main, worker, auto)' },
-    modes: { kind: 'string', default: MODES.join(','), help: 'router layouts to measure: sidecar (saver over localhost HTTP), in-router (route --saver-onnx)' },
-  }) as Record<string, string>;
+  const values = benchFlags(
+    'node dist/bench/router.js [flags]',
+    'Router overhead and cascade vs base-only throughput (prints tables; see the header comment).',
+    {
+      seconds: { kind: 'string', default: '3', help: 'seconds per throughput measurement' },
+      requests: { kind: 'string', default: '2000', help: 'requests per overhead measurement' },
+      saver: { kind: 'string', default: 'saver-mlp', help: 'bundled saver model' },
+      base: { kind: 'string', default: 'base-cnn', help: 'bundled base model' },
+      batches: { kind: 'string', default: '1,32', help: 'comma-separated batch sizes for the throughput table' },
+      concurrency: { kind: 'string', default: '32', help: 'requests in flight for the loaded measurements' },
+      'intra-op-threads': { kind: 'string', default: '1', help: 'onnxruntime threads per model server' },
+      threshold: { kind: 'string', default: '0.9', help: 'cascade threshold for the throughput table' },
+      // main by default: a worker thread adds ~0.2 ms of wake-up to every lone direct saver call, which
+      // would flatter the router's added latency.
+      'inference-thread': {
+        kind: 'string',
+        default: 'main',
+        help: 'serve-model --inference-thread of the saver and base servers (main, worker, auto)',
+      },
+      modes: {
+        kind: 'string',
+        default: MODES.join(','),
+        help: 'router layouts to measure: sidecar (saver over localhost HTTP), in-router (route --saver-onnx)',
+      },
+    },
+  ) as Record<string, string>;
   const modes = values.modes!.split(',') as Mode[];
   for (const m of modes) if (!MODES.includes(m)) throw new Error(`--modes: "${m}" is not one of ${MODES.join(', ')}`);
   const seconds = Number(values.seconds);
@@ -170,8 +225,15 @@ async function main(): Promise<void> {
   const manifest = loadZooManifest();
   const macs = (name: string) => manifest.models.find((m) => m.name === name)!.macs;
 
-  console.log(`machine: ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; node ${process.version}`);
-  console.log(`saver ${saverName}, base ${baseName}; onnxruntime intra-op threads ${threads}; model servers' inference thread ${values['inference-thread']}`);
+  console.log(
+    `machine: ${os.cpus().length} CPU(s) (${os.cpus()[0]?.model ?? '?'}), load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}; node ${process.version}`,
+  );
+  console.log(
+    `saver ${saverName}, base ${baseName}; onnxruntime intra-op threads ${threads}; model servers' inference thread ${values['inference-thread']}`,
+  );
   const saver = await serveModel(saverName, threads, values['inference-thread']!);
   const base = await serveModel(baseName, threads, values['inference-thread']!);
   const children: Child[] = [saver, base];
@@ -193,7 +255,11 @@ async function main(): Promise<void> {
     const req = batchOf(test.images, test.count, 0, 1);
     const rows: string[][] = [];
     const own: string[] = [];
-    for (const [c, blocks] of [[1, false], [1, true], [conc, false]] as const) {
+    for (const [c, blocks] of [
+      [1, false],
+      [1, true],
+      [conc, false],
+    ] as const) {
       const [d, ...rs] = await latencies([direct, ...routed], req, n, c, blocks);
       const p = (xs: number[], q: number) => percentile(xs, q);
       for (let k = 0; k < modes.length; k++) {
@@ -203,9 +269,12 @@ async function main(): Promise<void> {
           // metrics: stage total minus stage saver, i.e. without the HTTP hops (sidecar) or without
           // the saver's inference (in-router).
           const text = await (await fetch(`${plain[k].url}/metrics`)).text();
-          const stat = (stage: string, what: 'sum' | 'count') => Number(new RegExp(`^tinysaver_request_duration_seconds_${what}\\{stage="${stage}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+          const stat = (stage: string, what: 'sum' | 'count') =>
+            Number(new RegExp(`^tinysaver_request_duration_seconds_${what}\\{stage="${stage}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
           const count = stat('total', 'count');
-          own.push(`${modes[k]} ${(((stat('total', 'sum') - stat('saver', 'sum')) / count) * 1000).toFixed(3)} ms (mean over ${count} requests)`);
+          own.push(
+            `${modes[k]} ${(((stat('total', 'sum') - stat('saver', 'sum')) / count) * 1000).toFixed(3)} ms (mean over ${count} requests)`,
+          );
         }
         rows.push([
           blocks ? `${c} back-to-back` : c === 1 ? '1 interleaved' : String(c),
@@ -275,7 +344,19 @@ async function main(): Promise<void> {
     }
     table(
       `cascade vs base-only throughput, rows/s (Fashion-MNIST test images, threshold ${values.threshold}, audit rate 0.02, ${conc} requests in flight, ${seconds}s each)`,
-      ['batch', 'router', 'saver-only', 'base-only', 'cascade', 'share r', 'time ratio s', 'MACs ratio', 'ideal 1/(s+1-r)', 'achieved', 'achieved/ideal'],
+      [
+        'batch',
+        'router',
+        'saver-only',
+        'base-only',
+        'cascade',
+        'share r',
+        'time ratio s',
+        'MACs ratio',
+        'ideal 1/(s+1-r)',
+        'achieved',
+        'achieved/ideal',
+      ],
       trows,
     );
   } finally {

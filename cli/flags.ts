@@ -47,7 +47,8 @@ function convert(name: string, d: FlagDef, raw: string | boolean): string | numb
       } catch {
         throw new Error(`--${name}: "${s}" is not a URL (expected e.g. http://127.0.0.1:8001)`);
       }
-      if (u.protocol !== 'http:' && u.protocol !== 'grpc:') throw new Error(`--${name}: only http:// URLs are supported (grpc:// for a gRPC base), got "${s}"`);
+      if (u.protocol !== 'http:' && u.protocol !== 'grpc:')
+        throw new Error(`--${name}: only http:// URLs are supported (grpc:// for a gRPC base), got "${s}"`);
       return s.replace(/\/+$/, '');
     }
     default: {
@@ -77,7 +78,8 @@ export function parseFlags(argv: string[], usage: string, summary: string, defs:
     for (const [name, d] of Object.entries(defs)) {
       const raw = parsed.values[name] as string | boolean | undefined;
       if (raw === undefined) {
-        values[name] = d.default === undefined ? undefined : convert(name, d, typeof d.default === 'boolean' ? d.default : String(d.default));
+        values[name] =
+          d.default === undefined ? undefined : convert(name, d, typeof d.default === 'boolean' ? d.default : String(d.default));
       } else {
         values[name] = convert(name, d, raw);
       }

@@ -13,17 +13,49 @@ export interface CommandSpec {
 
 export const COMMANDS: Record<string, CommandSpec> = {
   // Each issue's work adds its commands here.
-  operator: { summary: 'run the ModelCascade operator against a cluster (kubeconfig or in-cluster)', load: () => import('./commands/operator.js') },
-  'fetch-model': { summary: 'download a model file (init container helper): size limit, optional sha256', load: () => import('./commands/fetch-model.js') },
-  profile: { summary: 'parameters, MACs and FLOPs of an ONNX model from its graph; --measure: rows/s per replica on this machine', load: () => import('./commands/profile.js') },
-  roi: { summary: 'will the cascade pay off: replicas and monthly cost base-only vs cascade from measured capacity and your prices', load: () => import('./commands/roi.js') },
-  simulate: { summary: 'offline cascade simulation: threshold sweep, paper and certified-budget operating points, plot, ModelCascade snippet', load: () => import('./commands/simulate.js') },
-  decisions: { summary: 'router decision logs: saver share, thresholds, audit disagreement and saver classes over time; settings generations; one request by id', load: () => import('./commands/decisions.js') },
-  select: { summary: 'rank saver candidates for a base model by ΔC = s - r at the certified operating point', load: () => import('./commands/select.js') },
-  'serve-model': { summary: 'serve one ONNX model over the Open Inference Protocol v2 (dynamic batching)', load: () => import('./commands/serve-model.js') },
+  operator: {
+    summary: 'run the ModelCascade operator against a cluster (kubeconfig or in-cluster)',
+    load: () => import('./commands/operator.js'),
+  },
+  'fetch-model': {
+    summary: 'download a model file (init container helper): size limit, optional sha256',
+    load: () => import('./commands/fetch-model.js'),
+  },
+  profile: {
+    summary: 'parameters, MACs and FLOPs of an ONNX model from its graph; --measure: rows/s per replica on this machine',
+    load: () => import('./commands/profile.js'),
+  },
+  roi: {
+    summary: 'will the cascade pay off: replicas and monthly cost base-only vs cascade from measured capacity and your prices',
+    load: () => import('./commands/roi.js'),
+  },
+  simulate: {
+    summary: 'offline cascade simulation: threshold sweep, paper and certified-budget operating points, plot, ModelCascade snippet',
+    load: () => import('./commands/simulate.js'),
+  },
+  decisions: {
+    summary:
+      'router decision logs: saver share, thresholds, audit disagreement and saver classes over time; settings generations; one request by id',
+    load: () => import('./commands/decisions.js'),
+  },
+  select: {
+    summary: 'rank saver candidates for a base model by ΔC = s - r at the certified operating point',
+    load: () => import('./commands/select.js'),
+  },
+  'serve-model': {
+    summary: 'serve one ONNX model over the Open Inference Protocol v2 (dynamic batching)',
+    load: () => import('./commands/serve-model.js'),
+  },
   route: { summary: 'cascade router sidecar: saver first, base for rows below the threshold', load: () => import('./commands/route.js') },
-  up: { summary: 'run a local cascade on the bundled models: saver, base and router on 127.0.0.1; --control adaptive runs the threshold controller, live view on :8003', load: () => import('./commands/up.js') },
-  replay: { summary: 'stream the Fashion-MNIST test set through a v2 endpoint: saver share, accuracy, compute, latency; --drift, --loop, --rate', load: () => import('./commands/replay.js') },
+  up: {
+    summary:
+      'run a local cascade on the bundled models: saver, base and router on 127.0.0.1; --control adaptive runs the threshold controller, live view on :8003',
+    load: () => import('./commands/up.js'),
+  },
+  replay: {
+    summary: 'stream the Fashion-MNIST test set through a v2 endpoint: saver share, accuracy, compute, latency; --drift, --loop, --rate',
+    load: () => import('./commands/replay.js'),
+  },
 };
 
 function usage(): string {

@@ -17,7 +17,12 @@ export function createOperatorMetrics(): OperatorMetrics {
   const registers = [registry];
   return {
     registry,
-    reconciles: new Counter({ name: 'tinysaver_operator_reconcile_total', help: 'Reconciles by result (success, error, invalid, gone, stale).', labelNames: ['result'], registers }),
+    reconciles: new Counter({
+      name: 'tinysaver_operator_reconcile_total',
+      help: 'Reconciles by result (success, error, invalid, gone, stale).',
+      labelNames: ['result'],
+      registers,
+    }),
     reconcileDuration: new Histogram({
       name: 'tinysaver_operator_reconcile_duration_seconds',
       help: 'Time to reconcile one ModelCascade.',
@@ -26,7 +31,17 @@ export function createOperatorMetrics(): OperatorMetrics {
     }),
     queueDepth: new Gauge({ name: 'tinysaver_operator_queue_depth', help: 'Keys waiting in the work queue.', registers }),
     isLeader: new Gauge({ name: 'tinysaver_operator_is_leader', help: '1 while this replica holds the leader lease.', registers }),
-    relists: new Counter({ name: 'tinysaver_operator_relists_total', help: 'Informer relists after watch expiry.', labelNames: ['resource', 'reason'], registers }),
-    watchErrors: new Counter({ name: 'tinysaver_operator_watch_errors_total', help: 'Informer list/watch errors.', labelNames: ['resource'], registers }),
+    relists: new Counter({
+      name: 'tinysaver_operator_relists_total',
+      help: 'Informer relists after watch expiry.',
+      labelNames: ['resource', 'reason'],
+      registers,
+    }),
+    watchErrors: new Counter({
+      name: 'tinysaver_operator_watch_errors_total',
+      help: 'Informer list/watch errors.',
+      labelNames: ['resource'],
+      registers,
+    }),
   };
 }

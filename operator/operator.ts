@@ -55,7 +55,13 @@ export class Operator {
   private elector?: LeaderElector;
   private electionAbort = new AbortController();
   private electionLoop?: Promise<void>;
-  private controllers?: { abort: AbortController; queue: WorkQueue; thresholdQueue: WorkQueue; informers: Informer<KubeObject>[]; resync: NodeJS.Timeout };
+  private controllers?: {
+    abort: AbortController;
+    queue: WorkQueue;
+    thresholdQueue: WorkQueue;
+    informers: Informer<KubeObject>[];
+    resync: NodeJS.Timeout;
+  };
   /** the ModelCascade informer's cache while controllers run (the threshold controller reads it) */
   private cascadeCache?: Informer<ModelCascade & KubeObject>;
   private controllerTransition: Promise<void> = Promise.resolve();
@@ -238,7 +244,8 @@ export class Operator {
         workers: this.opts.workers,
         baseMs: 1000,
         maxMs: 60_000,
-        onError: (key, err, retryInMs) => this.opts.log('warn', 'threshold cycle failed', { key, retryInMs, error: (err as Error).message }),
+        onError: (key, err, retryInMs) =>
+          this.opts.log('warn', 'threshold cycle failed', { key, retryInMs, error: (err as Error).message }),
       },
     );
     // Owned caches first, so the first reconciles see what already exists (no spurious "Created" events).

@@ -48,7 +48,9 @@ export function renderSvg(spec: PlotSpec): string {
   const x1 = xs[xs.length - 1] ?? 1;
   const px = (x: number) => left + ((x - x0) / (x1 - x0 || 1)) * plotW;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(spec.title)}</text>`);
   spec.panels.forEach((p, i) => {
@@ -57,7 +59,10 @@ export function renderSvg(spec: PlotSpec): string {
     if (spec.shade) {
       const step = xs.length > 1 ? px(xs[1]) - px(xs[0]) : plotW;
       spec.shade.forEach((s, j) => {
-        if (s > 0.001) out.push(`<rect x="${(px(xs[j]) - step / 2).toFixed(1)}" y="${y0}" width="${step.toFixed(1)}" height="${panelH}" fill="#f4a261" fill-opacity="${(0.35 * s).toFixed(3)}"/>`);
+        if (s > 0.001)
+          out.push(
+            `<rect x="${(px(xs[j]) - step / 2).toFixed(1)}" y="${y0}" width="${step.toFixed(1)}" height="${panelH}" fill="#f4a261" fill-opacity="${(0.35 * s).toFixed(3)}"/>`,
+          );
       });
     }
     out.push(`<rect x="${left}" y="${y0}" width="${plotW}" height="${panelH}" fill="none" stroke="#888"/>`);
@@ -69,7 +74,9 @@ export function renderSvg(spec: PlotSpec): string {
     }
     if (p.reference) {
       const y = py(p.reference.value);
-      out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="${p.reference.color}" stroke-dasharray="6 3"/>`);
+      out.push(
+        `<line x1="${left}" x2="${left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="${p.reference.color}" stroke-dasharray="6 3"/>`,
+      );
       out.push(`<text x="${left + plotW + 8}" y="${(y + 4).toFixed(1)}" fill="${p.reference.color}">${esc(p.reference.label)}</text>`);
     }
     p.series.forEach((s, k) => {
@@ -85,7 +92,9 @@ export function renderSvg(spec: PlotSpec): string {
       });
       out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
       const ly = y0 + 14 + k * 16;
-      out.push(`<line x1="${left + plotW + 8}" x2="${left + plotW + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
+      out.push(
+        `<line x1="${left + plotW + 8}" x2="${left + plotW + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+      );
       out.push(`<text x="${left + plotW + 32}" y="${ly}">${esc(s.label)}</text>`);
     });
     if (i === spec.panels.length - 1) {

@@ -51,13 +51,16 @@ export async function run(argv: string[]): Promise<number> {
   } catch {
     return fail(`URL: "${url}" is not a valid URL`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return fail(`URL: only http and https are supported, got ${parsed.protocol}`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return fail(`URL: only http and https are supported, got ${parsed.protocol}`);
   const sha = values.sha256 as string | undefined;
   if (sha !== undefined && !/^[a-fA-F0-9]{64}$/.test(sha)) return fail('--sha256: expected 64 hex characters');
   const maxBytes = Number(values['max-bytes'] ?? 4 * 1024 ** 3);
-  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) return fail(`--max-bytes: expected a positive integer, got "${values['max-bytes']}"`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0)
+    return fail(`--max-bytes: expected a positive integer, got "${values['max-bytes']}"`);
   const timeoutMs = Number(values['timeout-ms'] ?? 600_000);
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) return fail(`--timeout-ms: expected a positive integer, got "${values['timeout-ms']}"`);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)
+    return fail(`--timeout-ms: expected a positive integer, got "${values['timeout-ms']}"`);
 
   const partial = `${dest}.partial`;
   try {

@@ -117,10 +117,13 @@ async function measure(files: string[], v: Record<string, string | boolean | und
   let batchSizes: number[];
   let seconds: number;
   try {
-    provider = (v.provider as string | undefined ?? 'cpu') as Provider;
+    provider = ((v.provider as string | undefined) ?? 'cpu') as Provider;
     if (!PROVIDERS.includes(provider)) throw new Error(`--provider: "${provider}" is not one of ${PROVIDERS.join(', ')}`);
     threads = v.threads === undefined ? 1 : positiveInt('--threads', v.threads as string);
-    batchSizes = v['batch-sizes'] === undefined ? [...DEFAULT_BATCHES] : (v['batch-sizes'] as string).split(',').map((s) => positiveInt('--batch-sizes', s.trim()));
+    batchSizes =
+      v['batch-sizes'] === undefined
+        ? [...DEFAULT_BATCHES]
+        : (v['batch-sizes'] as string).split(',').map((s) => positiveInt('--batch-sizes', s.trim()));
     seconds = v.seconds === undefined ? 1 : Number(v.seconds);
     if (!(seconds > 0) || !Number.isFinite(seconds)) throw new Error(`--seconds: "${v.seconds}" is not a number > 0`);
   } catch (e) {
@@ -132,7 +135,11 @@ async function measure(files: string[], v: Record<string, string | boolean | und
     try {
       const path = resolveModel(file);
       process.stderr.write(`profile: measuring ${path} on ${provider} (${batchSizes.length} batch sizes, ~${seconds} s each)\n`);
-      results.push(await measureCapacity(path, { provider, threads, batchSizes, minSeconds: seconds }, (m) => process.stderr.write(`  batch ${m.batch}: ${m.rowsPerSecond.toFixed(0)} rows/s\n`)));
+      results.push(
+        await measureCapacity(path, { provider, threads, batchSizes, minSeconds: seconds }, (m) =>
+          process.stderr.write(`  batch ${m.batch}: ${m.rowsPerSecond.toFixed(0)} rows/s\n`),
+        ),
+      );
     } catch (e) {
       console.error(`tinysaver profile: ${file}: ${(e as Error).message}`);
       return 2;

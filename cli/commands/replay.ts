@@ -8,7 +8,13 @@ import { loadZooManifest } from '../../models/zoo.js';
 import { V2Client } from '../../runtime/oip/client.js';
 import { parseFlags, type FlagDef } from '../flags.js';
 import { progressReporter } from '../../core/text/progress.js';
-import { formatReplaySummary, replayDataset, type ReplayOptions, type ReplaySummaryInput, type RunStats } from '../../runtime/replay/replay.js';
+import {
+  formatReplaySummary,
+  replayDataset,
+  type ReplayOptions,
+  type ReplaySummaryInput,
+  type RunStats,
+} from '../../runtime/replay/replay.js';
 import { RecentRows, formatLiveLine } from '../../runtime/replay/live.js';
 import { CORRUPTIONS, type CorruptionName } from '../../runtime/drift/corruptions.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../../runtime/drift/schedule.js';
@@ -21,17 +27,39 @@ export const REPLAY_FLAGS: Record<string, FlagDef> = {
   'batch-size': { kind: 'int', min: 1, default: 1, help: 'rows per request' },
   concurrency: { kind: 'int', min: 1, default: 4, help: 'requests in flight' },
   'base-url': { kind: 'url', help: 'also replay base-only through this endpoint (measured base accuracy and throughput)', meta: 'URL' },
-  'base-model': { kind: 'string', help: 'model name at --base-url (default: the model the cascade\'s router calls at its base, else --base-zoo, else base-cnn)', meta: 'NAME' },
+  'base-model': {
+    kind: 'string',
+    help: "model name at --base-url (default: the model the cascade's router calls at its base, else --base-zoo, else base-cnn)",
+    meta: 'NAME',
+  },
   'saver-zoo': { kind: 'string', help: 'zoo model whose MACs count for the saver (default: the saver the cascade names)', meta: 'NAME' },
   'base-zoo': { kind: 'string', help: 'zoo model whose MACs count for the base (default: the base the cascade names)', meta: 'NAME' },
-  data: { kind: 'string', help: 'directory of the Fashion-MNIST IDX .gz files (default: $FASHION_MNIST_DIR or the Debian path)', meta: 'DIR' },
+  data: {
+    kind: 'string',
+    help: 'directory of the Fashion-MNIST IDX .gz files (default: $FASHION_MNIST_DIR or the Debian path)',
+    meta: 'DIR',
+  },
   'timeout-ms': { kind: 'int', min: 1, default: 30_000, help: 'per-request timeout' },
-  drift: { kind: 'string', choices: CORRUPTIONS, help: 'corrupt the images (the drift bench\'s corruptions) along --schedule' },
+  drift: { kind: 'string', choices: CORRUPTIONS, help: "corrupt the images (the drift bench's corruptions) along --schedule" },
   severity: { kind: 'fraction', default: 1, help: 'peak corruption severity in [0, 1] (with --drift)' },
-  schedule: { kind: 'string', choices: SCHEDULE_NAMES, default: 'ramp', help: 'severity over one period: ramp (clean, ramp up, hold, recover, clean), step (clean, full, clean), constant (with --drift)' },
-  period: { kind: 'int', min: 1, help: 'rows of one schedule cycle (default: the rows of one pass over the set; with --drift)', meta: 'ROWS' },
+  schedule: {
+    kind: 'string',
+    choices: SCHEDULE_NAMES,
+    default: 'ramp',
+    help: 'severity over one period: ramp (clean, ramp up, hold, recover, clean), step (clean, full, clean), constant (with --drift)',
+  },
+  period: {
+    kind: 'int',
+    min: 1,
+    help: 'rows of one schedule cycle (default: the rows of one pass over the set; with --drift)',
+    meta: 'ROWS',
+  },
   seed: { kind: 'int', min: 0, default: 1, help: 'seed of the corruptions (with --drift)' },
-  loop: { kind: 'boolean', default: false, help: 'cycle the set until Ctrl-C, then print the summary (with --base-url the base answers the same rows alongside)' },
+  loop: {
+    kind: 'boolean',
+    default: false,
+    help: 'cycle the set until Ctrl-C, then print the summary (with --base-url the base answers the same rows alongside)',
+  },
   rate: { kind: 'number', help: 'at most this many rows per second (default: as fast as the endpoint answers)', meta: 'ROWS_PER_S' },
 };
 
@@ -41,7 +69,10 @@ export const REPLAY_FLAGS: Record<string, FlagDef> = {
  * router calls at its base, e.g. "base" in a cluster). --base-zoo only names the zoo entry for the cost
  * columns; it is never sent to --base-url (a cluster's base server does not serve a zoo name).
  */
-export function replayModelNames(flags: Record<string, unknown>, named: Record<string, unknown>): { saverName?: string; baseName?: string; baseModel: string } {
+export function replayModelNames(
+  flags: Record<string, unknown>,
+  named: Record<string, unknown>,
+): { saverName?: string; baseName?: string; baseModel: string } {
   const str = (x: unknown) => (typeof x === 'string' && x !== '' ? x : undefined);
   const saverName = str(flags['saver-zoo']) ?? str(named.tinysaver_saver_model);
   const baseName = str(flags['base-zoo']) ?? str(named.tinysaver_base_model);
@@ -50,18 +81,25 @@ export function replayModelNames(flags: Record<string, unknown>, named: Record<s
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const p = parseFlags(argv, 'tinysaver replay [flags]', 'Stream the Fashion-MNIST test set through a v2 endpoint and summarise saver share, accuracy, relative compute and latency.', REPLAY_FLAGS);
-  if (p.kind === 'help') return console.log(p.text), 0;
-  if (p.kind === 'error') return console.error(`tinysaver replay: ${p.message}`), 2;
+  const p = parseFlags(
+    argv,
+    'tinysaver replay [flags]',
+    'Stream the Fashion-MNIST test set through a v2 endpoint and summarise saver share, accuracy, relative compute and latency.',
+    REPLAY_FLAGS,
+  );
+  if (p.kind === 'help') return (console.log(p.text), 0);
+  if (p.kind === 'error') return (console.error(`tinysaver replay: ${p.message}`), 2);
   const v = p.values;
   const url = v.url as string;
   const model = v.model as string;
   const rate = v.rate as number | undefined;
-  if (rate !== undefined && !(rate > 0)) return console.error(`tinysaver replay: --rate: ${rate} is not a positive number of rows per second`), 2;
+  if (rate !== undefined && !(rate > 0))
+    return (console.error(`tinysaver replay: --rate: ${rate} is not a positive number of rows per second`), 2);
   if (!v.drift) {
-    for (const flag of ['period']) if (v[flag] !== undefined) return console.error(`tinysaver replay: --${flag} needs --drift`), 2;
+    for (const flag of ['period']) if (v[flag] !== undefined) return (console.error(`tinysaver replay: --${flag} needs --drift`), 2);
     for (const flag of ['severity', 'schedule', 'seed']) {
-      if (argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`))) return console.error(`tinysaver replay: --${flag} needs --drift`), 2;
+      if (argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)))
+        return (console.error(`tinysaver replay: --${flag} needs --drift`), 2);
     }
   }
   const loop = v.loop as boolean;
@@ -81,9 +119,20 @@ export async function run(argv: string[]): Promise<number> {
     }
     const { saverName, baseName, baseModel } = replayModelNames(v, named);
 
-    const opts: ReplayOptions = { batchSize: v['batch-size'] as number, concurrency: v.concurrency as number, timeoutMs: v['timeout-ms'] as number, rate };
+    const opts: ReplayOptions = {
+      batchSize: v['batch-size'] as number,
+      concurrency: v.concurrency as number,
+      timeoutMs: v['timeout-ms'] as number,
+      rate,
+    };
     const drift: DriftSpec | undefined = v.drift
-      ? { kind: v.drift as CorruptionName, severity: v.severity as number, schedule: v.schedule as ScheduleName, periodRows: (v.period as number | undefined) ?? count, seed: v.seed as number }
+      ? {
+          kind: v.drift as CorruptionName,
+          severity: v.severity as number,
+          schedule: v.schedule as ScheduleName,
+          periodRows: (v.period as number | undefined) ?? count,
+          seed: v.seed as number,
+        }
       : undefined;
     if (drift) opts.transform = (images, first) => applyDrift(drift, images, first).images;
     // A long or drifting run: the base (when given) answers the same rows alongside, and a running line
@@ -106,7 +155,8 @@ export async function run(argv: string[]): Promise<number> {
     }
 
     const summary: ReplaySummaryInput = { label: `"${model}" at ${url}`, cascade, base };
-    if (drift) summary.drift = `${drift.kind}, peak severity ${drift.severity}, schedule ${drift.schedule} over ${drift.periodRows} rows, seed ${drift.seed}`;
+    if (drift)
+      summary.drift = `${drift.kind}, peak severity ${drift.severity}, schedule ${drift.schedule} over ${drift.periodRows} rows, seed ${drift.seed}`;
     let manifest;
     try {
       manifest = loadZooManifest();

@@ -5,7 +5,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type FlagDef, parseFlags } from '../flags.js';
-import { type Capacity, type OperatingPointInfo, parseCapacityFile, parseCapacityNumber, parseOperatingPoint, parseTrafficProfile } from '../../runtime/roi/inputs.js';
+import {
+  type Capacity,
+  type OperatingPointInfo,
+  parseCapacityFile,
+  parseCapacityNumber,
+  parseOperatingPoint,
+  parseTrafficProfile,
+} from '../../runtime/roi/inputs.js';
 import { type ReplicaShape, parsePriceFile, replicaPricePerHour } from '../../runtime/roi/prices.js';
 import { type RoiContext, formatRoi, roiMarkdown, roiPlotSvg } from '../../runtime/roi/report.js';
 import { HOURS_PER_MONTH, computeRoi, profileStats } from '../../runtime/roi/roi.js';
@@ -15,24 +22,52 @@ import { reportJson } from './simulate.js';
 const ROUTER_AUDIT_RATE_DEFAULT = 0.02;
 
 export const ROI_FLAGS: Record<string, FlagDef> = {
-  from: { kind: 'string', meta: 'FILE.json', help: 'operating point from `tinysaver simulate --json` (with the sweep: the plot; also `simulate --decisions LOG --json`) or `select --json` output' },
+  from: {
+    kind: 'string',
+    meta: 'FILE.json',
+    help: 'operating point from `tinysaver simulate --json` (with the sweep: the plot; also `simulate --decisions LOG --json`) or `select --json` output',
+  },
   point: { kind: 'string', choices: ['budget', 'paper'], default: 'budget', help: 'which operating point of simulate output' },
-  'saver-name': { kind: 'string', meta: 'NAME', help: 'with select output: the saver to cost (default: rank 1); with decision-log output: the cascade or saver version (default: most records)' },
+  'saver-name': {
+    kind: 'string',
+    meta: 'NAME',
+    help: 'with select output: the saver to cost (default: rank 1); with decision-log output: the cascade or saver version (default: most records)',
+  },
   'saver-share': { kind: 'fraction', meta: 'R', help: 'saver share r, instead of --from' },
   threshold: { kind: 'fraction', meta: 'T', help: 'threshold of the --saver-share point (a label)' },
   'loss-bound': { kind: 'fraction', meta: 'B', help: 'certified bound on the accuracy loss at the --saver-share point' },
-  'audit-rate': { kind: 'fraction', meta: 'A', help: `audit rate a (default: the --from file's when > 0, else ${ROUTER_AUDIT_RATE_DEFAULT}, the ModelCascade default spec.router.auditRate)` },
+  'audit-rate': {
+    kind: 'fraction',
+    meta: 'A',
+    help: `audit rate a (default: the --from file's when > 0, else ${ROUTER_AUDIT_RATE_DEFAULT}, the ModelCascade default spec.router.auditRate)`,
+  },
   'mean-rps': { kind: 'number', meta: 'N', help: 'mean traffic, rows per second' },
   'peak-rps': { kind: 'number', meta: 'N', help: 'peak traffic, rows per second' },
-  'traffic-profile': { kind: 'string', meta: 'FILE', help: 'daily profile instead of --mean-rps/--peak-rps: rows/s per equal slot of the day (e.g. 24 hourly values)' },
+  'traffic-profile': {
+    kind: 'string',
+    meta: 'FILE',
+    help: 'daily profile instead of --mean-rps/--peak-rps: rows/s per equal slot of the day (e.g. 24 hourly values)',
+  },
   'rows-per-request': { kind: 'number', meta: 'N', default: 1, help: 'rows per request (cost per million requests)' },
-  'saver-capacity': { kind: 'string', meta: 'FILE|N', help: 'saver rows/s per replica: a `profile --measure --out` file (FILE#MODEL for one of several) or a number' },
+  'saver-capacity': {
+    kind: 'string',
+    meta: 'FILE|N',
+    help: 'saver rows/s per replica: a `profile --measure --out` file (FILE#MODEL for one of several) or a number',
+  },
   'base-capacity': { kind: 'string', meta: 'FILE|N', help: 'base rows/s per replica, same forms (e.g. measured on the GPU you will use)' },
-  prices: { kind: 'string', meta: 'FILE', help: 'price file (YAML/JSON: currency, cpuCoreHour, gpuHour, nodeHour; README "Will it pay off?"). Required: no prices are built in' },
-  'saver-cores': { kind: 'number', meta: 'N', help: 'cores one saver replica takes (default: the capacity file\'s threads)' },
+  prices: {
+    kind: 'string',
+    meta: 'FILE',
+    help: 'price file (YAML/JSON: currency, cpuCoreHour, gpuHour, nodeHour; README "Will it pay off?"). Required: no prices are built in',
+  },
+  'saver-cores': { kind: 'number', meta: 'N', help: "cores one saver replica takes (default: the capacity file's threads)" },
   'saver-gpus': { kind: 'number', meta: 'N', help: 'GPUs one saver replica takes (default 0)' },
   'saver-node': { kind: 'string', meta: 'TYPE', help: 'one saver replica takes a whole node of TYPE (priced by nodeHour.TYPE)' },
-  'base-cores': { kind: 'number', meta: 'N', help: 'cores one base replica takes (default: the capacity file\'s threads on CPU, 0 on CUDA)' },
+  'base-cores': {
+    kind: 'number',
+    meta: 'N',
+    help: "cores one base replica takes (default: the capacity file's threads on CPU, 0 on CUDA)",
+  },
   'base-gpus': { kind: 'number', meta: 'N', help: 'GPUs one base replica takes (default: 1 for a CUDA capacity file, else 0)' },
   'base-node': { kind: 'string', meta: 'TYPE', help: 'one base replica takes a whole node of TYPE' },
   headroom: { kind: 'number', min: 1, default: 1.25, help: 'provision load x headroom (1.25 = replicas at 80% of measured capacity)' },
@@ -40,12 +75,17 @@ export const ROI_FLAGS: Record<string, FlagDef> = {
   'hours-per-month': { kind: 'number', default: HOURS_PER_MONTH, help: 'hours in a month' },
   'training-cost': { kind: 'number', meta: 'X', help: 'one-time cost of training the saver (same currency): payback time' },
   json: { kind: 'boolean', default: false, help: 'print the result as JSON' },
-  report: { kind: 'string', meta: 'FILE.md', help: 'write a one-page Markdown report (and FILE.svg next to it when the input has a sweep)' },
+  report: {
+    kind: 'string',
+    meta: 'FILE.md',
+    help: 'write a one-page Markdown report (and FILE.svg next to it when the input has a sweep)',
+  },
   plot: { kind: 'string', meta: 'FILE.svg', help: 'write the monthly cost vs threshold plot (needs simulate output)' },
   title: { kind: 'string', default: 'Will the cascade pay off?', help: 'title of the report and plot' },
 };
 
-const USAGE = 'tinysaver roi (--from FILE.json | --saver-share R) (--mean-rps N --peak-rps N | --traffic-profile FILE) --saver-capacity FILE|N --base-capacity FILE|N --prices FILE [flags]';
+const USAGE =
+  'tinysaver roi (--from FILE.json | --saver-share R) (--mean-rps N --peak-rps N | --traffic-profile FILE) --saver-capacity FILE|N --base-capacity FILE|N --prices FILE [flags]';
 const SUMMARY =
   'Replicas and money for a cascade vs the base alone: replicas per Deployment at peak with headroom, cost per month and per million requests, savings, break-even saver share, accuracy cost (certified bound), payback. Prices come only from your price file.';
 
@@ -58,7 +98,8 @@ async function readText(flag: string, file: string): Promise<string> {
 }
 
 async function capacity(flag: string, raw: string | undefined): Promise<Capacity> {
-  if (raw === undefined) throw new Error(`${flag} is required (rows/s per replica: \`tinysaver profile MODEL --measure --out FILE\`, or a number)`);
+  if (raw === undefined)
+    throw new Error(`${flag} is required (rows/s per replica: \`tinysaver profile MODEL --measure --out FILE\`, or a number)`);
   const n = parseCapacityNumber(flag, raw);
   if (n) return n;
   const hash = raw.lastIndexOf('#');
@@ -71,14 +112,20 @@ function shapeOf(who: 'saver' | 'base', f: Record<string, unknown>, cap: Capacit
   const cores = f[`${who}-cores`] as number | undefined;
   const gpus = f[`${who}-gpus`] as number | undefined;
   if (node !== undefined) {
-    if (cores !== undefined || gpus !== undefined) throw new Error(`--${who}-node: give either a node type or --${who}-cores/--${who}-gpus, not both`);
+    if (cores !== undefined || gpus !== undefined)
+      throw new Error(`--${who}-node: give either a node type or --${who}-cores/--${who}-gpus, not both`);
     return { node };
   }
-  for (const [flag, v] of [[`--${who}-cores`, cores], [`--${who}-gpus`, gpus]] as const) {
+  for (const [flag, v] of [
+    [`--${who}-cores`, cores],
+    [`--${who}-gpus`, gpus],
+  ] as const) {
     if (v !== undefined && !(v >= 0)) throw new Error(`${flag}: must be >= 0, got ${v}`);
   }
   if (cores === undefined && gpus === undefined && !cap.shape) {
-    throw new Error(`--${who}-capacity is a number: say what one ${who} replica takes with --${who}-cores N, --${who}-gpus N or --${who}-node TYPE`);
+    throw new Error(
+      `--${who}-capacity is a number: say what one ${who} replica takes with --${who}-cores N, --${who}-gpus N or --${who}-node TYPE`,
+    );
   }
   const base = cap.shape && !('node' in cap.shape) ? cap.shape : { cores: 0, gpus: 0 };
   return { cores: cores ?? base.cores, gpus: gpus ?? base.gpus };
@@ -101,7 +148,10 @@ export async function run(argv: string[]): Promise<number> {
     let point: OperatingPointInfo;
     if (f.from !== undefined) {
       if (f['saver-share'] !== undefined) throw new Error('give either --from or --saver-share, not both');
-      point = parseOperatingPoint(await readText('--from', f.from as string), f.from as string, { point: f.point as 'budget' | 'paper', saver: f['saver-name'] as string | undefined });
+      point = parseOperatingPoint(await readText('--from', f.from as string), f.from as string, {
+        point: f.point as 'budget' | 'paper',
+        saver: f['saver-name'] as string | undefined,
+      });
     } else if (f['saver-share'] !== undefined) {
       point = {
         source: 'flags',
@@ -115,7 +165,10 @@ export async function run(argv: string[]): Promise<number> {
         disagreement: null,
         sweep: [],
       };
-    } else throw new Error('an operating point is required: --from FILE.json (tinysaver simulate --json / select --json output) or --saver-share R');
+    } else
+      throw new Error(
+        'an operating point is required: --from FILE.json (tinysaver simulate --json / select --json output) or --saver-share R',
+      );
     let auditRate: number;
     let auditRateSource: string;
     if (f['audit-rate'] !== undefined) [auditRate, auditRateSource] = [f['audit-rate'] as number, '--audit-rate'];
@@ -125,12 +178,17 @@ export async function run(argv: string[]): Promise<number> {
     // traffic
     let traffic: { meanRowsPerSecond: number; peakRowsPerSecond: number; slots?: number[] };
     if (f['traffic-profile'] !== undefined) {
-      if (f['mean-rps'] !== undefined || f['peak-rps'] !== undefined) throw new Error('give either --traffic-profile or --mean-rps/--peak-rps, not both');
-      const slots = parseTrafficProfile(await readText('--traffic-profile', f['traffic-profile'] as string), f['traffic-profile'] as string);
+      if (f['mean-rps'] !== undefined || f['peak-rps'] !== undefined)
+        throw new Error('give either --traffic-profile or --mean-rps/--peak-rps, not both');
+      const slots = parseTrafficProfile(
+        await readText('--traffic-profile', f['traffic-profile'] as string),
+        f['traffic-profile'] as string,
+      );
       const s = profileStats(slots);
       traffic = { meanRowsPerSecond: s.mean, peakRowsPerSecond: s.peak, slots };
     } else {
-      if (f['mean-rps'] === undefined || f['peak-rps'] === undefined) throw new Error('traffic is required: --mean-rps N and --peak-rps N (rows/s), or --traffic-profile FILE');
+      if (f['mean-rps'] === undefined || f['peak-rps'] === undefined)
+        throw new Error('traffic is required: --mean-rps N and --peak-rps N (rows/s), or --traffic-profile FILE');
       traffic = { meanRowsPerSecond: f['mean-rps'] as number, peakRowsPerSecond: f['peak-rps'] as number };
     }
 
@@ -153,8 +211,11 @@ export async function run(argv: string[]): Promise<number> {
       hoursPerMonth: f['hours-per-month'] as number,
       trainingCost: f['training-cost'] as number | undefined,
     });
-    const plotPath = (f.plot as string | undefined) ?? (f.report ? join(dirname(f.report as string), `${basename(f.report as string).replace(/\.md$/i, '')}.svg`) : undefined);
-    if (f.plot && point.sweep.length === 0) throw new Error('--plot needs the threshold sweep of `tinysaver simulate --json` output in --from');
+    const plotPath =
+      (f.plot as string | undefined) ??
+      (f.report ? join(dirname(f.report as string), `${basename(f.report as string).replace(/\.md$/i, '')}.svg`) : undefined);
+    if (f.plot && point.sweep.length === 0)
+      throw new Error('--plot needs the threshold sweep of `tinysaver simulate --json` output in --from');
     const ctx: RoiContext = {
       point,
       auditRateSource,
@@ -164,10 +225,18 @@ export async function run(argv: string[]): Promise<number> {
       command: `tinysaver roi ${argv.join(' ')}`,
     };
     const svg = plotPath ? roiPlotSvg(result, ctx, f.title as string) : null;
-    if (svg && plotPath) ctx.plotFile = f.report ? (dirname(plotPath) === dirname(f.report as string) ? basename(plotPath) : plotPath) : plotPath;
+    if (svg && plotPath)
+      ctx.plotFile = f.report ? (dirname(plotPath) === dirname(f.report as string) ? basename(plotPath) : plotPath) : plotPath;
     out = {
       text: formatRoi(result, ctx),
-      json: reportJson({ ...result, operatingPoint: { ...point, sweep: undefined }, auditRateSource, currency: prices.currency ?? null, replicaShapes: shapes, capacitySources: ctx.capacitySources }),
+      json: reportJson({
+        ...result,
+        operatingPoint: { ...point, sweep: undefined },
+        auditRateSource,
+        currency: prices.currency ?? null,
+        replicaShapes: shapes,
+        capacitySources: ctx.capacitySources,
+      }),
       md: f.report ? roiMarkdown(result, ctx, f.title as string) : undefined,
       svg,
     };

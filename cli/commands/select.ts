@@ -13,7 +13,11 @@ import { formatTable } from '../../core/text/table.js';
 const FLAGS: Record<string, FlagDef> = {
   base: { kind: 'string', meta: 'MODEL', default: DEFAULT_BASE, help: 'base ONNX file or bundled zoo model name' },
   savers: { kind: 'string', meta: 'A,B,...', help: 'comma-separated saver ONNX files or zoo names (default: every bundled saver)' },
-  'dataset-dir': { kind: 'string', meta: 'DIR', help: 'Fashion-MNIST IDX directory (default $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)' },
+  'dataset-dir': {
+    kind: 'string',
+    meta: 'DIR',
+    help: 'Fashion-MNIST IDX directory (default $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)',
+  },
   limit: { kind: 'int', min: 2, meta: 'N', help: 'use only the first N test images' },
   'batch-size': { kind: 'int', min: 1, default: 512, help: 'rows per model run' },
   measure: { kind: 'string', choices: CONFIDENCE_MEASURES, default: 'max-prob', help: 'saver confidence measure' },
@@ -29,7 +33,8 @@ const FLAGS: Record<string, FlagDef> = {
 };
 
 const USAGE = 'tinysaver select [--base MODEL] [--savers A,B,...] [flags]';
-const SUMMARY = 'Rank saver candidates for one base model by the TinySaver score ΔC = s - r (s: MACs ratio, r: saver share) at the certified budget operating point.';
+const SUMMARY =
+  'Rank saver candidates for one base model by the TinySaver score ΔC = s - r (s: MACs ratio, r: saver share) at the certified budget operating point.';
 
 export function formatSelection(sel: Selection, base: string): string {
   const head = ['rank', 'saver', 'MACs', 's', 'threshold', 'share r', 'ΔC', 'rel. cost', 'accuracy', 'vs base', 'saver alone'];
@@ -37,9 +42,17 @@ export function formatSelection(sel: Selection, base: string): string {
     const e = r.report.budget.evaluation;
     const loss = e.accuracyLoss;
     return [
-      String(r.rank), r.name, r.macs.toLocaleString('en-US'), r.costRatio.toFixed(4), String(r.report.budget.threshold),
-      pct(e.saverShare, 1), r.deltaCost.toFixed(3), e.relativeCost.toFixed(3), pct(e.accuracy),
-      loss === null ? 'n/a' : `${loss > 0 ? '-' : '+'}${(100 * Math.abs(loss)).toFixed(2)}%`, pct(r.report.saverAccuracy),
+      String(r.rank),
+      r.name,
+      r.macs.toLocaleString('en-US'),
+      r.costRatio.toFixed(4),
+      String(r.report.budget.threshold),
+      pct(e.saverShare, 1),
+      r.deltaCost.toFixed(3),
+      e.relativeCost.toFixed(3),
+      pct(e.accuracy),
+      loss === null ? 'n/a' : `${loss > 0 ? '-' : '+'}${(100 * Math.abs(loss)).toFixed(2)}%`,
+      pct(r.report.saverAccuracy),
     ];
   });
   const first = sel.ranking[0].report;
@@ -76,12 +89,23 @@ export async function run(argv: string[]): Promise<number> {
   let sel: Selection;
   try {
     const saverArgs = f.savers
-      ? (f.savers as string).split(',').map((s) => s.trim()).filter((s) => s.length > 0)
-      : loadZooManifest().models.filter((m) => m.role === 'saver').map((m) => m.name);
+      ? (f.savers as string)
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)
+      : loadZooManifest()
+          .models.filter((m) => m.role === 'saver')
+          .map((m) => m.name);
     if (saverArgs.length === 0) throw new Error('--savers: no saver given');
     const basePath = resolveModel(f.base as string);
     const baseMacs = await modelMacs(basePath);
-    const run = { datasetDir: f['dataset-dir'] as string | undefined, limit: f.limit as number | undefined, batchSize: f['batch-size'] as number, measure: f.measure as ConfidenceMeasure, probabilities: f.probabilities as boolean };
+    const run = {
+      datasetDir: f['dataset-dir'] as string | undefined,
+      limit: f.limit as number | undefined,
+      batchSize: f['batch-size'] as number,
+      measure: f.measure as ConfidenceMeasure,
+      probabilities: f.probabilities as boolean,
+    };
     const base = await scoreOnTestSet(basePath, { ...run, measure: 'max-prob', progressLabel: `select: base ${basename(basePath)}` });
     const candidates: Candidate[] = [];
     for (const s of saverArgs) {
@@ -105,7 +129,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (f.json) {
     // the per-threshold sweeps are long; `simulate --json` has them
-    const slim = { ...sel, ranking: sel.ranking.map(({ report, ...r }) => ({ ...r, budget: report.budget, paper: report.paper, baseAccuracy: report.baseAccuracy, saverAccuracy: report.saverAccuracy, split: report.split })) };
+    const slim = {
+      ...sel,
+      ranking: sel.ranking.map(({ report, ...r }) => ({
+        ...r,
+        budget: report.budget,
+        paper: report.paper,
+        baseAccuracy: report.baseAccuracy,
+        saverAccuracy: report.saverAccuracy,
+        split: report.split,
+      })),
+    };
     console.log(reportJson(slim));
   } else console.log(formatSelection(sel, f.base as string));
   return 0;

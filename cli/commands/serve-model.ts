@@ -17,14 +17,32 @@ export const SERVE_MODEL_FLAGS: Record<string, FlagDef> = {
   name: { kind: 'string', meta: 'NAME', help: 'model name in the v2 URLs (default: the file name without .onnx)' },
   host: { kind: 'string', default: D.host, help: 'address to listen on (the operator passes 0.0.0.0)' },
   port: { kind: 'port', default: D.port, help: 'port to listen on' },
-  'grpc-port': { kind: 'port', default: MODEL_SERVER_GRPC_PORT, help: 'port of the gRPC v2 endpoint (inference.GRPCInferenceService; 0: a free port)' },
+  'grpc-port': {
+    kind: 'port',
+    default: MODEL_SERVER_GRPC_PORT,
+    help: 'port of the gRPC v2 endpoint (inference.GRPCInferenceService; 0: a free port)',
+  },
   'max-batch-size': { kind: 'int', min: 1, default: D.maxBatchSize, help: 'most rows merged into one session run (dynamic batching)' },
   'max-queue-delay-ms': { kind: 'number', min: 0, default: D.maxQueueDelayMs, help: 'longest wait for a batch to fill before it runs' },
-  'wait-when-idle': { kind: 'boolean', default: false, help: 'fixed batching window: a request that finds the server idle also waits --max-queue-delay-ms (default: it runs at once)' },
+  'wait-when-idle': {
+    kind: 'boolean',
+    default: false,
+    help: 'fixed batching window: a request that finds the server idle also waits --max-queue-delay-ms (default: it runs at once)',
+  },
   'max-queue-rows': { kind: 'int', min: 1, default: D.maxQueueRows, help: 'rows allowed to wait in the queue; beyond, requests get 429' },
   'max-body-bytes': { kind: 'int', min: 1, default: D.maxBodyBytes, help: 'largest request body accepted (413 beyond)' },
-  'max-inflight-bytes': { kind: 'int', min: 1, default: D.maxInflightBytes, help: 'request bytes held in memory by all requests together; beyond, 429' },
-  provider: { kind: 'string', default: D.provider, choices: PROVIDERS, help: 'onnxruntime execution provider (cuda fails clearly when unavailable)' },
+  'max-inflight-bytes': {
+    kind: 'int',
+    min: 1,
+    default: D.maxInflightBytes,
+    help: 'request bytes held in memory by all requests together; beyond, 429',
+  },
+  provider: {
+    kind: 'string',
+    default: D.provider,
+    choices: PROVIDERS,
+    help: 'onnxruntime execution provider (cuda fails clearly when unavailable)',
+  },
   'intra-op-threads': { kind: 'int', min: 0, default: 0, help: 'onnxruntime intra-op threads (0: one per core)' },
   'inference-thread': {
     kind: 'string',
@@ -62,9 +80,9 @@ export async function run(argv: string[]): Promise<number> {
     'Serve one ONNX model over the Open Inference Protocol v2 (JSON and binary tensors), with dynamic batching.',
     SERVE_MODEL_FLAGS,
   );
-  if (p.kind === 'help') return console.log(p.text), 0;
-  if (p.kind === 'error') return console.error(`tinysaver serve-model: ${p.message}`), 2;
-  if (!p.values.model) return console.error('tinysaver serve-model: --model PATH is required'), 2;
+  if (p.kind === 'help') return (console.log(p.text), 0);
+  if (p.kind === 'error') return (console.error(`tinysaver serve-model: ${p.message}`), 2);
+  if (!p.values.model) return (console.error('tinysaver serve-model: --model PATH is required'), 2);
   let server;
   try {
     server = await startModelServer(modelServerOptionsFromFlags(p.values));

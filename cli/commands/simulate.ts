@@ -9,7 +9,14 @@ import { type FlagDef, type FlagValues, parseFlags } from '../flags.js';
 import { progressReporter } from '../../core/text/progress.js';
 import { parseTimeArg } from '../../runtime/decisions/read.js';
 import { type DecisionsWhatIf, asSimulationReport, formatDecisionsReport, simulateDecisions } from '../../runtime/simulate/decisions.js';
-import { DEFAULT_BASE, DEFAULT_SAVER, modelMacs, predictionsFromFile, predictionsFromModels, resolveModel } from '../../runtime/simulate/inputs.js';
+import {
+  DEFAULT_BASE,
+  DEFAULT_SAVER,
+  modelMacs,
+  predictionsFromFile,
+  predictionsFromModels,
+  resolveModel,
+} from '../../runtime/simulate/inputs.js';
 import { predictionsToJsonl } from '../../runtime/simulate/predictions.js';
 import { plotSvg } from '../../runtime/simulate/plot.js';
 import { formatReport } from '../../runtime/simulate/report.js';
@@ -19,12 +26,24 @@ import { modelCascadeSnippet } from '../../runtime/simulate/snippet.js';
 export const SIMULATE_FLAGS: Record<string, FlagDef> = {
   saver: { kind: 'string', meta: 'MODEL', default: DEFAULT_SAVER, help: 'saver ONNX file or bundled zoo model name' },
   base: { kind: 'string', meta: 'MODEL', default: DEFAULT_BASE, help: 'base ONNX file or bundled zoo model name' },
-  predictions: { kind: 'string', meta: 'FILE.jsonl', help: 'logged predictions instead of running models (format in README: {"saver":[...],"base":[...],"label":3} or {"saverConf":0.93,"saverTop1":3,"baseTop1":3,"label":3})' },
-  'dataset-dir': { kind: 'string', meta: 'DIR', help: 'Fashion-MNIST IDX directory (default $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)' },
+  predictions: {
+    kind: 'string',
+    meta: 'FILE.jsonl',
+    help: 'logged predictions instead of running models (format in README: {"saver":[...],"base":[...],"label":3} or {"saverConf":0.93,"saverTop1":3,"baseTop1":3,"label":3})',
+  },
+  'dataset-dir': {
+    kind: 'string',
+    meta: 'DIR',
+    help: 'Fashion-MNIST IDX directory (default $FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist)',
+  },
   limit: { kind: 'int', min: 2, meta: 'N', help: 'use only the first N test images' },
   'batch-size': { kind: 'int', min: 1, default: 512, help: 'rows per model run' },
   measure: { kind: 'string', choices: CONFIDENCE_MEASURES, default: 'max-prob', help: 'saver confidence measure' },
-  probabilities: { kind: 'boolean', default: false, help: 'model outputs / logged scores are probabilities (default: logits for models, auto-detected per row for --predictions)' },
+  probabilities: {
+    kind: 'boolean',
+    default: false,
+    help: 'model outputs / logged scores are probabilities (default: logits for models, auto-detected per row for --predictions)',
+  },
   'cost-ratio': { kind: 'number', meta: 'S', help: 'saver cost / base cost (default: MACs ratio from the ONNX graphs)' },
   'audit-rate': { kind: 'fraction', default: 0, help: 'audit rate a counted in the relative cost s + (1 - r) + a r' },
   budget: { kind: 'fraction', default: 0.01, help: 'ε: allowed share of rows where the cascade differs from the base' },
@@ -41,9 +60,21 @@ export const SIMULATE_FLAGS: Record<string, FlagDef> = {
   name: { kind: 'string', default: 'my-cascade', help: 'metadata.name in the snippet' },
   'saver-uri': { kind: 'string', meta: 'URI', help: 'spec.saver.model in the snippet (default: file:// of the local saver file)' },
   'base-uri': { kind: 'string', meta: 'URI', help: 'spec.base.model in the snippet (default: file:// of the local base file)' },
-  'save-predictions': { kind: 'string', meta: 'FILE.jsonl', help: 'also write the per-row predictions (compact JSONL, reusable with --predictions)' },
-  decisions: { kind: 'string', meta: 'LOG...', help: 'router decision logs (one or more files: pods, rotated parts): the what-if on logged traffic, inverse-probability weighted, with the controller\'s certified bound' },
-  since: { kind: 'string', meta: 'TIME', help: 'with --decisions: only records at or after TIME (ISO 8601, or a duration back from now: 90m, 2h, 7d)' },
+  'save-predictions': {
+    kind: 'string',
+    meta: 'FILE.jsonl',
+    help: 'also write the per-row predictions (compact JSONL, reusable with --predictions)',
+  },
+  decisions: {
+    kind: 'string',
+    meta: 'LOG...',
+    help: "router decision logs (one or more files: pods, rotated parts): the what-if on logged traffic, inverse-probability weighted, with the controller's certified bound",
+  },
+  since: {
+    kind: 'string',
+    meta: 'TIME',
+    help: 'with --decisions: only records at or after TIME (ISO 8601, or a duration back from now: 90m, 2h, 7d)',
+  },
   until: { kind: 'string', meta: 'TIME', help: 'with --decisions: only records before TIME' },
 };
 
@@ -66,7 +97,8 @@ export function takeLogArgs(argv: string[], flag = 'decisions'): { logs: string[
 }
 
 const USAGE = 'tinysaver simulate [--saver MODEL] [--base MODEL | --predictions FILE.jsonl | --decisions LOG...] [flags]';
-const SUMMARY = 'Simulate a saver/base cascade offline: sweep the threshold, pick it by the TinySaver criterion and by a certified accuracy budget (picked on a calibration split, reported on a held-out split).';
+const SUMMARY =
+  'Simulate a saver/base cascade offline: sweep the threshold, pick it by the TinySaver criterion and by a certified accuracy budget (picked on a calibration split, reported on a held-out split).';
 
 /** JSON with Infinity thresholds written as the string "Infinity" (base only). */
 export function reportJson(value: unknown): string {
@@ -117,7 +149,8 @@ export async function run(argvIn: string[]): Promise<number> {
     }
     let costRatio = f['cost-ratio'] as number | undefined;
     if (costRatio === undefined) {
-      if (!saverPath || !basePath) throw new Error('--cost-ratio is required with --predictions (or pass --saver and --base ONNX files to profile)');
+      if (!saverPath || !basePath)
+        throw new Error('--cost-ratio is required with --predictions (or pass --saver and --base ONNX files to profile)');
       costRatio = (await modelMacs(saverPath)) / (await modelMacs(basePath));
     }
     if (!(costRatio >= 0)) throw new Error(`--cost-ratio: must be >= 0, got ${costRatio}`);
@@ -189,7 +222,8 @@ async function runDecisions(logs: string[], f: FlagValues, argv: string[]): Prom
     }
     const since = f.since === undefined ? undefined : parseTimeArg('since', f.since as string);
     const until = f.until === undefined ? undefined : parseTimeArg('until', f.until as string);
-    if (since !== undefined && until !== undefined && since >= until) throw new Error(`--since (${new Date(since).toISOString()}) is not before --until (${new Date(until).toISOString()})`);
+    if (since !== undefined && until !== undefined && since >= until)
+      throw new Error(`--since (${new Date(since).toISOString()}) is not before --until (${new Date(until).toISOString()})`);
     const bar = progressReporter('simulate: reading decision logs');
     try {
       result = await simulateDecisions(logs, {
@@ -215,7 +249,8 @@ async function runDecisions(logs: string[], f: FlagValues, argv: string[]): Prom
   const first = result.versions[0];
   if ((f.plot || f.snippet) && !first) return fail('no row records: nothing to plot or write a snippet for');
   if (f.plot) {
-    if (costRatio === undefined) return fail('--plot needs the relative compute: pass --cost-ratio (or --saver and --base ONNX files to profile)');
+    if (costRatio === undefined)
+      return fail('--plot needs the relative compute: pass --cost-ratio (or --saver and --base ONNX files to profile)');
     await writeFile(f.plot as string, plotSvg(asSimulationReport(first), `decisions: ${first.cascade}`));
   }
   if (f.snippet) {

@@ -43,33 +43,86 @@ const CONFIDENCE_MEASURES = ['max-prob', 'margin'];
 
 export const UP_FLAGS: Record<string, FlagDef> = {
   // Defaults are the operating point `tinysaver select` / `simulate` pick for the bundled zoo (README).
-  saver: { kind: 'string', default: 'saver-tinycnn', help: 'bundled saver candidate (models/zoo/manifest.json): saver-linear, saver-mlp, saver-tinycnn' },
+  saver: {
+    kind: 'string',
+    default: 'saver-tinycnn',
+    help: 'bundled saver candidate (models/zoo/manifest.json): saver-linear, saver-mlp, saver-tinycnn',
+  },
   base: { kind: 'string', default: 'base-cnn', help: 'bundled base model' },
   host: { kind: 'string', default: '127.0.0.1', help: 'address all three servers listen on' },
   port: { kind: 'port', default: ROUTER_DEFAULTS.port, help: 'router port (the cascade endpoint)' },
   'saver-port': { kind: 'port', default: 8001, help: 'saver model server port' },
   'base-port': { kind: 'port', default: 8002, help: 'base model server port' },
-  threshold: { kind: 'fraction', default: 0.88, help: 'confidence threshold; with --control adaptive|observe where the controller starts (spec.threshold.initial); in mode fixed ignored while --threshold-file holds a valid value' },
-  'threshold-file': { kind: 'string', meta: 'PATH', help: 'threshold file the router hot-reloads (a number or {"threshold": t, "auditRate": a}); with --control adaptive|observe the controller writes it (default: a temporary file)' },
+  threshold: {
+    kind: 'fraction',
+    default: 0.88,
+    help: 'confidence threshold; with --control adaptive|observe where the controller starts (spec.threshold.initial); in mode fixed ignored while --threshold-file holds a valid value',
+  },
+  'threshold-file': {
+    kind: 'string',
+    meta: 'PATH',
+    help: 'threshold file the router hot-reloads (a number or {"threshold": t, "auditRate": a}); with --control adaptive|observe the controller writes it (default: a temporary file)',
+  },
   'audit-rate': { kind: 'fraction', default: ROUTER_DEFAULTS.auditRate, help: 'fraction of saver-answered rows audited by the base' },
-  'confidence-measure': { kind: 'string', default: ROUTER_DEFAULTS.confidence, choices: CONFIDENCE_MEASURES, help: 'how the router scores a row' },
+  'confidence-measure': {
+    kind: 'string',
+    default: ROUTER_DEFAULTS.confidence,
+    choices: CONFIDENCE_MEASURES,
+    help: 'how the router scores a row',
+  },
   'failure-policy': { kind: 'string', default: ROUTER_DEFAULTS.failurePolicy, choices: ['fallback', 'error'], help: 'when the base fails' },
   // All three servers share this process: one onnxruntime thread per session avoids two spinning
   // thread pools fighting over the same cores (measured: several times lower latency on 2 cores).
-  'intra-op-threads': { kind: 'int', min: 0, default: 1, help: 'onnxruntime intra-op threads per model (0: onnxruntime default, all cores)' },
-  'saver-via-http': { kind: 'boolean', default: false, help: 'the router calls the saver server over HTTP (the Sidecar pod layout) instead of running the saver in-process' },
+  'intra-op-threads': {
+    kind: 'int',
+    min: 0,
+    default: 1,
+    help: 'onnxruntime intra-op threads per model (0: onnxruntime default, all cores)',
+  },
+  'saver-via-http': {
+    kind: 'boolean',
+    default: false,
+    help: 'the router calls the saver server over HTTP (the Sidecar pod layout) instead of running the saver in-process',
+  },
   // fixed by default so a plain `npm start` serves the documented operating point (the CRD's default mode is adaptive)
-  control: { kind: 'string', default: 'fixed', choices: ['adaptive', 'observe', 'fixed'], help: 'threshold mode (spec.threshold.mode): adaptive moves the threshold to keep the certified loss bound within --epsilon, observe computes and reports without applying, fixed keeps --threshold (the controller still reports the bound)' },
-  epsilon: { kind: 'fraction', default: CRD.epsilon, help: 'budget: largest accuracy loss vs the base, as a fraction of all rows (spec.budget.maxAccuracyLoss)' },
-  confidence: { kind: 'string', default: String(CRD.confidence), meta: 'C', help: 'confidence level 1 - delta of the loss bound, in [0.5, 1) (spec.budget.confidence)' },
+  control: {
+    kind: 'string',
+    default: 'fixed',
+    choices: ['adaptive', 'observe', 'fixed'],
+    help: 'threshold mode (spec.threshold.mode): adaptive moves the threshold to keep the certified loss bound within --epsilon, observe computes and reports without applying, fixed keeps --threshold (the controller still reports the bound)',
+  },
+  epsilon: {
+    kind: 'fraction',
+    default: CRD.epsilon,
+    help: 'budget: largest accuracy loss vs the base, as a fraction of all rows (spec.budget.maxAccuracyLoss)',
+  },
+  confidence: {
+    kind: 'string',
+    default: String(CRD.confidence),
+    meta: 'C',
+    help: 'confidence level 1 - delta of the loss bound, in [0.5, 1) (spec.budget.confidence)',
+  },
   min: { kind: 'fraction', default: CRD.min, help: 'lowest threshold the controller may set (spec.threshold.min)' },
   max: { kind: 'fraction', default: CRD.max, help: 'highest threshold the controller may set (spec.threshold.max)' },
-  'max-audit-rate': { kind: 'fraction', default: CRD.maxAuditRate, help: 'highest audit rate the controller may ask for; --audit-rate is the floor (spec.control.maxAuditRate)' },
+  'max-audit-rate': {
+    kind: 'fraction',
+    default: CRD.maxAuditRate,
+    help: 'highest audit rate the controller may ask for; --audit-rate is the floor (spec.control.maxAuditRate)',
+  },
   interval: { kind: 'string', default: '5s', meta: 'DURATION', help: 'control interval (spec.control.interval; the CRD default is 30s)' },
   window: { kind: 'string', default: '1m', meta: 'DURATION', help: 'telemetry window (spec.control.window; the CRD default is 10m)' },
   'max-step': { kind: 'number', default: CRD.maxStep, help: 'largest downward threshold move per interval (spec.control.maxStep)' },
-  'min-audits': { kind: 'int', min: 1, default: CRD.minAudits, help: 'fewest fresh audits above a lower threshold before lowering (spec.control.minAudits)' },
-  'status-file': { kind: 'string', meta: 'PATH', help: 'write the ModelCascade-like object (spec + status with threshold history) as JSON here after every interval' },
+  'min-audits': {
+    kind: 'int',
+    min: 1,
+    default: CRD.minAudits,
+    help: 'fewest fresh audits above a lower threshold before lowering (spec.control.minAudits)',
+  },
+  'status-file': {
+    kind: 'string',
+    meta: 'PATH',
+    help: 'write the ModelCascade-like object (spec + status with threshold history) as JSON here after every interval',
+  },
   'view-port': { kind: 'port', default: 8003, help: 'port of the live web view (read-only; 0 picks a free port)' },
   'no-view': { kind: 'boolean', default: false, help: 'do not serve the live view' },
   quiet: { kind: 'boolean', default: false, help: 'print only threshold changes, not every decision' },
@@ -84,9 +137,14 @@ function exampleRequest(url: string, inputName: string): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const p = parseFlags(argv, 'tinysaver up [flags]', 'Run a local cascade on the bundled models: saver and base model servers plus the router.', UP_FLAGS);
-  if (p.kind === 'help') return console.log(p.text), 0;
-  if (p.kind === 'error') return console.error(`tinysaver up: ${p.message}`), 2;
+  const p = parseFlags(
+    argv,
+    'tinysaver up [flags]',
+    'Run a local cascade on the bundled models: saver and base model servers plus the router.',
+    UP_FLAGS,
+  );
+  if (p.kind === 'help') return (console.log(p.text), 0);
+  if (p.kind === 'error') return (console.error(`tinysaver up: ${p.message}`), 2);
   const v = p.values;
   const known = loadZooManifest().models.map((m) => m.name);
   for (const flag of ['saver', 'base']) {
@@ -103,20 +161,24 @@ export async function run(argv: string[]): Promise<number> {
     // before the budget flags, --confidence named the measure; keep accepting that spelling
     measure = rawConfidence as 'max-prob' | 'margin';
     confidence = CRD.confidence;
-    console.error(`tinysaver up: --confidence ${rawConfidence} is the confidence measure: spell it --confidence-measure ${rawConfidence} (--confidence is now the bound's confidence level)`);
+    console.error(
+      `tinysaver up: --confidence ${rawConfidence} is the confidence measure: spell it --confidence-measure ${rawConfidence} (--confidence is now the bound's confidence level)`,
+    );
   } else {
     confidence = rawConfidence.trim() === '' ? NaN : Number(rawConfidence);
     if (!(confidence >= 0.5 && confidence < 1)) {
-      console.error(`tinysaver up: --confidence: "${rawConfidence}" is not a confidence level in [0.5, 1) (e.g. 0.95; the router's measure is --confidence-measure max-prob|margin)`);
+      console.error(
+        `tinysaver up: --confidence: "${rawConfidence}" is not a confidence level in [0.5, 1) (e.g. 0.95; the router's measure is --confidence-measure max-prob|margin)`,
+      );
       return 2;
     }
   }
-  if (!((v.epsilon as number) > 0)) return console.error('tinysaver up: --epsilon: the budget must be above 0 (e.g. 0.01)'), 2;
+  if (!((v.epsilon as number) > 0)) return (console.error('tinysaver up: --epsilon: the budget must be above 0 (e.g. 0.01)'), 2);
   for (const flag of ['interval', 'window']) {
     try {
       parseDuration(v[flag] as string);
     } catch (e) {
-      return console.error(`tinysaver up: --${flag}: ${(e as Error).message}`), 2;
+      return (console.error(`tinysaver up: --${flag}: ${(e as Error).message}`), 2);
     }
   }
   if (control === 'adaptive' && !((v['audit-rate'] as number) > 0)) {
@@ -148,7 +210,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (specErrors.length > 0) {
     // name the flag behind the spec field
-    const flagOf: Record<string, string> = { 'threshold.min': '--min', 'threshold.max': '--max', maxStep: '--max-step', minAudits: '--min-audits', interval: '--interval', window: '--window', auditRate: '--audit-rate/--max-audit-rate', maxAccuracyLoss: '--epsilon', delta: '--confidence' };
+    const flagOf: Record<string, string> = {
+      'threshold.min': '--min',
+      'threshold.max': '--max',
+      maxStep: '--max-step',
+      minAudits: '--min-audits',
+      interval: '--interval',
+      window: '--window',
+      auditRate: '--audit-rate/--max-audit-rate',
+      maxAccuracyLoss: '--epsilon',
+      delta: '--confidence',
+    };
     const named = specErrors.map((e) => {
       const hit = Object.entries(flagOf).find(([k]) => e.includes(k));
       return hit ? `${hit[1]}: ${e}` : e;
@@ -174,7 +246,14 @@ export async function run(argv: string[]): Promise<number> {
     const viaHttp = v['saver-via-http'] as boolean;
     if (!viaHttp) saverSession = await loadOnnxModel(zooModelPath(saverName), { intraOpThreads });
     const servers = await Promise.allSettled([
-      startModelServer({ modelPath: zooModelPath(saverName), model: saverSession, name: saverName, host, port: v['saver-port'] as number, intraOpThreads }),
+      startModelServer({
+        modelPath: zooModelPath(saverName),
+        model: saverSession,
+        name: saverName,
+        host,
+        port: v['saver-port'] as number,
+        intraOpThreads,
+      }),
       startModelServer({ modelPath: zooModelPath(baseName), name: baseName, host, port: v['base-port'] as number, intraOpThreads }),
     ]);
     for (const s of servers) if (s.status === 'fulfilled') started.push(s.value);
@@ -319,11 +398,14 @@ export function decisionLine(c: LocalCycle, mode: string, epsilon: number): stri
   const time = new Date(c.at).toISOString().slice(11, 19);
   let move: string;
   if (c.to !== c.from) move = `t ${c.from} -> ${c.to}`;
-  else if (mode === 'observe' && Number.isFinite(d.proposed) && d.proposed !== c.from) move = `t ${c.from} (observe: would be ${Number(d.proposed.toFixed(4))})`;
+  else if (mode === 'observe' && Number.isFinite(d.proposed) && d.proposed !== c.from)
+    move = `t ${c.from} (observe: would be ${Number(d.proposed.toFixed(4))})`;
   else move = `t ${c.from} (held)`;
   // the bound at the threshold that was in force (the evidence), and where a change leaves it
   const b = d.boundAtCurrent;
-  let bound = Number.isFinite(b) ? `bound ${pct(b)} ${b > epsilon ? '>' : '<='} budget ${pct(epsilon)}` : `bound n/a, budget ${pct(epsilon)}`;
+  let bound = Number.isFinite(b)
+    ? `bound ${pct(b)} ${b > epsilon ? '>' : '<='} budget ${pct(epsilon)}`
+    : `bound n/a, budget ${pct(epsilon)}`;
   if (c.to !== c.from && Number.isFinite(d.bound)) bound += ` (${pct(d.bound)} at ${c.to})`;
   const audit = c.auditRateTo !== c.auditRateFrom ? `audit ${c.auditRateFrom} -> ${c.auditRateTo}` : `audit ${c.auditRateTo}`;
   const rows = c.report.newRows;

@@ -245,10 +245,12 @@ function boundPrepared(p: Prepared, s: number, delta: number, maxStrata: number)
 function checkOptions(fn: string, o: BoundOptions): { edges: readonly number[]; strata: number } {
   if (!(o.delta > 0 && o.delta < 1)) throw new RangeError(`${fn}: delta must be in (0, 1), got ${o.delta}`);
   const strata = o.strata ?? 3;
-  if (!Number.isInteger(strata) || strata < 1 || strata > 64) throw new RangeError(`${fn}: strata must be an integer in [1, 64], got ${o.strata}`);
+  if (!Number.isInteger(strata) || strata < 1 || strata > 64)
+    throw new RangeError(`${fn}: strata must be an integer in [1, 64], got ${o.strata}`);
   const edges = o.edges ?? CONFIDENCE_BUCKETS;
   for (let i = 0; i < edges.length; i++) {
-    if (!Number.isFinite(edges[i]) || (i > 0 && edges[i] <= edges[i - 1])) throw new RangeError(`${fn}: edges must be finite and strictly increasing (index ${i})`);
+    if (!Number.isFinite(edges[i]) || (i > 0 && edges[i] <= edges[i - 1]))
+      throw new RangeError(`${fn}: edges must be finite and strictly increasing (index ${i})`);
   }
   return { edges, strata };
 }
@@ -283,7 +285,8 @@ export function certifyThreshold(counts: ConfidenceCounts, options: CertifyOptio
   const p = prepare(counts, edges);
   const base = { epsilon, delta, totalRows: p.total, notes: p.notes };
   const hold = (reason: string, candidates: CandidateBound[]): CertifyResult => {
-    const atMax = candidates.length > 0 && candidates[0].threshold === max ? candidates[0] : p.total > 0 ? boundPrepared(p, max, delta, strata) : null;
+    const atMax =
+      candidates.length > 0 && candidates[0].threshold === max ? candidates[0] : p.total > 0 ? boundPrepared(p, max, delta, strata) : null;
     return {
       ...base,
       certifiedThreshold: null,

@@ -57,7 +57,9 @@ export function openFrame(o: FrameOptions): { frame: Frame; out: string[] } {
   const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
   const Y = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(o.title)}</text>`);
   for (const xv of o.xTicks) {
@@ -93,7 +95,10 @@ export function vLine(f: Frame, x: number, color = '#999'): string {
 /** A polyline through the points (in the order given) plus a small dot on each. */
 export function curve(f: Frame, pts: ReadonlyArray<{ x: number; y: number }>, color = '#1f77b4'): string {
   const path = pts.map((p, i) => `${i ? 'L' : 'M'}${f.X(p.x).toFixed(1)},${f.Y(p.y).toFixed(1)}`).join(' ');
-  return [`<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`, ...pts.map((p) => `<circle cx="${f.X(p.x).toFixed(1)}" cy="${f.Y(p.y).toFixed(1)}" r="1.8" fill="${color}"/>`)].join('\n');
+  return [
+    `<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`,
+    ...pts.map((p) => `<circle cx="${f.X(p.x).toFixed(1)}" cy="${f.Y(p.y).toFixed(1)}" r="1.8" fill="${color}"/>`),
+  ].join('\n');
 }
 
 /** A ring around a chosen point with a short bold tag beside it (below-right or above-left). */
@@ -110,6 +115,9 @@ export function marker(f: Frame, x: number, y: number, color: string, tag: strin
 export function legend(f: Frame, lines: ReadonlyArray<{ text: string; color: string }>): string {
   const lx = f.W - f.m.r - 10;
   return lines
-    .map((k, i) => `<text x="${lx}" y="${f.H - f.m.b - 12 - (lines.length - 1 - i) * 18}" text-anchor="end" fill="${k.color}">${escapeXml(k.text)}</text>`)
+    .map(
+      (k, i) =>
+        `<text x="${lx}" y="${f.H - f.m.b - 12 - (lines.length - 1 - i) * 18}" text-anchor="end" fill="${k.color}">${escapeXml(k.text)}</text>`,
+    )
     .join('\n');
 }

@@ -1,6 +1,9 @@
 // Progress on stderr: a redrawn bar on a terminal, a plain line every 10% otherwise (CI logs).
 
-export function progressReporter(label: string, stream: NodeJS.WriteStream = process.stderr): {
+export function progressReporter(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): {
   update: (done: number, total: number) => void;
   end: () => void;
 } {
@@ -18,7 +21,9 @@ export function progressReporter(label: string, stream: NodeJS.WriteStream = pro
         const width = 30;
         const filled = Math.round(frac * width);
         const rate = done / Math.max(0.001, (now - started) / 1000);
-        stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${(100 * frac).toFixed(0)}% ${rate.toFixed(0)}/s `);
+        stream.write(
+          `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${(100 * frac).toFixed(0)}% ${rate.toFixed(0)}/s `,
+        );
       } else {
         const decile = Math.floor(frac * 10);
         if (decile === lastDecile) return;

@@ -60,14 +60,10 @@ export function parseIdx(input: Uint8Array, source = 'IDX buffer'): IdxArray {
   }
   const payload = buf.length - headerBytes;
   if (payload < expected) {
-    throw new Error(
-      `${source}: truncated IDX payload: dims [${dims.join(', ')}] need ${expected} bytes, file has ${payload}`,
-    );
+    throw new Error(`${source}: truncated IDX payload: dims [${dims.join(', ')}] need ${expected} bytes, file has ${payload}`);
   }
   if (payload > expected) {
-    throw new Error(
-      `${source}: IDX payload has ${payload - expected} trailing bytes beyond dims [${dims.join(', ')}] (${expected} bytes)`,
-    );
+    throw new Error(`${source}: IDX payload has ${payload - expected} trailing bytes beyond dims [${dims.join(', ')}] (${expected} bytes)`);
   }
   return { dims, data: buf.subarray(headerBytes) };
 }

@@ -93,7 +93,15 @@ export interface ModelCascadeSpec {
   };
   threshold?: { initial?: number; min?: number; max?: number; mode?: 'fixed' | 'adaptive' | 'observe'; calibration?: ThresholdCalibration };
   budget?: { maxAccuracyLoss?: number; confidence?: number };
-  control?: { interval?: string; window?: string; maxStep?: number; minAudits?: number; maxAuditRate?: number; maxWindow?: string; falseAlarmRate?: number };
+  control?: {
+    interval?: string;
+    window?: string;
+    maxStep?: number;
+    minAudits?: number;
+    maxAuditRate?: number;
+    maxWindow?: string;
+    falseAlarmRate?: number;
+  };
   autoscaling?: { saver?: AutoscalingTarget; base?: AutoscalingTarget };
   /** optional prices and capacities: the threshold controller reports live savings (operator/cost) */
   cost?: CostSpec;

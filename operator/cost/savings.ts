@@ -23,8 +23,10 @@ export function costSpecErrors(c: CostSpec): string[] {
       errs.push(`spec.cost.${who}: required`);
       continue;
     }
-    if (!(typeof d.rowsPerSecond === 'number' && d.rowsPerSecond > 0 && Number.isFinite(d.rowsPerSecond))) errs.push(`spec.cost.${who}.rowsPerSecond: must be a number > 0, got ${d.rowsPerSecond}`);
-    if (!(typeof d.pricePerHour === 'number' && d.pricePerHour >= 0 && Number.isFinite(d.pricePerHour))) errs.push(`spec.cost.${who}.pricePerHour: must be a number >= 0, got ${d.pricePerHour}`);
+    if (!(typeof d.rowsPerSecond === 'number' && d.rowsPerSecond > 0 && Number.isFinite(d.rowsPerSecond)))
+      errs.push(`spec.cost.${who}.rowsPerSecond: must be a number > 0, got ${d.rowsPerSecond}`);
+    if (!(typeof d.pricePerHour === 'number' && d.pricePerHour >= 0 && Number.isFinite(d.pricePerHour)))
+      errs.push(`spec.cost.${who}.pricePerHour: must be a number >= 0, got ${d.pricePerHour}`);
   }
   return errs;
 }

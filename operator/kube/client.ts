@@ -65,20 +65,42 @@ export class KubeClient {
   }
 
   /** Gets credentials for this request (may run an exec plugin), then sends it; errors go to onError. */
-  private open(method: string, path: string, opts: RequestOptions, onResponse: (res: http.IncomingMessage) => void, onError: (e: Error) => void): void {
+  private open(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    onResponse: (res: http.IncomingMessage) => void,
+    onError: (e: Error) => void,
+  ): void {
     this.access.requestAuth().then(
       (auth) => {
         if (opts.signal?.aborted) return onError(new Error(`${method} ${path}: aborted`));
-        this.send(method, path, opts, auth.headers, auth.agent, (res) => {
-          if (res.statusCode === 401) this.access.unauthorized();
-          onResponse(res);
-        }, onError);
+        this.send(
+          method,
+          path,
+          opts,
+          auth.headers,
+          auth.agent,
+          (res) => {
+            if (res.statusCode === 401) this.access.unauthorized();
+            onResponse(res);
+          },
+          onError,
+        );
       },
       (err: Error) => onError(err),
     );
   }
 
-  private send(method: string, path: string, opts: RequestOptions, auth: Record<string, string>, agent: http.Agent, onResponse: (res: http.IncomingMessage) => void, onError: (e: Error) => void): void {
+  private send(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    auth: Record<string, string>,
+    agent: http.Agent,
+    onResponse: (res: http.IncomingMessage) => void,
+    onError: (e: Error) => void,
+  ): void {
     const headers: Record<string, string> = { Accept: 'application/json', ...auth };
     let payload: Buffer | undefined;
     if (opts.body !== undefined) {
@@ -100,7 +122,8 @@ export class KubeClient {
       onResponse,
     );
     req.on('error', onError);
-    if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out after ${opts.timeoutMs} ms`)));
+    if (opts.timeoutMs)
+      req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out after ${opts.timeoutMs} ms`)));
     req.end(payload);
   }
 
@@ -112,31 +135,44 @@ export class KubeClient {
   /** Like request(), also returning the HTTP status (e.g. 201 when an apply created the object). */
   requestWithStatus<T = any>(method: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; body: T }> {
     return new Promise<{ status: number; body: T }>((resolvePromise, reject) => {
-      this.open(method, path, { timeoutMs: 30_000, ...opts }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_BODY_BYTES) {
-            res.destroy(new Error(`${method} ${path}: response larger than ${MAX_BODY_BYTES} bytes`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: any;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            body = undefined;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolvePromise({ status, body: body as T });
-          reject(new ApiError(status, body?.reason ?? 'Unknown', `${method} ${path}: ${status} ${body?.message ?? text.slice(0, 500)}`, body?.details));
-        });
-      }, reject);
+      this.open(
+        method,
+        path,
+        { timeoutMs: 30_000, ...opts },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_BODY_BYTES) {
+              res.destroy(new Error(`${method} ${path}: response larger than ${MAX_BODY_BYTES} bytes`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: any;
+            try {
+              body = text ? JSON.parse(text) : undefined;
+            } catch {
+              body = undefined;
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) return resolvePromise({ status, body: body as T });
+            reject(
+              new ApiError(
+                status,
+                body?.reason ?? 'Unknown',
+                `${method} ${path}: ${status} ${body?.message ?? text.slice(0, 500)}`,
+                body?.details,
+              ),
+            );
+          });
+        },
+        reject,
+      );
     });
   }
 
@@ -160,7 +196,11 @@ export class KubeClient {
   }
 
   /** Server-side apply that also says whether the object was created by it (HTTP 201) or already existed. */
-  async applyReportingCreation<T = any>(path: string, obj: unknown, opts: { force?: boolean; fieldManager?: string } = {}): Promise<{ object: T; created: boolean }> {
+  async applyReportingCreation<T = any>(
+    path: string,
+    obj: unknown,
+    opts: { force?: boolean; fieldManager?: string } = {},
+  ): Promise<{ object: T; created: boolean }> {
     const { status, body } = await this.requestWithStatus<T>('PATCH', path, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
@@ -176,46 +216,56 @@ export class KubeClient {
   watch(path: string, query: RequestOptions['query'], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolvePromise, reject) => {
       const fail = (e: Error) => (signal.aborted ? resolvePromise() : reject(e));
-      this.open('GET', path, { query: { ...query, watch: 1 }, signal }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
-          res.on('end', () => {
-            let body: any;
-            try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { body = undefined; }
-            reject(new ApiError(status, body?.reason ?? 'Unknown', `watch ${path}: ${status} ${body?.message ?? ''}`));
-          });
-          res.on('error', fail);
-          return;
-        }
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buf += chunk;
-          if (buf.length > MAX_WATCH_LINE_BYTES) {
-            res.destroy(new Error(`watch ${path}: event larger than ${MAX_WATCH_LINE_BYTES} bytes`));
+      this.open(
+        'GET',
+        path,
+        { query: { ...query, watch: 1 }, signal },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
+            res.on('end', () => {
+              let body: any;
+              try {
+                body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+              } catch {
+                body = undefined;
+              }
+              reject(new ApiError(status, body?.reason ?? 'Unknown', `watch ${path}: ${status} ${body?.message ?? ''}`));
+            });
+            res.on('error', fail);
             return;
           }
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl).trim();
-            buf = buf.slice(nl + 1);
-            if (!line) continue;
-            let ev: WatchEvent;
-            try {
-              ev = JSON.parse(line) as WatchEvent;
-            } catch {
-              res.destroy(new Error(`watch ${path}: malformed event`));
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            if (buf.length > MAX_WATCH_LINE_BYTES) {
+              res.destroy(new Error(`watch ${path}: event larger than ${MAX_WATCH_LINE_BYTES} bytes`));
               return;
             }
-            onEvent(ev);
-          }
-        });
-        res.on('end', () => resolvePromise());
-        res.on('error', fail);
-        res.on('aborted', () => resolvePromise());
-      }, fail);
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl).trim();
+              buf = buf.slice(nl + 1);
+              if (!line) continue;
+              let ev: WatchEvent;
+              try {
+                ev = JSON.parse(line) as WatchEvent;
+              } catch {
+                res.destroy(new Error(`watch ${path}: malformed event`));
+                return;
+              }
+              onEvent(ev);
+            }
+          });
+          res.on('end', () => resolvePromise());
+          res.on('error', fail);
+          res.on('aborted', () => resolvePromise());
+        },
+        fail,
+      );
     });
   }
 }

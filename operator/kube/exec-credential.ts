@@ -64,7 +64,9 @@ export class ExecCredentialSource {
       throw new ExecPluginError(`kubeconfig user "${userName}": exec.command is missing`);
     }
     if (exec.interactiveMode === 'Always') {
-      throw new ExecPluginError(`exec plugin "${exec.command}" (kubeconfig user "${userName}") needs an interactive terminal (interactiveMode: Always); the operator runs without one`);
+      throw new ExecPluginError(
+        `exec plugin "${exec.command}" (kubeconfig user "${userName}") needs an interactive terminal (interactiveMode: Always); the operator runs without one`,
+      );
     }
   }
 
@@ -108,14 +110,16 @@ export class ExecCredentialSource {
     }
     if (st.expirationTimestamp !== undefined) {
       const t = Date.parse(st.expirationTimestamp);
-      if (!Number.isFinite(t)) throw new ExecPluginError(`${who}: status.expirationTimestamp "${st.expirationTimestamp}" is not an RFC 3339 time`);
+      if (!Number.isFinite(t))
+        throw new ExecPluginError(`${who}: status.expirationTimestamp "${st.expirationTimestamp}" is not an RFC 3339 time`);
       result.expiresAt = t;
     }
     this.runs++;
     this.cached = result;
-    this.refreshAt = result.expiresAt === undefined
-      ? Number.POSITIVE_INFINITY
-      : result.expiresAt - Math.min(MAX_MARGIN_MS, Math.max(0, result.expiresAt - started) / 10);
+    this.refreshAt =
+      result.expiresAt === undefined
+        ? Number.POSITIVE_INFINITY
+        : result.expiresAt - Math.min(MAX_MARGIN_MS, Math.max(0, result.expiresAt - started) / 10);
     return result;
   }
 

@@ -42,7 +42,10 @@ export class Informer<T extends KubeObject> {
   private syncedWaiters: (() => void)[] = [];
   private loop?: Promise<void>;
 
-  constructor(private readonly client: KubeClient, private readonly opts: InformerOptions<T>) {}
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: InformerOptions<T>,
+  ) {}
 
   get hasSynced(): boolean {
     return this.synced;

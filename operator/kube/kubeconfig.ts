@@ -37,7 +37,10 @@ class WatchedFile {
   private value?: Buffer;
   private checkedAt = 0;
   private sig = '';
-  constructor(readonly path: string, private readonly what: string) {}
+  constructor(
+    readonly path: string,
+    private readonly what: string,
+  ) {}
 
   read(): Buffer {
     const now = Date.now();
@@ -200,7 +203,9 @@ export class ClusterAccess {
         case 'gcp':
           return new (await import('@kubernetes/client-node/dist/gcp_auth.js')).GoogleCloudPlatformAuth();
         default:
-          throw new KubeconfigError(`kubeconfig user "${this.parts.user}": auth-provider "${ap.name}" is not supported (oidc, azure, gcp; or use an exec plugin)`);
+          throw new KubeconfigError(
+            `kubeconfig user "${this.parts.user}": auth-provider "${ap.name}" is not supported (oidc, azure, gcp; or use an exec plugin)`,
+          );
       }
     })();
     return this.authenticator;
@@ -233,7 +238,9 @@ function readKubeconfig(path: string): RawFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new KubeconfigError(`kubeconfig ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new KubeconfigError(
+      `kubeconfig ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   let raw: any;
   try {
@@ -278,7 +285,12 @@ function merge(files: RawFile[]): Merged {
     const clusters = parse('clusters', () => newClusters(raw.clusters ?? [], { onInvalidEntry: 'throw' }));
     // client-node reads `token-file` at parse time; kubectl's field is tokenFile, handled here (re-read on change).
     const rawUsers: any[] = Array.isArray(raw.users) ? raw.users : [];
-    const users = parse('users', () => newUsers(rawUsers.map((u) => (u?.user?.['token-file'] ? { ...u, user: { ...u.user, 'token-file': undefined } } : u)), { onInvalidEntry: 'throw' }));
+    const users = parse('users', () =>
+      newUsers(
+        rawUsers.map((u) => (u?.user?.['token-file'] ? { ...u, user: { ...u.user, 'token-file': undefined } } : u)),
+        { onInvalidEntry: 'throw' },
+      ),
+    );
     const contexts = parse('contexts', () => newContexts(raw.contexts ?? [], { onInvalidEntry: 'throw' }));
     for (const c of clusters) {
       if (m.clusters.has(c.name)) continue;
@@ -289,7 +301,8 @@ function merge(files: RawFile[]): Merged {
       const ru = rawUsers[i]?.user ?? {};
       const exec = u.exec ? { ...u.exec } : undefined;
       // client-go: a relative command with a path separator is relative to the kubeconfig file
-      if (exec && typeof exec.command === 'string' && exec.command.includes('/') && !isAbsolute(exec.command)) exec.command = resolve(dirname(path), exec.command);
+      if (exec && typeof exec.command === 'string' && exec.command.includes('/') && !isAbsolute(exec.command))
+        exec.command = resolve(dirname(path), exec.command);
       m.users.set(u.name, {
         value: { ...u, exec, certFile: abs(path, u.certFile), keyFile: abs(path, u.keyFile) },
         file: path,
@@ -297,7 +310,8 @@ function merge(files: RawFile[]): Merged {
       });
     });
     for (const c of contexts) if (!m.contexts.has(c.name)) m.contexts.set(c.name, { value: c, file: path });
-    if (!m.currentContext && typeof raw['current-context'] === 'string' && raw['current-context']) m.currentContext = raw['current-context'];
+    if (!m.currentContext && typeof raw['current-context'] === 'string' && raw['current-context'])
+      m.currentContext = raw['current-context'];
   }
   return m;
 }
@@ -318,12 +332,19 @@ function material(what: string, file: string | undefined, data: string | undefin
 function fromMerged(m: Merged, contextName: string | undefined): ClusterAccess {
   const source = m.files.join(delimiter);
   const name = contextName ?? m.currentContext;
-  if (!name) throw new KubeconfigError(`kubeconfig ${source}: no current-context set; pass --context (contexts: ${[...m.contexts.keys()].join(', ') || 'none'})`);
+  if (!name)
+    throw new KubeconfigError(
+      `kubeconfig ${source}: no current-context set; pass --context (contexts: ${[...m.contexts.keys()].join(', ') || 'none'})`,
+    );
   const ctx = m.contexts.get(name)?.value;
-  if (!ctx) throw new KubeconfigError(`kubeconfig ${source}: context "${name}" not found (contexts: ${[...m.contexts.keys()].join(', ') || 'none'})`);
+  if (!ctx)
+    throw new KubeconfigError(
+      `kubeconfig ${source}: context "${name}" not found (contexts: ${[...m.contexts.keys()].join(', ') || 'none'})`,
+    );
   const cluster = m.clusters.get(ctx.cluster)?.value;
   if (!cluster) throw new KubeconfigError(`kubeconfig ${source}: context "${name}" names cluster "${ctx.cluster}", which is not defined`);
-  if (cluster.proxyUrl) throw new KubeconfigError(`kubeconfig ${source}: cluster "${cluster.name}" sets proxy-url, which the operator does not support yet`);
+  if (cluster.proxyUrl)
+    throw new KubeconfigError(`kubeconfig ${source}: cluster "${cluster.name}" sets proxy-url, which the operator does not support yet`);
   try {
     const proto = new URL(cluster.server).protocol;
     if (proto !== 'https:' && proto !== 'http:') throw new Error();
@@ -331,7 +352,8 @@ function fromMerged(m: Merged, contextName: string | undefined): ClusterAccess {
     throw new KubeconfigError(`kubeconfig ${source}: cluster "${cluster.name}" server "${cluster.server}" is not an http(s) URL`);
   }
   const userEntry = ctx.user ? m.users.get(ctx.user) : undefined;
-  if (ctx.user && !userEntry) throw new KubeconfigError(`kubeconfig ${source}: context "${name}" names user "${ctx.user}", which is not defined`);
+  if (ctx.user && !userEntry)
+    throw new KubeconfigError(`kubeconfig ${source}: context "${name}" names user "${ctx.user}", which is not defined`);
   const user = userEntry?.value;
   const parts: AccessParts = {
     server: cluster.server,
@@ -346,7 +368,10 @@ function fromMerged(m: Merged, contextName: string | undefined): ClusterAccess {
   if (user) {
     parts.cert = material(`user "${user.name}" client-certificate`, user.certFile, user.certData);
     parts.key = material(`user "${user.name}" client-key`, user.keyFile, user.keyData);
-    if (!!parts.cert !== !!parts.key) throw new KubeconfigError(`kubeconfig ${source}: user "${user.name}" has a client certificate without a key, or a key without a certificate`);
+    if (!!parts.cert !== !!parts.key)
+      throw new KubeconfigError(
+        `kubeconfig ${source}: user "${user.name}" has a client certificate without a key, or a key without a certificate`,
+      );
     const tokenFile = userEntry!.extra?.tokenFile as string | undefined;
     if (user.exec) {
       parts.exec = new ExecCredentialSource(user.name, user.exec as ExecConfig, {
@@ -358,7 +383,8 @@ function fromMerged(m: Merged, contextName: string | undefined): ClusterAccess {
     } else if (user.authProvider) {
       const apName = String(user.authProvider.name ?? '');
       // client-node's own kubeconfig form for in-cluster token files
-      if (user.authProvider.config?.tokenFile) parts.token = tokenReader(abs(userEntry!.file, user.authProvider.config.tokenFile)!, user.name);
+      if (user.authProvider.config?.tokenFile)
+        parts.token = tokenReader(abs(userEntry!.file, user.authProvider.config.tokenFile)!, user.name);
       else parts.authProvider = { user, name: apName };
     } else if (tokenFile) {
       parts.token = tokenReader(tokenFile, user.name);
@@ -443,7 +469,10 @@ export function loadClusterAccess(o: LoadOptions = {}): ClusterAccess {
   }
   const root = o.inClusterRoot ?? '/';
   if (env.KUBERNETES_SERVICE_HOST && exists(join(root, SERVICE_ACCOUNT_DIR, 'token'))) {
-    if (o.context) throw new KubeconfigError(`--context ${o.context}: running in-cluster there is no kubeconfig to pick a context from; pass --kubeconfig too`);
+    if (o.context)
+      throw new KubeconfigError(
+        `--context ${o.context}: running in-cluster there is no kubeconfig to pick a context from; pass --kubeconfig too`,
+      );
     return inClusterAccess(env, root);
   }
   const home = join(env.HOME ?? homedir(), '.kube', 'config');

@@ -41,7 +41,10 @@ export class LeaderElector {
   private observedAt = 0;
   private lastRenew = 0;
 
-  constructor(private readonly client: KubeClient, private readonly opts: LeaderElectionOptions) {}
+  constructor(
+    private readonly client: KubeClient,
+    private readonly opts: LeaderElectionOptions,
+  ) {}
 
   get isLeader(): boolean {
     return this.leading;

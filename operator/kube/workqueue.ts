@@ -39,10 +39,13 @@ export class WorkQueue {
 
   addAfter(key: string, ms: number): void {
     if (this.stopped || this.timers.has(key)) return;
-    this.timers.set(key, setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, ms));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        this.add(key);
+      }, ms),
+    );
   }
 
   start(): void {

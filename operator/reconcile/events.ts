@@ -7,7 +7,11 @@ import { microTime } from '../kube/leader.js';
 export type EventType = 'Normal' | 'Warning';
 
 export class EventRecorder {
-  constructor(private readonly client: KubeClient, private readonly instance: string, private readonly log: (msg: string, extra?: object) => void) {}
+  constructor(
+    private readonly client: KubeClient,
+    private readonly instance: string,
+    private readonly log: (msg: string, extra?: object) => void,
+  ) {}
 
   async record(mc: ModelCascade, type: EventType, reason: string, message: string): Promise<void> {
     const ns = mc.metadata.namespace ?? 'default';
@@ -17,8 +21,12 @@ export class EventRecorder {
       kind: 'Event',
       metadata: { name: `${mc.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
       involvedObject: {
-        apiVersion: mc.apiVersion, kind: mc.kind, name: mc.metadata.name, namespace: ns,
-        uid: mc.metadata.uid, resourceVersion: mc.metadata.resourceVersion,
+        apiVersion: mc.apiVersion,
+        kind: mc.kind,
+        name: mc.metadata.name,
+        namespace: ns,
+        uid: mc.metadata.uid,
+        resourceVersion: mc.metadata.resourceVersion,
       },
       reason,
       message: message.slice(0, 1024),

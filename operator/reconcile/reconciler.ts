@@ -90,12 +90,17 @@ export class Reconciler {
         const path = resourcePath(apiVersion, plural, ns, meta.name);
         // Our caches hold only labelled objects; anything else with this name needs a look before we apply.
         // A list with a name field selector, not a GET: the operator's RBAC grants list/watch, not get.
-        const current = this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`) ??
-          (await this.d.client.get<{ items: JsonObject[] }>(resourcePath(apiVersion, plural, ns), {
-            query: { fieldSelector: `metadata.name=${meta.name}` },
-          })).items[0];
+        const current =
+          this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`) ??
+          (
+            await this.d.client.get<{ items: JsonObject[] }>(resourcePath(apiVersion, plural, ns), {
+              query: { fieldSelector: `metadata.name=${meta.name}` },
+            })
+          ).items[0];
         if (current && !controlledBy(current, mc)) {
-          throw new NameConflictError(`${obj.kind} ${meta.name} already exists and is not controlled by this ModelCascade; delete or rename it`);
+          throw new NameConflictError(
+            `${obj.kind} ${meta.name} already exists and is not controlled by this ModelCascade; delete or rename it`,
+          );
         }
         const { object, created } = await retryOnConflict(() => this.d.client.applyReportingCreation<JsonObject>(path, obj));
         applied.push(object);
@@ -105,7 +110,10 @@ export class Reconciler {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const reason = err instanceof NameConflictError ? err.reason : 'ApplyFailed';
-      await this.writeStatus(mc, d, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], { reason, message }).catch(() => {});
+      await this.writeStatus(mc, d, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], {
+        reason,
+        message,
+      }).catch(() => {});
       throw err;
     }
     const written = await this.writeStatus(mc, d, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);
@@ -139,11 +147,17 @@ export class Reconciler {
   }
 
   /** false when the cached object was stale (409): nothing written, reconcile again on fresh data. */
-  private async writeStatus(mc: ModelCascade, d: DefaultedSpec, deployments: DeploymentLike[], reconcileError?: { reason: string; message: string }): Promise<boolean> {
+  private async writeStatus(
+    mc: ModelCascade,
+    d: DefaultedSpec,
+    deployments: DeploymentLike[],
+    reconcileError?: { reason: string; message: string },
+  ): Promise<boolean> {
     const generation = mc.metadata.generation ?? 1;
     const ns = mc.metadata.namespace ?? 'default';
     const pods = (this.d.pods?.list() ?? []).filter(
-      (p) => p.metadata.namespace === ns && (p.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL] === mc.metadata.name,
+      (p) =>
+        p.metadata.namespace === ns && (p.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL] === mc.metadata.name,
     ) as unknown as PodLike[];
     const computed = computeConditions({ generation, deployments, reconcileError, pods });
     const old = mc.status ?? {};
@@ -163,7 +177,9 @@ export class Reconciler {
       status: { observedGeneration: generation, threshold, conditions },
     };
     try {
-      await this.d.client.apply(resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'), body, { fieldManager: FIELD_MANAGER });
+      await this.d.client.apply(resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'), body, {
+        fieldManager: FIELD_MANAGER,
+      });
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return false;
       throw err;
@@ -176,8 +192,10 @@ export class Reconciler {
     const was = (t: string) => before?.find((c) => c.type === t);
     const now = (t: string) => after.find((c) => c.type === t)!;
     const ready = now('Ready');
-    if (ready.status === 'True' && was('Ready')?.status !== 'True') void this.d.events.record(mc, 'Normal', 'Ready', ready.message ?? 'ready');
-    if (ready.status !== 'True' && was('Ready')?.status === 'True') void this.d.events.record(mc, 'Warning', 'NotReady', ready.message ?? 'not ready');
+    if (ready.status === 'True' && was('Ready')?.status !== 'True')
+      void this.d.events.record(mc, 'Normal', 'Ready', ready.message ?? 'ready');
+    if (ready.status !== 'True' && was('Ready')?.status === 'True')
+      void this.d.events.record(mc, 'Warning', 'NotReady', ready.message ?? 'not ready');
     const deg = now('Degraded');
     if (deg.status === 'True' && (was('Degraded')?.status !== 'True' || was('Degraded')?.message !== deg.message)) {
       void this.d.events.record(mc, 'Warning', deg.reason ?? 'Degraded', deg.message ?? 'degraded');
@@ -193,7 +211,8 @@ export function withDefaultImage(mc: ModelCascade, defaultImage: string | undefi
 
 /** Owner key (namespace/name) of an object a ModelCascade controls, or undefined. */
 export function controllerKey(obj: KubeObject): string | undefined {
-  const refs = (obj.metadata as { ownerReferences?: { kind: string; name: string; controller?: boolean; apiVersion: string }[] }).ownerReferences;
+  const refs = (obj.metadata as { ownerReferences?: { kind: string; name: string; controller?: boolean; apiVersion: string }[] })
+    .ownerReferences;
   const ref = refs?.find((r) => r.controller && r.kind === KIND && r.apiVersion.startsWith('tinysaver.io/'));
   return ref && obj.metadata.namespace ? `${obj.metadata.namespace}/${ref.name}` : undefined;
 }

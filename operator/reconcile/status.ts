@@ -50,7 +50,7 @@ export function rolloutState(d: DeploymentLike): RolloutState {
     updated,
     surplus: Math.max(0, total - updated),
     stalled,
-    failure: rf?.status === 'True' ? rf.message ?? rf.reason ?? 'replica failure' : undefined,
+    failure: rf?.status === 'True' ? (rf.message ?? rf.reason ?? 'replica failure') : undefined,
   };
 }
 
@@ -75,8 +75,16 @@ interface ContainerStatusLike {
 
 /** Waiting reasons that mean a container will not start without a change (not ContainerCreating). */
 const STUCK_REASONS = new Set([
-  'ImagePullBackOff', 'ErrImagePull', 'ErrImageNeverPull', 'InvalidImageName', 'CrashLoopBackOff',
-  'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'PreStartHookError', 'PostStartHookError',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'ErrImageNeverPull',
+  'InvalidImageName',
+  'CrashLoopBackOff',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'PreStartHookError',
+  'PostStartHookError',
 ]);
 
 export interface PodProblem {
@@ -96,7 +104,10 @@ export function podProblems(pods: PodLike[]): PodProblem[] {
     if (p.metadata.deletionTimestamp) continue;
     if (p.status?.phase === 'Failed' && p.status.reason) {
       // rejected or evicted by the kubelet (UnexpectedAdmissionError, OutOfcpu, Evicted, ...)
-      out.push({ reason: p.status.reason, message: cut(`pod ${p.metadata.name} failed: ${p.status.reason}${p.status.message ? `: ${p.status.message}` : ''}`) });
+      out.push({
+        reason: p.status.reason,
+        message: cut(`pod ${p.metadata.name} failed: ${p.status.reason}${p.status.message ? `: ${p.status.message}` : ''}`),
+      });
       continue;
     }
     const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
@@ -135,19 +146,64 @@ export function computeConditions(inp: ConditionInputs): Condition[] {
   const failed = states.filter((s) => s.failure);
   const problems = podProblems(inp.pods ?? []);
   const g = inp.generation;
-  const ready: Condition = !inp.reconcileError && allOut
-    ? { type: 'Ready', status: 'True', reason: 'Available', message: summary, observedGeneration: g }
-    : { type: 'Ready', status: 'False', reason: inp.reconcileError ? inp.reconcileError.reason : 'Unavailable', message: inp.reconcileError?.message ?? summary, observedGeneration: g };
-  const progressing: Condition = !allOut && !stalled.length && !inp.reconcileError
-    ? { type: 'Progressing', status: 'True', reason: 'RollingOut', message: summary, observedGeneration: g }
-    : { type: 'Progressing', status: 'False', reason: stalled.length ? 'ProgressDeadlineExceeded' : allOut ? 'RolledOut' : 'Blocked', message: summary, observedGeneration: g };
+  const ready: Condition =
+    !inp.reconcileError && allOut
+      ? { type: 'Ready', status: 'True', reason: 'Available', message: summary, observedGeneration: g }
+      : {
+          type: 'Ready',
+          status: 'False',
+          reason: inp.reconcileError ? inp.reconcileError.reason : 'Unavailable',
+          message: inp.reconcileError?.message ?? summary,
+          observedGeneration: g,
+        };
+  const progressing: Condition =
+    !allOut && !stalled.length && !inp.reconcileError
+      ? { type: 'Progressing', status: 'True', reason: 'RollingOut', message: summary, observedGeneration: g }
+      : {
+          type: 'Progressing',
+          status: 'False',
+          reason: stalled.length ? 'ProgressDeadlineExceeded' : allOut ? 'RolledOut' : 'Blocked',
+          message: summary,
+          observedGeneration: g,
+        };
   let degraded: Condition = { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: g };
-  if (inp.reconcileError) degraded = { type: 'Degraded', status: 'True', reason: inp.reconcileError.reason, message: inp.reconcileError.message, observedGeneration: g };
+  if (inp.reconcileError)
+    degraded = {
+      type: 'Degraded',
+      status: 'True',
+      reason: inp.reconcileError.reason,
+      message: inp.reconcileError.message,
+      observedGeneration: g,
+    };
   else if (problems.length) {
     const more = problems.length > 3 ? `; and ${problems.length - 3} more` : '';
-    degraded = { type: 'Degraded', status: 'True', reason: problems[0].reason, message: problems.slice(0, 3).map((x) => x.message).join('; ') + more, observedGeneration: g };
-  } else if (stalled.length) degraded = { type: 'Degraded', status: 'True', reason: 'ProgressDeadlineExceeded', message: `rollout stalled: ${stalled.map((s) => s.name).join(', ')}`, observedGeneration: g };
-  else if (failed.length) degraded = { type: 'Degraded', status: 'True', reason: 'ReplicaFailure', message: failed.map((s) => `${s.name}: ${s.failure}`).join('; '), observedGeneration: g };
+    degraded = {
+      type: 'Degraded',
+      status: 'True',
+      reason: problems[0].reason,
+      message:
+        problems
+          .slice(0, 3)
+          .map((x) => x.message)
+          .join('; ') + more,
+      observedGeneration: g,
+    };
+  } else if (stalled.length)
+    degraded = {
+      type: 'Degraded',
+      status: 'True',
+      reason: 'ProgressDeadlineExceeded',
+      message: `rollout stalled: ${stalled.map((s) => s.name).join(', ')}`,
+      observedGeneration: g,
+    };
+  else if (failed.length)
+    degraded = {
+      type: 'Degraded',
+      status: 'True',
+      reason: 'ReplicaFailure',
+      message: failed.map((s) => `${s.name}: ${s.failure}`).join('; '),
+      observedGeneration: g,
+    };
   return [ready, progressing, degraded];
 }
 
@@ -177,6 +233,12 @@ export function mergeConditions(existing: Condition[] | undefined, computed: Con
 export function conditionsEqual(existing: Condition[] | undefined, computed: Condition[]): boolean {
   return computed.every((c) => {
     const o = existing?.find((e) => e.type === c.type);
-    return !!o && o.status === c.status && (o.reason ?? '') === (c.reason ?? '') && (o.message ?? '') === (c.message ?? '') && o.observedGeneration === c.observedGeneration;
+    return (
+      !!o &&
+      o.status === c.status &&
+      (o.reason ?? '') === (c.reason ?? '') &&
+      (o.message ?? '') === (c.message ?? '') &&
+      o.observedGeneration === c.observedGeneration
+    );
   });
 }

@@ -179,7 +179,10 @@ export function parsePromText(text: string, limits: ParseLimits = {}): Map<strin
       labels = parsed.labels;
       pos = parsed.end;
     }
-    const rest = line.slice(pos).trim().split(/[ \t]+/);
+    const rest = line
+      .slice(pos)
+      .trim()
+      .split(/[ \t]+/);
     if (rest.length < 1 || rest.length > 2 || rest[0] === '') {
       throw new PromParseError(`expected "value [timestamp]" after ${name}`, lineNo);
     }

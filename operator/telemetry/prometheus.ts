@@ -40,11 +40,18 @@ export function parseVectorResponse(text: string): VectorSample[] {
     throw new Error(`Prometheus answer is not JSON: ${(e as Error).message}`);
   }
   const d = doc as { status?: unknown; error?: unknown; data?: { resultType?: unknown; result?: unknown } };
-  if (d?.status !== 'success') throw new Error(`Prometheus query failed: ${typeof d?.error === 'string' ? d.error : 'status is not "success"'}`);
+  if (d?.status !== 'success')
+    throw new Error(`Prometheus query failed: ${typeof d?.error === 'string' ? d.error : 'status is not "success"'}`);
   if (d.data?.resultType !== 'vector' || !Array.isArray(d.data.result)) throw new Error('Prometheus answer is not an instant vector');
   return d.data.result.map((r: unknown, i: number) => {
     const x = r as { metric?: unknown; value?: unknown };
-    if (typeof x?.metric !== 'object' || x.metric === null || !Array.isArray(x.value) || x.value.length !== 2 || typeof x.value[1] !== 'string') {
+    if (
+      typeof x?.metric !== 'object' ||
+      x.metric === null ||
+      !Array.isArray(x.value) ||
+      x.value.length !== 2 ||
+      typeof x.value[1] !== 'string'
+    ) {
       throw new Error(`Prometheus answer: result[${i}] is not {metric, value: [time, "number"]}`);
     }
     return { metric: x.metric as Record<string, string>, value: parseValue(x.value[1]) };
@@ -52,7 +59,11 @@ export function parseVectorResponse(text: string): VectorSample[] {
 }
 
 /** Per-bucket counts from `sum by (le) (increase(..._bucket[w]))` samples (optionally filtered by a label). */
-export function bucketsFromVector(samples: VectorSample[], match: Record<string, string>, edges: readonly number[] = CONFIDENCE_BUCKETS): number[] {
+export function bucketsFromVector(
+  samples: VectorSample[],
+  match: Record<string, string>,
+  edges: readonly number[] = CONFIDENCE_BUCKETS,
+): number[] {
   const expected = [...edges, Infinity];
   const cumulative = new Array<number>(expected.length).fill(0);
   for (const s of samples) {
@@ -82,9 +93,16 @@ function query(src: PrometheusSource, promql: string, atMs: number): Promise<Vec
 }
 
 /** The window as Prometheus sees it, in the estimator's shape. */
-export async function prometheusWindow(src: PrometheusSource, windowSeconds: number, atMs: number, edges: readonly number[] = CONFIDENCE_BUCKETS): Promise<PrometheusWindow> {
+export async function prometheusWindow(
+  src: PrometheusSource,
+  windowSeconds: number,
+  atMs: number,
+  edges: readonly number[] = CONFIDENCE_BUCKETS,
+): Promise<PrometheusWindow> {
   if (!/^[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"/.test(src.selector.trim())) {
-    throw new Error(`Prometheus selector must be label matchers like namespace="prod",pod=~"x-saver-.*", got ${JSON.stringify(src.selector)}`);
+    throw new Error(
+      `Prometheus selector must be label matchers like namespace="prod",pod=~"x-saver-.*", got ${JSON.stringify(src.selector)}`,
+    );
   }
   const w = `${Math.max(1, Math.round(windowSeconds))}s`;
   const sel = `{${src.selector}}`;
@@ -106,5 +124,9 @@ export async function prometheusWindow(src: PrometheusSource, windowSeconds: num
   c.rowsBase = route('base');
   c.rowsFallback = route('fallback');
   const ageSeconds = age[0]?.value;
-  return { counters: c, rows: totalRows(c), ageMs: ageSeconds !== undefined && Number.isFinite(ageSeconds) ? Math.max(0, ageSeconds * 1000) : Infinity };
+  return {
+    counters: c,
+    rows: totalRows(c),
+    ageMs: ageSeconds !== undefined && Number.isFinite(ageSeconds) ? Math.max(0, ageSeconds * 1000) : Infinity,
+  };
 }

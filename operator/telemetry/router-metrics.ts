@@ -7,7 +7,6 @@ import { ROUTER_METRICS } from '../../core/metrics/router-metric-names.js';
 import { type RouterCounters, zeroCounters } from './counters.js';
 import { type MetricFamily, PromParseError, histogramSeries, labelsMatch, parsePromText, type ParseLimits } from './prom-text.js';
 
-
 export interface RouterSnapshot {
   counters: RouterCounters;
   /** the router's live threshold gauge (NaN if absent) */
@@ -55,7 +54,8 @@ function perBucket(f: MetricFamily | undefined, match: Record<string, string>, e
   }
   for (let i = 0; i < expected.length; i++) {
     // Row counts are integers; anything else (or beyond 2^53) is a broken or hostile exporter.
-    if (!Number.isSafeInteger(series.cumulative[i])) throw new PromParseError(`${f.name}: bucket count ${series.cumulative[i]} is not a whole number of rows`);
+    if (!Number.isSafeInteger(series.cumulative[i]))
+      throw new PromParseError(`${f.name}: bucket count ${series.cumulative[i]} is not a whole number of rows`);
     out[i] = series.cumulative[i] - (i > 0 ? series.cumulative[i - 1] : 0);
   }
   return out;

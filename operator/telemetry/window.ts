@@ -26,7 +26,10 @@ export interface WindowSum {
 
 /** Stable short hash of the things that, when changed, invalidate the window (saver and base model). */
 export function modelKey(parts: readonly (string | undefined)[]): string {
-  return createHash('sha256').update(parts.map((p) => p ?? '').join('\u0000')).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(parts.map((p) => p ?? '').join('\u0000'))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export class SlidingWindow {

@@ -53,7 +53,15 @@ export interface AuditPlan {
  * With rate = 0, one stratum, ε = 1%, δ = 5%, share = 1 and headroom 1 this is the textbook
  * ln(δ)/ln(1-ε) ≈ 299. Infinity when even perfect knowledge of the rate cannot fit.
  */
-export function neededAudits(share: number, rate: number, exact: number, epsilon: number, delta: number, strata: number, headroom = 0.8): number {
+export function neededAudits(
+  share: number,
+  rate: number,
+  exact: number,
+  epsilon: number,
+  delta: number,
+  strata: number,
+  headroom = 0.8,
+): number {
   const target = headroom * epsilon - exact;
   if (!(share > 0)) return 0;
   if (share * rate >= target) return Infinity;

@@ -170,7 +170,9 @@ export class ThresholdController {
 
     const current = effectiveThreshold(mc);
     const before = this.opts.prometheus ? undefined : l.pipeline.peek(this.now());
-    const { scrape, report, nowMs } = this.opts.prometheus ? await this.fromPrometheus(mc, settings) : await this.fromScrape(l, mc, settings);
+    const { scrape, report, nowMs } = this.opts.prometheus
+      ? await this.fromPrometheus(mc, settings)
+      : await this.fromScrape(l, mc, settings);
     if (scrape.observed.length > 0) this.metrics?.scraped(labels, nowMs);
     if (report.windowReset) {
       // new models: start the detector over; the spec's calibration describes the spec's (new) models
@@ -184,7 +186,13 @@ export class ThresholdController {
     if (v2 && before && scrape.observed.length > 0 && report.newRows > 0 && !report.windowReset) {
       // the reference: the evidence before this interval (plus the calibration while it is valid)
       const reference = prior ? addInto(cloneCounters(before.counters), prior) : before.counters;
-      detector = detectChange({ reference, interval: report.delta, threshold: current, state: l.detector, options: { falseAlarmRate: settings.falseAlarmRate } });
+      detector = detectChange({
+        reference,
+        interval: report.delta,
+        threshold: current,
+        state: l.detector,
+        options: { falseAlarmRate: settings.falseAlarmRate },
+      });
       l.detector = detector.state;
       if (detector.fired) {
         // the new regime: keep only the post-change slots, and the calibration no longer applies
@@ -196,8 +204,15 @@ export class ThresholdController {
         // The calibration comes back (fast recovery to the certified operating point) once a CUSUM against it
         // alone stays quiet for as long as a change of the smallest design size would need to be seen.
         const options = { falseAlarmRate: settings.falseAlarmRate };
-        const vs = detectChange({ reference: settings.prior, interval: report.delta, threshold: current, state: l.calibration.state, options });
-        l.calibration = vs.fired || vs.undecided ? { state: initialDetectorState(), quiet: 0 } : { state: vs.state, quiet: l.calibration.quiet + 1 };
+        const vs = detectChange({
+          reference: settings.prior,
+          interval: report.delta,
+          threshold: current,
+          state: l.calibration.state,
+          options,
+        });
+        l.calibration =
+          vs.fired || vs.undecided ? { state: initialDetectorState(), quiet: 0 } : { state: vs.state, quiet: l.calibration.quiet + 1 };
         if (l.calibration.quiet >= confirmIntervals(settings.prior, report.newRows, current, options)) {
           l.priorValid = true;
           readmitted = true;
@@ -257,10 +272,20 @@ export class ThresholdController {
       share: decision.share,
     });
     if (applied && decision.changed && decision.direction !== 'none') this.metrics?.changed(labels, decision.direction);
-    return { decision, report: window === report.window ? report : { ...report, window }, status, applied, ...(detector ? { detector } : {}) };
+    return {
+      decision,
+      report: window === report.window ? report : { ...report, window },
+      status,
+      applied,
+      ...(detector ? { detector } : {}),
+    };
   }
 
-  private async fromScrape(l: Loop, mc: ModelCascade, settings: ControlSettings): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {
+  private async fromScrape(
+    l: Loop,
+    mc: ModelCascade,
+    settings: ControlSettings,
+  ): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {
     const scrape = await this.scrape(mc);
     const nowMs = this.now();
     const report = (l.pipeline as TelemetryPipeline).ingest(scrape, nowMs, settings.modelKey);
@@ -268,7 +293,10 @@ export class ThresholdController {
   }
 
   /** The Prometheus source: the window comes back already summed; shaped like a scrape cycle. */
-  private async fromPrometheus(mc: ModelCascade, settings: ControlSettings): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {
+  private async fromPrometheus(
+    mc: ModelCascade,
+    settings: ControlSettings,
+  ): Promise<{ scrape: ScrapeResult; report: IngestReport; nowMs: number }> {
     const p = this.opts.prometheus!;
     const nowMs = this.now();
     const selector = p.selector?.(mc) ?? `namespace="${mc.metadata.namespace ?? ''}",pod=~"${mc.metadata.name}-saver-.*"`;
@@ -277,14 +305,32 @@ export class ThresholdController {
       const w = await prometheusWindow({ url: p.url, selector, timeoutMs: p.timeoutMs }, settings.windowMs / 1000, nowMs);
       return {
         scrape: { observed: [{ key: 'prometheus', snapshot: { counters: w.counters, threshold: NaN, auditRate: NaN } }], failed: [] },
-        report: { window: { counters: w.counters, slots: 1, rows: w.rows, spanMs: settings.windowMs, ageMs: w.ageMs }, perPod: [], failed: [], dropped: [], windowReset: false, routerThresholds: [], newRows: 0, delta: empty },
+        report: {
+          window: { counters: w.counters, slots: 1, rows: w.rows, spanMs: settings.windowMs, ageMs: w.ageMs },
+          perPod: [],
+          failed: [],
+          dropped: [],
+          windowReset: false,
+          routerThresholds: [],
+          newRows: 0,
+          delta: empty,
+        },
         nowMs,
       };
     } catch (e) {
       const failed = [{ key: 'prometheus', url: p.url, reason: (e as Error).message }];
       return {
         scrape: { observed: [], failed },
-        report: { window: { counters: empty, slots: 0, rows: 0, spanMs: 0, ageMs: Infinity }, perPod: [], failed, dropped: [], windowReset: false, routerThresholds: [], newRows: 0, delta: empty },
+        report: {
+          window: { counters: empty, slots: 0, rows: 0, spanMs: 0, ageMs: Infinity },
+          perPod: [],
+          failed,
+          dropped: [],
+          windowReset: false,
+          routerThresholds: [],
+          newRows: 0,
+          delta: empty,
+        },
         nowMs,
       };
     }
@@ -333,7 +379,8 @@ export class ThresholdController {
     const refreshMs = Math.max(2 * settings.intervalMs, 10_000);
     let updated = mc;
     // a new audit rate reaches the routers through the ConfigMap, like a new threshold
-    const auditRateChanged = settings.policy.mode === 'adaptive' && status.auditRate !== undefined && status.auditRate !== effectiveAuditRate(mc);
+    const auditRateChanged =
+      settings.policy.mode === 'adaptive' && status.auditRate !== undefined && status.auditRate !== effectiveAuditRate(mc);
     if (json !== l.lastStatusJson || d.changed || auditRateChanged || nowMs - (l.lastStatusWriteMs ?? -Infinity) >= refreshMs) {
       updated = await this.opts.io.applyStatus(mc, status);
       l.lastStatusJson = json;
@@ -346,7 +393,9 @@ export class ThresholdController {
     }
     if (auditRateChanged && !d.changed) {
       await this.opts.io.applyRouterConfig(updated);
-      this.log(`threshold-controller ${keyOf(mc)}: audit rate ${effectiveAuditRate(mc)} -> ${status.auditRate} (${Number.isFinite(d.neededAudits) ? `${d.neededAudits} audits per window needed` : 'no certifiable operating point: ceiling'})`);
+      this.log(
+        `threshold-controller ${keyOf(mc)}: audit rate ${effectiveAuditRate(mc)} -> ${status.auditRate} (${Number.isFinite(d.neededAudits) ? `${d.neededAudits} audits per window needed` : 'no certifiable operating point: ceiling'})`,
+      );
     }
     if (d.changed && settings.policy.mode === 'adaptive') {
       await this.opts.io.applyRouterConfig(updated);

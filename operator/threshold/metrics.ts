@@ -26,14 +26,37 @@ export class ThresholdMetrics {
   /** last successful scrape per cascade (ms), read at collect time so the age is always current */
   private readonly lastSuccess = new Map<string, { labels: Labels; atMs: number }>();
 
-  constructor(registry: Registry, private readonly now: () => number = Date.now) {
+  constructor(
+    registry: Registry,
+    private readonly now: () => number = Date.now,
+  ) {
     const registers = [registry];
     const labelNames = [...CASCADE_LABELS];
-    this.threshold = new Gauge({ name: CASCADE_THRESHOLD, help: 'Threshold the cascade routers are told to use (the ConfigMap value).', labelNames, registers });
+    this.threshold = new Gauge({
+      name: CASCADE_THRESHOLD,
+      help: 'Threshold the cascade routers are told to use (the ConfigMap value).',
+      labelNames,
+      registers,
+    });
     this.thresholdMax = new Gauge({ name: CASCADE_THRESHOLD_MAX, help: 'spec.threshold.max of the cascade.', labelNames, registers });
-    this.bound = new Gauge({ name: CASCADE_LOSS_BOUND, help: 'Certified upper bound on accuracy loss vs the base at the current threshold (fraction of rows).', labelNames, registers });
-    this.budget = new Gauge({ name: CASCADE_BUDGET, help: 'spec.budget.maxAccuracyLoss of the cascade (fraction of rows).', labelNames, registers });
-    this.share = new Gauge({ name: CASCADE_SAVER_SHARE, help: 'Fraction of rows the saver answered over the telemetry window.', labelNames, registers });
+    this.bound = new Gauge({
+      name: CASCADE_LOSS_BOUND,
+      help: 'Certified upper bound on accuracy loss vs the base at the current threshold (fraction of rows).',
+      labelNames,
+      registers,
+    });
+    this.budget = new Gauge({
+      name: CASCADE_BUDGET,
+      help: 'spec.budget.maxAccuracyLoss of the cascade (fraction of rows).',
+      labelNames,
+      registers,
+    });
+    this.share = new Gauge({
+      name: CASCADE_SAVER_SHARE,
+      help: 'Fraction of rows the saver answered over the telemetry window.',
+      labelNames,
+      registers,
+    });
     // collect() runs with the gauge as `this`; read the controller's state through these instead.
     const lastSuccess = this.lastSuccess;
     const clock = this.now;

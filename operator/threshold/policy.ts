@@ -264,7 +264,9 @@ export function decide(input: PolicyInput): Decision {
     audits: Number.isFinite(audits) ? audits : 0,
     auditsAbove: 0,
     // holding keeps the rate in force (no data says nothing about how many audits are needed)
-    auditRate: Number.isFinite(input.currentAuditRate) ? Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, input.currentAuditRate as number)) : spec.auditRate.min,
+    auditRate: Number.isFinite(input.currentAuditRate)
+      ? Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, input.currentAuditRate as number))
+      : spec.auditRate.min,
     neededAudits: NaN,
     rows: Number.isFinite(rows) ? rows : 0,
     changed: false,
@@ -277,7 +279,10 @@ export function decide(input: PolicyInput): Decision {
   if (bad) return hold('InvalidTelemetry', `telemetry holds an invalid count (${bad}); threshold held at ${thr(current)}`);
   if (!(w.ageMs <= spec.staleAfterMs)) {
     const age = Number.isFinite(w.ageMs) ? `${Math.round(w.ageMs / 1000)}s old` : 'missing';
-    return hold('TelemetryStale', `telemetry ${age} (stale after ${Math.round(spec.staleAfterMs / 1000)}s); threshold held at ${thr(current)}`);
+    return hold(
+      'TelemetryStale',
+      `telemetry ${age} (stale after ${Math.round(spec.staleAfterMs / 1000)}s); threshold held at ${thr(current)}`,
+    );
   }
   if (rows <= 0) return hold('NoData', `no rows in the window; threshold held at ${thr(current)}`);
   if (rows < minRows) return hold('WindowTooSmall', `${rows} rows in the window (< ${minRows}); threshold held at ${thr(current)}`);
@@ -310,7 +315,8 @@ export function decide(input: PolicyInput): Decision {
     needed = neededAudits(share, auditRateNow, atCurrent.exactPart, spec.epsilon, spec.delta, strata);
     const saverRows = share * rows;
     plannedRate = spec.auditRate.max;
-    if (Number.isFinite(needed) && saverRows > 0) plannedRate = Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, Math.max(needed, spec.minAudits) / saverRows));
+    if (Number.isFinite(needed) && saverRows > 0)
+      plannedRate = Math.min(spec.auditRate.max, Math.max(spec.auditRate.min, Math.max(needed, spec.minAudits) / saverRows));
   } else {
     // size them for the cheapest certifiable operating point (audit-plan.ts)
     const plan = planAudits(c, evidenceRows, { ...spec, strata, edges });
@@ -351,9 +357,16 @@ export function decide(input: PolicyInput): Decision {
     if (alarm && proposed <= current) proposed = spec.max;
     reason = 'ChangeDetected';
     message = `change detected (${change.statistic} ${change.value.toFixed(1)} >= ${change.threshold.toFixed(1)}, since ${change.sinceIntervals} interval(s)): window cut to the post-change rows, audit rate to its ceiling; ${
-      proposed > current ? `raise ${thr(current)} -> ${thr(proposed)}${cert.certifiedThreshold === null ? ' (nothing certified: max)' : ''}` : `${summary}; holding`
+      proposed > current
+        ? `raise ${thr(current)} -> ${thr(proposed)}${cert.certifiedThreshold === null ? ' (nothing certified: max)' : ''}`
+        : `${summary}; holding`
     }`;
-  } else if (alarm && !state.boost && atCurrent.audits < spec.minAudits && lossLowerBound(atCurrent, cert.totalRows, spec.delta) <= spec.epsilon) {
+  } else if (
+    alarm &&
+    !state.boost &&
+    atCurrent.audits < spec.minAudits &&
+    lossLowerBound(atCurrent, cert.totalRows, spec.delta) <= spec.epsilon
+  ) {
     // (after a detected change, until the new regime is certified, the bound alone raises: the short
     // post-change window is the evidence there, and waiting for audits is what let v1 fall behind a ramp)
     reason = 'InsufficientAudits';
@@ -378,13 +391,21 @@ export function decide(input: PolicyInput): Decision {
       // the next edge down (a coarse grid step wider than maxStep must not pin t); never below s*.
       // After a change for the better (the return to clean) the post-change evidence is certified on its
       // own rows, so the threshold may go straight to s* (dead band still applies): fast recovery.
-      const within = candidateThresholds(spec.min, spec.max, edges).filter((e) => e < current - 1e-12 && e >= current - spec.maxStep - 1e-12);
-      const step = state.recovering ? recommended : within.length > 0 ? within[within.length - 1] : (stepBelow(current, spec) ?? recommended);
+      const within = candidateThresholds(spec.min, spec.max, edges).filter(
+        (e) => e < current - 1e-12 && e >= current - spec.maxStep - 1e-12,
+      );
+      const step = state.recovering
+        ? recommended
+        : within.length > 0
+          ? within[within.length - 1]
+          : (stepBelow(current, spec) ?? recommended);
       const target = Math.max(recommended, step);
       // Dead band: the lowest edge in [target, t) whose bound plus one more bound-width stays within ε.
       let chosen: { s: number; b: CandidateBound } | undefined;
       let first: CandidateBound | undefined;
-      for (const e of candidateThresholds(target, current, edges).filter((x) => x < current - 1e-12).reverse()) {
+      for (const e of candidateThresholds(target, current, edges)
+        .filter((x) => x < current - 1e-12)
+        .reverse()) {
         const b = boundAt(e);
         first ??= b;
         if (!useDeadBand || b.bound + deadBandMargin(b, cert.totalRows, spec.delta) <= spec.epsilon) {
@@ -417,7 +438,12 @@ export function decide(input: PolicyInput): Decision {
     message = `${summary}; ${recommended === current ? 'at the certified threshold' : `certified ${thr(recommended)}`}`;
   }
   if (change?.direction === 'better') state.recovering = true;
-  else if (change || proposed > current || (proposed === current && reason !== 'DeadBand' && reason !== 'InsufficientAudits' && reason !== 'AlarmHold')) state.recovering = false;
+  else if (
+    change ||
+    proposed > current ||
+    (proposed === current && reason !== 'DeadBand' && reason !== 'InsufficientAudits' && reason !== 'AlarmHold')
+  )
+    state.recovering = false;
   if (change?.direction === 'better') {
     message = `change detected (${change.statistic} ${change.value.toFixed(1)} >= ${change.threshold.toFixed(1)}, since ${change.sinceIntervals} interval(s)): window cut to the post-change rows, audit rate to its ceiling; ${message}`;
   }

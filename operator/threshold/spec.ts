@@ -57,7 +57,10 @@ export interface ControlSettings {
  * Arrays have one entry per grid bucket plus +Inf (or without +Inf); counts are integers >= 0 and
  * disagreements never exceed rows.
  */
-export function calibrationCounters(cal: unknown, edges: readonly number[] = CONFIDENCE_BUCKETS): { prior?: RouterCounters; errors: string[] } {
+export function calibrationCounters(
+  cal: unknown,
+  edges: readonly number[] = CONFIDENCE_BUCKETS,
+): { prior?: RouterCounters; errors: string[] } {
   const field = 'spec.threshold.calibration';
   if (cal === undefined || cal === null) return { errors: [] };
   if (typeof cal !== 'object') return { errors: [`${field}: must be an object with rows and disagreements`] };
@@ -119,11 +122,13 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
     errors.push(`spec.control.maxWindow: ${(e as Error).message}`);
   }
   const falseAlarmRate = control.falseAlarmRate;
-  if (!(falseAlarmRate > 0 && falseAlarmRate <= 0.5)) errors.push(`spec.control.falseAlarmRate: must be in (0, 0.5], got ${control.falseAlarmRate}`);
+  if (!(falseAlarmRate > 0 && falseAlarmRate <= 0.5))
+    errors.push(`spec.control.falseAlarmRate: must be in (0, 0.5], got ${control.falseAlarmRate}`);
   const cal = calibrationCounters(mc.spec.threshold?.calibration);
   errors.push(...cal.errors);
   if (intervalMs < 100) errors.push(`spec.control.interval: must be at least 100ms, got ${control.interval}`);
-  if (windowMs < intervalMs) errors.push(`spec.control.window (${control.window}) must be at least spec.control.interval (${control.interval})`);
+  if (windowMs < intervalMs)
+    errors.push(`spec.control.window (${control.window}) must be at least spec.control.interval (${control.interval})`);
   // [spec.router.auditRate, spec.control.maxAuditRate], the ceiling also capped operator-wide (never below the floor)
   const bounds = auditRateBounds(mc, d);
   const policy: PolicySpec = {
@@ -139,7 +144,13 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
     auditRate: { min: bounds.min, max: Math.max(bounds.min, Math.min(bounds.max, maxAuditRate)) },
   };
   errors.push(...validatePolicySpec(policy).map((e) => `spec: ${e}`));
-  const key = modelKey([d.saver.model, d.saver.modelSha256, d.base.model ?? d.base.external?.url, d.base.modelSha256, d.base.external?.modelName]);
+  const key = modelKey([
+    d.saver.model,
+    d.saver.modelSha256,
+    d.base.model ?? d.base.external?.url,
+    d.base.modelSha256,
+    d.base.external?.modelName,
+  ]);
   if (errors.length > 0) return { errors };
   const settings: ControlSettings = {
     policy,

@@ -11,7 +11,16 @@ export const HISTORY_LIMIT = 10;
 /** The status fields this controller writes (server-side apply with its own field manager). */
 export type ThresholdStatus = Pick<
   ModelCascadeStatus,
-  'threshold' | 'recommendedThreshold' | 'lossBound' | 'saverShare' | 'auditRate' | 'auditsInWindow' | 'window' | 'lastChange' | 'history' | 'conditions'
+  | 'threshold'
+  | 'recommendedThreshold'
+  | 'lossBound'
+  | 'saverShare'
+  | 'auditRate'
+  | 'auditsInWindow'
+  | 'window'
+  | 'lastChange'
+  | 'history'
+  | 'conditions'
 >;
 
 export interface ThresholdEvent {
@@ -24,7 +33,13 @@ const round = (v: number, digits = 6): number => Number(v.toFixed(digits));
 const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
 
 /** The controller's condition: True while it acts on fresh data, False while a guard holds it. */
-export function thresholdCondition(d: Decision, mode: string, generation: number | undefined, previous: Condition | undefined, nowIso: string): Condition {
+export function thresholdCondition(
+  d: Decision,
+  mode: string,
+  generation: number | undefined,
+  previous: Condition | undefined,
+  nowIso: string,
+): Condition {
   const status: Condition['status'] = d.holding ? 'False' : 'True';
   const reason = mode === 'observe' && !d.holding ? `Observe${d.reason}` : d.reason;
   const c: Condition = {

@@ -9,7 +9,6 @@ export const PIXELS = SIDE * SIDE;
 export type CorruptionName = 'noise' | 'blur' | 'contrast' | 'occlusion';
 export const CORRUPTIONS: readonly CorruptionName[] = ['noise', 'blur', 'contrast', 'occlusion'];
 
-
 /** Standard normal via Box-Muller. */
 export function gaussian(rand: () => number): number {
   let u = 0;

@@ -3,12 +3,7 @@
 // answered, 503 when it could not be reached, 504 on timeout, 502 when its answer was malformed.
 
 import http from 'node:http';
-import {
-  decodeInferResponse,
-  encodeInferRequest,
-  parseHeaderLength,
-  HEADER_LENGTH_HEADER,
-} from './codec.js';
+import { decodeInferResponse, encodeInferRequest, parseHeaderLength, HEADER_LENGTH_HEADER } from './codec.js';
 import { BodyCollector } from './body.js';
 import { OipError, type InferRequest, type InferResponse, type ModelMetadata } from './types.js';
 

@@ -34,10 +34,7 @@ function parseHeader(body: Buffer, headerLength: number | undefined): { json: Re
   let hl = body.length;
   if (headerLength !== undefined) {
     if (!Number.isInteger(headerLength) || headerLength < 0 || headerLength > body.length) {
-      throw new OipError(
-        400,
-        `Inference-Header-Content-Length ${headerLength} is not a byte count within the body (${body.length} bytes)`,
-      );
+      throw new OipError(400, `Inference-Header-Content-Length ${headerLength} is not a byte count within the body (${body.length} bytes)`);
     }
     hl = headerLength;
   }
@@ -77,10 +74,7 @@ function flattenData(name: string, data: unknown, shape: number[]): unknown[] {
   const count = elementCount(shape);
   if (data.length === 0 || !Array.isArray(data[0])) {
     if (data.length !== count) {
-      throw new OipError(
-        400,
-        `tensor '${name}': shape [${shape.join(',')}] needs ${count} elements, data has ${data.length}`,
-      );
+      throw new OipError(400, `tensor '${name}': shape [${shape.join(',')}] needs ${count} elements, data has ${data.length}`);
     }
     return data;
   }
@@ -115,12 +109,7 @@ function flattenData(name: string, data: unknown, shape: number[]): unknown[] {
   return out;
 }
 
-function decodeTensors(
-  list: unknown,
-  key: 'inputs' | 'outputs',
-  body: Buffer,
-  hl: number,
-): Tensor[] {
+function decodeTensors(list: unknown, key: 'inputs' | 'outputs', body: Buffer, hl: number): Tensor[] {
   if (!Array.isArray(list)) throw new OipError(400, `malformed request: "${key}" must be an array of tensors`);
   const seen = new Set<string>();
   const tensors: Tensor[] = new Array(list.length);
@@ -165,10 +154,7 @@ function decodeTensors(
     tensors[i] = tensor;
   }
   if (offset !== body.length) {
-    throw new OipError(
-      400,
-      `${body.length - offset} bytes after the JSON header are not claimed by any tensor's binary_data_size`,
-    );
+    throw new OipError(400, `${body.length - offset} bytes after the JSON header are not claimed by any tensor's binary_data_size`);
   }
   return tensors;
 }
@@ -286,10 +272,7 @@ function finish(parts: string[], chunks: Buffer[]): EncodedMessage {
  * `binaryOutputs` asks the server for binary outputs (`binary_data_output` on the request and
  * `binary_data` on every requested output, as the binary tensor extension names them).
  */
-export function encodeInferRequest(
-  req: InferRequest,
-  opts: { binaryInputs?: boolean; binaryOutputs?: boolean } = {},
-): EncodedMessage {
+export function encodeInferRequest(req: InferRequest, opts: { binaryInputs?: boolean; binaryOutputs?: boolean } = {}): EncodedMessage {
   const parts: string[] = [];
   const chunks: Buffer[] = [];
   if (req.id !== undefined) parts.push(`"id":${JSON.stringify(req.id)}`);

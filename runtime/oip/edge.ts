@@ -9,8 +9,7 @@ import { OipError } from './types.js';
 import { sendError, sendJson } from './http.js';
 
 export type V2Route =
-  | { kind: 'live' | 'ready' | 'server' | 'metrics' }
-  | { kind: 'model' | 'modelReady' | 'infer'; model: string; version?: string };
+  { kind: 'live' | 'ready' | 'server' | 'metrics' } | { kind: 'model' | 'modelReady' | 'infer'; model: string; version?: string };
 
 const MODEL_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?\/?$/;
 

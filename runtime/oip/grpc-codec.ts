@@ -86,7 +86,14 @@ export const CONTENTS_FIELD: Readonly<Record<Datatype, keyof GrpcContents | unde
 });
 
 const CONTENT_FIELDS: readonly (keyof GrpcContents)[] = [
-  'bool_contents', 'int_contents', 'int64_contents', 'uint_contents', 'uint64_contents', 'fp32_contents', 'fp64_contents', 'bytes_contents',
+  'bool_contents',
+  'int_contents',
+  'int64_contents',
+  'uint_contents',
+  'uint64_contents',
+  'fp32_contents',
+  'fp64_contents',
+  'bytes_contents',
 ];
 
 function bad(message: string): OipError {
@@ -241,7 +248,8 @@ export function inferRequestToGrpc(model: string, r: InferRequest, version = '')
   };
   const p = parametersToGrpc(r.parameters);
   if (p) out.parameters = p;
-  if (r.outputs) out.outputs = r.outputs.map((o) => ({ name: o.name, ...(o.parameters ? { parameters: parametersToGrpc(o.parameters) } : {}) }));
+  if (r.outputs)
+    out.outputs = r.outputs.map((o) => ({ name: o.name, ...(o.parameters ? { parameters: parametersToGrpc(o.parameters) } : {}) }));
   return out;
 }
 
@@ -270,7 +278,13 @@ export function metadataToGrpc(m: ModelMetadata): Record<string, unknown> {
   return { name: m.name, versions: m.versions ?? [], platform: m.platform, inputs: m.inputs.map(t), outputs: m.outputs.map(t) };
 }
 
-export function metadataFromGrpc(m: { name: string; versions: string[]; platform: string; inputs: GrpcTensor[]; outputs: GrpcTensor[] }): ModelMetadata {
+export function metadataFromGrpc(m: {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: GrpcTensor[];
+  outputs: GrpcTensor[];
+}): ModelMetadata {
   const t = (x: GrpcTensor): TensorMetadata => ({ name: x.name, datatype: x.datatype as Datatype, shape: x.shape.map(Number) });
   return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs.map(t), outputs: m.outputs.map(t) };
 }

@@ -143,7 +143,11 @@ export async function startGrpcServer(svc: GrpcV2Service, opts: GrpcServerOption
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (err, p) => {
       if (err) {
-        reject(new Error(`gRPC: cannot listen on ${hostPort}: ${err.message}${/in use/i.test(err.message) ? ' (another server on that port?); pick another --grpc-port' : ''}`));
+        reject(
+          new Error(
+            `gRPC: cannot listen on ${hostPort}: ${err.message}${/in use/i.test(err.message) ? ' (another server on that port?); pick another --grpc-port' : ''}`,
+          ),
+        );
       } else resolve(p);
     });
   });
@@ -213,7 +217,12 @@ export class GrpcV2Client {
         if (!err) return resolve(res);
         const status = httpStatusOf(err.code);
         const what = err.code === grpc.status.DEADLINE_EXCEEDED ? `timed out after ${limit} ms` : err.details || err.message;
-        reject(new OipError(status, status === 503 && err.code === grpc.status.UNAVAILABLE && !err.details ? `upstream ${this.baseUrl} unreachable` : `${what}`));
+        reject(
+          new OipError(
+            status,
+            status === 503 && err.code === grpc.status.UNAVAILABLE && !err.details ? `upstream ${this.baseUrl} unreachable` : `${what}`,
+          ),
+        );
       });
     });
   }
@@ -224,13 +233,19 @@ export class GrpcV2Client {
   }
 
   async metadata(model: string): Promise<ModelMetadata> {
-    const m = await this.call<{ name: string; versions: string[]; platform: string; inputs: GrpcTensor[]; outputs: GrpcTensor[] }>('ModelMetadata', { name: model, version: '' });
+    const m = await this.call<{ name: string; versions: string[]; platform: string; inputs: GrpcTensor[]; outputs: GrpcTensor[] }>(
+      'ModelMetadata',
+      { name: model, version: '' },
+    );
     return metadataFromGrpc(m);
   }
 
   async ready(model?: string, timeoutMs?: number): Promise<boolean> {
     try {
-      const r = model === undefined ? await this.call<{ ready: boolean }>('ServerReady', {}, timeoutMs) : await this.call<{ ready: boolean }>('ModelReady', { name: model, version: '' }, timeoutMs);
+      const r =
+        model === undefined
+          ? await this.call<{ ready: boolean }>('ServerReady', {}, timeoutMs)
+          : await this.call<{ ready: boolean }>('ModelReady', { name: model, version: '' }, timeoutMs);
       return r.ready === true;
     } catch {
       return false;

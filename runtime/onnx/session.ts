@@ -53,9 +53,10 @@ const ORT_TO_V2: Readonly<Record<string, Datatype>> = {
   string: 'BYTES',
 };
 
-const V2_TO_ORT: Readonly<Record<Datatype, string>> = Object.fromEntries(
-  Object.entries(ORT_TO_V2).map(([k, v]) => [v, k]),
-) as Record<Datatype, string>;
+const V2_TO_ORT: Readonly<Record<Datatype, string>> = Object.fromEntries(Object.entries(ORT_TO_V2).map(([k, v]) => [v, k])) as Record<
+  Datatype,
+  string
+>;
 
 /** The parts of onnxruntime's value metadata that travel (also between threads). */
 export type OrtValueMetadata = Pick<ort.InferenceSession.ValueMetadata, 'name' | 'isTensor'> & {

@@ -88,18 +88,30 @@ export function bestBatch(batches: readonly BatchMeasurement[]): CapacityProfile
 
 function typedArray(datatype: Datatype, n: number, rnd: () => number): TensorData {
   switch (datatype) {
-    case 'FP32': return Float32Array.from({ length: n }, rnd);
-    case 'FP64': return Float64Array.from({ length: n }, rnd);
-    case 'INT8': return new Int8Array(n);
-    case 'UINT8': return new Uint8Array(n);
-    case 'INT16': return new Int16Array(n);
-    case 'UINT16': return new Uint16Array(n);
-    case 'INT32': return new Int32Array(n);
-    case 'UINT32': return new Uint32Array(n);
-    case 'INT64': return new BigInt64Array(n);
-    case 'UINT64': return new BigUint64Array(n);
-    case 'BOOL': return new Uint8Array(n);
-    default: throw new Error(`input datatype ${datatype} is not supported by --measure (numeric tensors only)`);
+    case 'FP32':
+      return Float32Array.from({ length: n }, rnd);
+    case 'FP64':
+      return Float64Array.from({ length: n }, rnd);
+    case 'INT8':
+      return new Int8Array(n);
+    case 'UINT8':
+      return new Uint8Array(n);
+    case 'INT16':
+      return new Int16Array(n);
+    case 'UINT16':
+      return new Uint16Array(n);
+    case 'INT32':
+      return new Int32Array(n);
+    case 'UINT32':
+      return new Uint32Array(n);
+    case 'INT64':
+      return new BigInt64Array(n);
+    case 'UINT64':
+      return new BigUint64Array(n);
+    case 'BOOL':
+      return new Uint8Array(n);
+    default:
+      throw new Error(`input datatype ${datatype} is not supported by --measure (numeric tensors only)`);
   }
 }
 
@@ -117,7 +129,10 @@ export function syntheticInputs(inputs: readonly TensorMetadata[], batch: number
     }
     const rest = m.shape.slice(1);
     const dyn = rest.findIndex((d) => d < 0);
-    if (dyn >= 0) throw new Error(`input '${m.name}' has a dynamic dimension at axis ${dyn + 1} (shape [${m.shape.join(', ')}]); --measure needs every dimension but the batch fixed`);
+    if (dyn >= 0)
+      throw new Error(
+        `input '${m.name}' has a dynamic dimension at axis ${dyn + 1} (shape [${m.shape.join(', ')}]); --measure needs every dimension but the batch fixed`,
+      );
     const shape = [batch, ...rest];
     const n = shape.reduce((a, b) => a * b, 1);
     feeds[m.name] = { datatype: m.datatype, shape, data: typedArray(m.datatype, n, rnd) };
@@ -126,7 +141,11 @@ export function syntheticInputs(inputs: readonly TensorMetadata[], batch: number
 }
 
 /** Time `model` at each batch size (sequential runs). */
-export async function measureModel(model: OnnxModel, o: MeasureOptions & { cores: number | null }, onBatch?: (m: BatchMeasurement) => void): Promise<BatchMeasurement[]> {
+export async function measureModel(
+  model: OnnxModel,
+  o: MeasureOptions & { cores: number | null },
+  onBatch?: (m: BatchMeasurement) => void,
+): Promise<BatchMeasurement[]> {
   const minSeconds = o.minSeconds ?? 1;
   const minRuns = o.minRuns ?? 20;
   const maxRuns = o.maxRuns ?? 100_000;
@@ -152,7 +171,11 @@ export async function measureModel(model: OnnxModel, o: MeasureOptions & { cores
 }
 
 /** Load the model file and measure it: the whole capacity profile. */
-export async function measureCapacity(modelPath: string, o: MeasureOptions = {}, onBatch?: (m: BatchMeasurement) => void): Promise<CapacityProfile> {
+export async function measureCapacity(
+  modelPath: string,
+  o: MeasureOptions = {},
+  onBatch?: (m: BatchMeasurement) => void,
+): Promise<CapacityProfile> {
   const provider = o.provider ?? 'cpu';
   const threads = o.threads ?? 1;
   if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`threads must be an integer >= 1, got ${threads}`);
@@ -166,7 +189,12 @@ export async function measureCapacity(modelPath: string, o: MeasureOptions = {},
       model: modelPath,
       provider,
       cores: threads,
-      machine: { cpu: cpus()[0]?.model.trim() ?? 'unknown', logicalCpus: cpus().length, loadAverage1mBefore: before, loadAverage1mAfter: loadavg()[0] },
+      machine: {
+        cpu: cpus()[0]?.model.trim() ?? 'unknown',
+        logicalCpus: cpus().length,
+        loadAverage1mBefore: before,
+        loadAverage1mAfter: loadavg()[0],
+      },
       measuredAt: new Date().toISOString(),
       batches,
       capacity: bestBatch(batches),
@@ -180,7 +208,14 @@ const fmt = (v: number, d = 0) => v.toLocaleString('en-US', { minimumFractionDig
 
 export function formatCapacity(p: CapacityProfile): string {
   const perCore = (v: number | null) => (v === null ? 'n/a' : fmt(v));
-  const rows = p.batches.map((b) => [String(b.batch), String(b.runs), b.p50Ms.toFixed(3), b.p99Ms.toFixed(3), fmt(b.rowsPerSecond), perCore(b.rowsPerSecondPerCore)]);
+  const rows = p.batches.map((b) => [
+    String(b.batch),
+    String(b.runs),
+    b.p50Ms.toFixed(3),
+    b.p99Ms.toFixed(3),
+    fmt(b.rowsPerSecond),
+    perCore(b.rowsPerSecondPerCore),
+  ]);
   const c = p.capacity;
   return [
     `${p.model}: measured on ${p.provider.toUpperCase()}, one replica = ${p.provider === 'cpu' ? `${p.cores} intra-op thread(s) = ${p.cores} core(s)` : 'one GPU session'}`,

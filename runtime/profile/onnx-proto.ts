@@ -6,8 +6,22 @@
 import { type Field, ProtoReader, ProtobufError, asFloat32, asInt, asString, pushFloats, pushInts, WIRE_LEN } from './protobuf.js';
 
 export const ONNX_DTYPE: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string',
-  9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
 };
 /** Floating-point data types: initializers of these types are the model's parameters. */
 export const FLOAT_DTYPES = new Set([1, 10, 11, 16]);
@@ -88,23 +102,36 @@ function decodeTensor(bytes: Uint8Array): OnnxTensor {
   const r = fields(bytes);
   for (let f = r.next(); f; f = r.next()) {
     switch (f.field) {
-      case 1: pushInts(f, t.dims); break;
-      case 2: t.dataType = asInt(f); break;
-      case 4: pushFloats(f, floats); break;
+      case 1:
+        pushInts(f, t.dims);
+        break;
+      case 2:
+        t.dataType = asInt(f);
+        break;
+      case 4:
+        pushFloats(f, floats);
+        break;
       case 5: // int32_data
       case 7: // int64_data
         pushInts(f, ints);
         break;
-      case 8: t.name = asString(f); break;
-      case 9: raw = sub(f); break;
+      case 8:
+        t.name = asString(f);
+        break;
+      case 9:
+        raw = sub(f);
+        break;
       case 10: {
         const b = sub(f);
         const dv = new DataView(b.buffer, b.byteOffset, b.length);
         for (let i = 0; i + 8 <= b.length; i += 8) doubles.push(dv.getFloat64(i, true));
         break;
       }
-      case 14: t.external = asInt(f) === 1; break;
-      default: break;
+      case 14:
+        t.external = asInt(f) === 1;
+        break;
+      default:
+        break;
     }
   }
   for (const d of t.dims) if (d < 0) throw new ProtobufError(`tensor ${t.name}: negative dimension ${d}`);
@@ -127,16 +154,37 @@ function decodeRaw(raw: Uint8Array, dataType: number, count: number): number[] |
   for (let i = 0; i < count; i++) {
     const o = i * w;
     switch (dataType) {
-      case 1: out.push(dv.getFloat32(o, true)); break;
-      case 2: case 9: out.push(dv.getUint8(o)); break;
-      case 3: out.push(dv.getInt8(o)); break;
-      case 4: out.push(dv.getUint16(o, true)); break;
-      case 5: out.push(dv.getInt16(o, true)); break;
-      case 6: out.push(dv.getInt32(o, true)); break;
-      case 7: out.push(Number(dv.getBigInt64(o, true))); break;
-      case 11: out.push(dv.getFloat64(o, true)); break;
-      case 12: out.push(dv.getUint32(o, true)); break;
-      case 13: out.push(Number(dv.getBigUint64(o, true))); break;
+      case 1:
+        out.push(dv.getFloat32(o, true));
+        break;
+      case 2:
+      case 9:
+        out.push(dv.getUint8(o));
+        break;
+      case 3:
+        out.push(dv.getInt8(o));
+        break;
+      case 4:
+        out.push(dv.getUint16(o, true));
+        break;
+      case 5:
+        out.push(dv.getInt16(o, true));
+        break;
+      case 6:
+        out.push(dv.getInt32(o, true));
+        break;
+      case 7:
+        out.push(Number(dv.getBigInt64(o, true)));
+        break;
+      case 11:
+        out.push(dv.getFloat64(o, true));
+        break;
+      case 12:
+        out.push(dv.getUint32(o, true));
+        break;
+      case 13:
+        out.push(Number(dv.getBigUint64(o, true)));
+        break;
     }
   }
   return out;
@@ -147,15 +195,33 @@ function decodeAttribute(bytes: Uint8Array): OnnxAttribute {
   const r = fields(bytes);
   for (let f = r.next(); f; f = r.next()) {
     switch (f.field) {
-      case 1: a.name = asString(f); break;
-      case 2: a.f = asFloat32(f); break;
-      case 3: a.i = asInt(f); break;
-      case 4: a.s = asString(f); break;
-      case 5: a.t = decodeTensor(sub(f)); break;
-      case 6: case 11: a.hasGraph = true; break;
-      case 7: pushFloats(f, a.floats); break;
-      case 8: pushInts(f, a.ints); break;
-      default: break;
+      case 1:
+        a.name = asString(f);
+        break;
+      case 2:
+        a.f = asFloat32(f);
+        break;
+      case 3:
+        a.i = asInt(f);
+        break;
+      case 4:
+        a.s = asString(f);
+        break;
+      case 5:
+        a.t = decodeTensor(sub(f));
+        break;
+      case 6:
+      case 11:
+        a.hasGraph = true;
+        break;
+      case 7:
+        pushFloats(f, a.floats);
+        break;
+      case 8:
+        pushInts(f, a.ints);
+        break;
+      default:
+        break;
     }
   }
   return a;
@@ -166,17 +232,28 @@ function decodeNode(bytes: Uint8Array): OnnxNode {
   const r = fields(bytes);
   for (let f = r.next(); f; f = r.next()) {
     switch (f.field) {
-      case 1: n.inputs.push(asString(f)); break;
-      case 2: n.outputs.push(asString(f)); break;
-      case 3: n.name = asString(f); break;
-      case 4: n.opType = asString(f); break;
+      case 1:
+        n.inputs.push(asString(f));
+        break;
+      case 2:
+        n.outputs.push(asString(f));
+        break;
+      case 3:
+        n.name = asString(f);
+        break;
+      case 4:
+        n.opType = asString(f);
+        break;
       case 5: {
         const a = decodeAttribute(sub(f));
         n.attributes.set(a.name, a);
         break;
       }
-      case 7: n.domain = asString(f); break;
-      default: break;
+      case 7:
+        n.domain = asString(f);
+        break;
+      default:
+        break;
     }
   }
   return n;
@@ -224,13 +301,26 @@ function decodeGraph(bytes: Uint8Array): OnnxGraph {
   const r = fields(bytes);
   for (let f = r.next(); f; f = r.next()) {
     switch (f.field) {
-      case 1: g.nodes.push(decodeNode(sub(f))); break;
-      case 2: g.name = asString(f); break;
-      case 5: g.initializers.push(decodeTensor(sub(f))); break;
-      case 11: g.inputs.push(decodeValueInfo(sub(f))); break;
-      case 12: g.outputs.push(decodeValueInfo(sub(f))); break;
-      case 13: g.valueInfo.push(decodeValueInfo(sub(f))); break;
-      default: break;
+      case 1:
+        g.nodes.push(decodeNode(sub(f)));
+        break;
+      case 2:
+        g.name = asString(f);
+        break;
+      case 5:
+        g.initializers.push(decodeTensor(sub(f)));
+        break;
+      case 11:
+        g.inputs.push(decodeValueInfo(sub(f)));
+        break;
+      case 12:
+        g.outputs.push(decodeValueInfo(sub(f)));
+        break;
+      case 13:
+        g.valueInfo.push(decodeValueInfo(sub(f)));
+        break;
+      default:
+        break;
     }
   }
   return g;
@@ -242,10 +332,18 @@ export function decodeOnnxModel(bytes: Uint8Array): OnnxModel {
   const r = fields(bytes);
   for (let f = r.next(); f; f = r.next()) {
     switch (f.field) {
-      case 1: m.irVersion = asInt(f); break;
-      case 2: m.producerName = asString(f); break;
-      case 3: m.producerVersion = asString(f); break;
-      case 7: m.graph = decodeGraph(sub(f)); break;
+      case 1:
+        m.irVersion = asInt(f);
+        break;
+      case 2:
+        m.producerName = asString(f);
+        break;
+      case 3:
+        m.producerVersion = asString(f);
+        break;
+      case 7:
+        m.graph = decodeGraph(sub(f));
+        break;
       case 8: {
         let domain = '';
         let version = 0;
@@ -257,7 +355,8 @@ export function decodeOnnxModel(bytes: Uint8Array): OnnxModel {
         m.opsets.push({ domain, version });
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   if (!m.graph) throw new ProtobufError('not an ONNX model: no graph (ModelProto field 7) found');

@@ -65,7 +65,17 @@ export function broadcast(node: OnnxNode, a: Shape, b: Shape): Shape {
 }
 
 /** output spatial size of a sliding window (conv / pool) */
-function windowOut(node: OnnxNode, inSize: number, k: number, stride: number, dil: number, padBegin: number, padEnd: number, autoPad: string, ceil: boolean): number {
+function windowOut(
+  node: OnnxNode,
+  inSize: number,
+  k: number,
+  stride: number,
+  dil: number,
+  padBegin: number,
+  padEnd: number,
+  autoPad: string,
+  ceil: boolean,
+): number {
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(inSize / stride);
   const eff = dil * (k - 1) + 1;
   const span = autoPad === 'VALID' ? inSize - eff : inSize + padBegin + padEnd - eff;
@@ -95,19 +105,66 @@ function elementwiseValues(vals: number[][], f: (...xs: number[]) => number): nu
 }
 
 const UNARY_SAME_SHAPE = new Set([
-  'Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Selu', 'Celu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softplus', 'Softsign',
-  'Gelu', 'Mish', 'Erf', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Neg', 'Abs', 'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'Clip',
-  'Softmax', 'LogSoftmax', 'Hardmax', 'BatchNormalization', 'InstanceNormalization', 'LayerNormalization', 'LRN',
-  'Dropout', 'Identity', 'Cast', 'IsNaN', 'IsInf',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Softplus',
+  'Softsign',
+  'Gelu',
+  'Mish',
+  'Erf',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Reciprocal',
+  'Neg',
+  'Abs',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Not',
+  'Clip',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'LayerNormalization',
+  'LRN',
+  'Dropout',
+  'Identity',
+  'Cast',
+  'IsNaN',
+  'IsInf',
 ]);
 const BINARY_BROADCAST: Record<string, ((a: number, b: number) => number) | undefined> = {
   Add: (a, b) => a + b,
   Sub: (a, b) => a - b,
   Mul: (a, b) => a * b,
   Div: (a, b) => (Number.isInteger(a) && Number.isInteger(b) ? Math.trunc(a / b) : a / b),
-  Pow: undefined, Max: Math.max, Min: Math.min, Mean: undefined, Sum: (a, b) => a + b,
-  Equal: undefined, Greater: undefined, Less: undefined, GreaterOrEqual: undefined, LessOrEqual: undefined,
-  And: undefined, Or: undefined, Xor: undefined, Mod: undefined, BitShift: undefined,
+  Pow: undefined,
+  Max: Math.max,
+  Min: Math.min,
+  Mean: undefined,
+  Sum: (a, b) => a + b,
+  Equal: undefined,
+  Greater: undefined,
+  Less: undefined,
+  GreaterOrEqual: undefined,
+  LessOrEqual: undefined,
+  And: undefined,
+  Or: undefined,
+  Xor: undefined,
+  Mod: undefined,
+  BitShift: undefined,
 };
 
 /** Ops this profiler understands (everything else is reported as unknown). */
@@ -140,9 +197,10 @@ const HANDLERS: Record<string, Handler> = {
     const pads = attrInts(node, 'pads') ?? new Array<number>(2 * nd).fill(0);
     const outPad = attrInts(node, 'output_padding') ?? new Array<number>(nd).fill(0);
     const explicit = attrInts(node, 'output_shape');
-    const spatial = explicit && explicit.length === nd
-      ? explicit
-      : kernel.map((k, i) => strides[i] * (x[2 + i] - 1) + outPad[i] + (k - 1) * dil[i] + 1 - pads[i] - pads[nd + i]);
+    const spatial =
+      explicit && explicit.length === nd
+        ? explicit
+        : kernel.map((k, i) => strides[i] * (x[2 + i] - 1) + outPad[i] + (k - 1) * dil[i] + 1 - pads[i] - pads[nd + i]);
     const out = [x[0], w[1] * group, ...spatial];
     // every input element scatters into (M / group) * prod(kernel) outputs
     return { outputs: [{ shape: out }], macs: prod(x) * w[1] * prod(kernel) };
@@ -347,7 +405,10 @@ export function inferNode(node: OnnxNode, ins: OpInput[], opset: number): OpResu
     const out = shapes.reduce((a, s) => broadcast(node, a, s));
     const f = BINARY_BROADCAST[node.opType];
     const vals = ins.map((i) => i.values);
-    const values = f && vals.every((v) => v) && out.length <= 1 ? elementwiseValues(vals as number[][], (...xs) => xs.reduce((a, b) => f(a, b))) : undefined;
+    const values =
+      f && vals.every((v) => v) && out.length <= 1
+        ? elementwiseValues(vals as number[][], (...xs) => xs.reduce((a, b) => f(a, b)))
+        : undefined;
     return { outputs: [{ shape: out, values }], macs: 0 };
   }
   if (node.opType === 'Where') {

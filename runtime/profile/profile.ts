@@ -60,7 +60,11 @@ export function profileModel(model: OnnxModel): ModelProfile {
   // value_info from the file: a fallback for outputs of ops we cannot infer
   const declared = new Map<string, Shape>();
   for (const v of [...g.valueInfo, ...g.outputs]) {
-    if (v.shape && v.shape.every((d) => d !== null)) declared.set(v.name, v.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)));
+    if (v.shape && v.shape.every((d) => d !== null))
+      declared.set(
+        v.name,
+        v.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1)),
+      );
   }
 
   // BatchNorm running stats (inputs 3 and 4) are buffers
@@ -100,7 +104,7 @@ export function profileModel(model: OnnxModel): ModelProfile {
     let m = 0;
     if (known) {
       try {
-        const ins = n.inputs.map((i) => (i === '' ? {} : values.get(i) ?? {}));
+        const ins = n.inputs.map((i) => (i === '' ? {} : (values.get(i) ?? {})));
         const r = inferNode(n, ins, opset);
         n.outputs.forEach((o, j) => {
           if (o && r.outputs[j]) values.set(o, r.outputs[j]);
@@ -157,7 +161,13 @@ export function humanCount(v: number): string {
 
 /** Per-op table + totals as text. */
 export function formatProfile(p: ModelProfile, title: string): string {
-  const rows = p.ops.map((o) => [o.name, o.opType, o.outputShape ? `[${o.outputShape.join(', ')}]` : '?', o.macs ? o.macs.toLocaleString('en-US') : '', o.params ? o.params.toLocaleString('en-US') : '']);
+  const rows = p.ops.map((o) => [
+    o.name,
+    o.opType,
+    o.outputShape ? `[${o.outputShape.join(', ')}]` : '?',
+    o.macs ? o.macs.toLocaleString('en-US') : '',
+    o.params ? o.params.toLocaleString('en-US') : '',
+  ]);
   const head = ['node', 'op', 'output shape', 'MACs', 'params'];
   const out = [
     `${title}  (opset ${p.opset}${p.producer ? `, ${p.producer}` : ''}; batch = 1)`,

@@ -104,7 +104,14 @@ export async function replayDataset(target: ReplayTarget, data: LabelledSet, opt
     if (!input) throw new Error(`model "${target.model}" at ${target.url} declares no inputs`);
     const pairInput = opts.pair ? (await pairClient!.metadata(opts.pair.model)).inputs[0] : undefined;
     if (opts.pair && !pairInput) throw new Error(`model "${opts.pair.model}" at ${opts.pair.url} declares no inputs`);
-    const stats: RunStats = { samples: 0, correct: 0, routes: {}, latenciesMs: [], wallSeconds: 0, ...(opts.pair ? { pairCorrect: 0 } : {}) };
+    const stats: RunStats = {
+      samples: 0,
+      correct: 0,
+      routes: {},
+      latenciesMs: [],
+      wallSeconds: 0,
+      ...(opts.pair ? { pairCorrect: 0 } : {}),
+    };
     const total = opts.rows ?? data.count;
     const batches = Math.ceil(total / opts.batchSize);
     let next = 0;
@@ -125,7 +132,11 @@ export async function replayDataset(target: ReplayTarget, data: LabelledSet, opt
         for (let r = 0; r < rows; r++) labels[r] = data.labels[(start + r) % data.count];
         if (start + rows > data.count) {
           const joined = new Float32Array(rows * ROW_SIZE);
-          for (let r = 0; r < rows; r++) joined.set(data.images.subarray(((start + r) % data.count) * ROW_SIZE, (((start + r) % data.count) + 1) * ROW_SIZE), r * ROW_SIZE);
+          for (let r = 0; r < rows; r++)
+            joined.set(
+              data.images.subarray(((start + r) % data.count) * ROW_SIZE, (((start + r) % data.count) + 1) * ROW_SIZE),
+              r * ROW_SIZE,
+            );
           images = joined;
         }
         if (opts.transform) images = opts.transform(images, first);
@@ -133,7 +144,11 @@ export async function replayDataset(target: ReplayTarget, data: LabelledSet, opt
         const ts = performance.now();
         const [res, pairRes] = await Promise.all([
           client.infer(target.model, { inputs: [{ name: input.name, datatype: 'FP32', shape: shape(input), data: images }] }),
-          pairClient ? pairClient.infer(opts.pair!.model, { inputs: [{ name: pairInput!.name, datatype: 'FP32', shape: shape(pairInput!), data: images }] }) : undefined,
+          pairClient
+            ? pairClient.infer(opts.pair!.model, {
+                inputs: [{ name: pairInput!.name, datatype: 'FP32', shape: shape(pairInput!), data: images }],
+              })
+            : undefined,
         ]);
         stats.latenciesMs.push(performance.now() - ts);
         const top = argmaxRows(res, rows);
@@ -202,7 +217,9 @@ export function formatReplaySummary(s: ReplaySummaryInput): string {
   if (routed > 0) {
     const saver = c.routes.saver ?? 0;
     escalatedShare = (routed - saver) / routed;
-    const detail = Object.entries(c.routes).map(([k, v]) => `${k} ${v}`).join(', ');
+    const detail = Object.entries(c.routes)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     row('saver share', `${pct(saver / routed)}  (${detail})`);
   } else {
     row('saver share', 'n/a (the endpoint returns no tinysaver_routes: not a cascade)');
@@ -217,13 +234,19 @@ export function formatReplaySummary(s: ReplaySummaryInput): string {
   }
   if (s.macs && escalatedShare !== undefined) {
     const rc = relativeCompute(s.macs.saverMacs, s.macs.baseMacs, escalatedShare);
-    row('relative compute', `${rc.toFixed(3)} x base  (${s.macs.saver} ${s.macs.saverMacs} MACs + ${pct(escalatedShare)} of ${s.macs.base} ${s.macs.baseMacs} MACs; audits not counted)`);
+    row(
+      'relative compute',
+      `${rc.toFixed(3)} x base  (${s.macs.saver} ${s.macs.saverMacs} MACs + ${pct(escalatedShare)} of ${s.macs.base} ${s.macs.baseMacs} MACs; audits not counted)`,
+    );
   } else {
     row('relative compute', 'n/a (saver/base MACs unknown: pass --saver-zoo and --base-zoo)');
   }
   row('latency p50 / p99', `${ms(percentile(c.latenciesMs, 50))} / ${ms(percentile(c.latenciesMs, 99))}  (per request)`);
   if (s.base) {
-    row('base-only p50 / p99', `${ms(percentile(s.base.latenciesMs, 50))} / ${ms(percentile(s.base.latenciesMs, 99))}  (${(s.base.samples / s.base.wallSeconds).toFixed(0)} samples/s)`);
+    row(
+      'base-only p50 / p99',
+      `${ms(percentile(s.base.latenciesMs, 50))} / ${ms(percentile(s.base.latenciesMs, 99))}  (${(s.base.samples / s.base.wallSeconds).toFixed(0)} samples/s)`,
+    );
   }
   return lines.join('\n');
 }

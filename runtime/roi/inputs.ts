@@ -34,7 +34,8 @@ interface PointJson {
 
 function fromPoint(p: PointJson, where: string): Omit<OperatingPointInfo, 'source' | 'auditRate' | 'sweep'> {
   const r = num(p.evaluation?.saverShare);
-  if (r === null || r < 0 || r > 1) throw new Error(`${where}.evaluation.saverShare: expected a number in [0, 1], got ${JSON.stringify(p.evaluation?.saverShare)}`);
+  if (r === null || r < 0 || r > 1)
+    throw new Error(`${where}.evaluation.saverShare: expected a number in [0, 1], got ${JSON.stringify(p.evaluation?.saverShare)}`);
   const delta = num(p.certification?.delta);
   return {
     threshold: p.threshold === 'Infinity' ? Infinity : num(p.threshold),
@@ -51,7 +52,11 @@ function fromPoint(p: PointJson, where: string): Omit<OperatingPointInfo, 'sourc
  * The operating point in `simulate --json` output (point 'budget' or 'paper') or `select --json` output
  * (the saver named, default rank 1; budget point).
  */
-export function parseOperatingPoint(text: string, file: string, o: { point?: 'budget' | 'paper'; saver?: string } = {}): OperatingPointInfo {
+export function parseOperatingPoint(
+  text: string,
+  file: string,
+  o: { point?: 'budget' | 'paper'; saver?: string } = {},
+): OperatingPointInfo {
   let doc: any;
   try {
     doc = JSON.parse(text);
@@ -64,7 +69,12 @@ export function parseOperatingPoint(text: string, file: string, o: { point?: 'bu
     const ranked = o.saver ? doc.ranking.find((x: any) => x.name === o.saver) : doc.ranking[0];
     if (!ranked) throw new Error(`${file}: no saver "${o.saver}" in the ranking (have: ${doc.ranking.map((x: any) => x.name).join(', ')})`);
     if (!ranked.budget) throw new Error(`${file}: ranking entry ${ranked.name} has no budget point`);
-    return { source: `select output ${file}: saver ${ranked.name} (rank ${ranked.rank}), budget point`, auditRate: null, sweep: [], ...fromPoint(ranked.budget, `${file}: ranking[${ranked.name}].budget`) };
+    return {
+      source: `select output ${file}: saver ${ranked.name} (rank ${ranked.rank}), budget point`,
+      auditRate: null,
+      sweep: [],
+      ...fromPoint(ranked.budget, `${file}: ranking[${ranked.name}].budget`),
+    };
   }
   if (doc && Array.isArray(doc.versions)) {
     // simulate --decisions --json: one what-if per logged cascade version; its simulate-shaped report
@@ -73,10 +83,17 @@ export function parseOperatingPoint(text: string, file: string, o: { point?: 'bu
     const v = o.saver ? versions.find((x) => x.cascade === o.saver || x.saver === o.saver) : versions[0];
     if (!v) throw new Error(`${file}: no version of "${o.saver}" (have: ${versions.map((x) => `${x.cascade} (${x.saver})`).join(', ')})`);
     if (point !== 'budget') throw new Error(`${file}: decision-log output carries the budget point only; drop --point ${point}`);
-    return fromSimulateDoc(asSimulationReport(v), file, 'budget', `decision logs ${file}: cascade ${v.cascade}, saver ${v.saver}, budget point`);
+    return fromSimulateDoc(
+      asSimulationReport(v),
+      file,
+      'budget',
+      `decision logs ${file}: cascade ${v.cascade}, saver ${v.saver}, budget point`,
+    );
   }
   if (!doc || typeof doc !== 'object' || !Array.isArray(doc.sweep) || !doc.budget) {
-    throw new Error(`${file}: expected the output of tinysaver simulate --json (fields sweep, budget; also with --decisions) or select --json (field ranking)`);
+    throw new Error(
+      `${file}: expected the output of tinysaver simulate --json (fields sweep, budget; also with --decisions) or select --json (field ranking)`,
+    );
   }
   if (o.saver) throw new Error(`${file}: --saver-name applies to select and decision-log output only`);
   return fromSimulateDoc(doc, file, point, `simulate output ${file}: ${point} point`);
@@ -90,7 +107,8 @@ function fromSimulateDoc(doc: any, file: string, point: 'budget' | 'paper', sour
     const t = num(s?.threshold);
     const r = num(s?.saverShare);
     if (s?.threshold === 'Infinity' || s?.threshold === Infinity) continue; // base only: the plot's reference line
-    if (t === null || r === null || r < 0 || r > 1) throw new Error(`${file}: sweep[${k}]: expected numbers threshold and saverShare in [0, 1]`);
+    if (t === null || r === null || r < 0 || r > 1)
+      throw new Error(`${file}: sweep[${k}]: expected numbers threshold and saverShare in [0, 1]`);
     sweep.push({ threshold: t, saverShare: r });
   }
   return { source, auditRate: num(doc.auditRate), sweep, ...fromPoint(p, `${file}: ${point}`) };
@@ -120,27 +138,39 @@ export function parseCapacityFile(flag: string, file: string, text: string, mode
   }
   const list: CapacityProfile[] = Array.isArray(doc) ? doc : [doc];
   const bad = list.find((p) => p?.kind !== CAPACITY_KIND);
-  if (bad !== undefined) throw new Error(`${flag} ${file}: not a capacity file (kind must be ${CAPACITY_KIND}, from tinysaver profile --measure --out)`);
+  if (bad !== undefined)
+    throw new Error(`${flag} ${file}: not a capacity file (kind must be ${CAPACITY_KIND}, from tinysaver profile --measure --out)`);
   let p: CapacityProfile;
   if (list.length === 1) p = list[0];
   else {
     const hits = model ? list.filter((x) => x.model === model || x.model.endsWith(`/${model}`) || x.model.endsWith(`/${model}.onnx`)) : [];
-    if (hits.length !== 1) throw new Error(`${flag} ${file}: holds ${list.length} models (${list.map((x) => x.model).join(', ')}); name one as ${flag} ${file}#MODEL`);
+    if (hits.length !== 1)
+      throw new Error(
+        `${flag} ${file}: holds ${list.length} models (${list.map((x) => x.model).join(', ')}); name one as ${flag} ${file}#MODEL`,
+      );
     p = hits[0];
   }
   const v = p.capacity?.rowsPerSecond;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${flag} ${file}: capacity.rowsPerSecond must be a number > 0, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new Error(`${flag} ${file}: capacity.rowsPerSecond must be a number > 0, got ${JSON.stringify(v)}`);
   const shape: ReplicaShape = p.provider === 'cuda' ? { cores: 0, gpus: 1 } : { cores: p.cores, gpus: 0 };
   const m = p.machine;
   const where = m ? ` on ${m.cpu}, ${m.logicalCpus} CPUs, load average ${m.loadAverage1mBefore?.toFixed?.(1) ?? '?'}` : '';
-  return { rowsPerSecond: v, shape, source: `${p.model} measured on ${p.provider} (${p.cores} thread(s))${where}, batch ${p.capacity.batch}, ${p.measuredAt}` };
+  return {
+    rowsPerSecond: v,
+    shape,
+    source: `${p.model} measured on ${p.provider} (${p.cores} thread(s))${where}, batch ${p.capacity.batch}, ${p.measuredAt}`,
+  };
 }
 
 /** A daily traffic profile: rows/s per equal slot of the day, separated by commas, spaces or lines; '#' starts a comment. */
 export function parseTrafficProfile(text: string, file: string): number[] {
   const values: number[] = [];
   for (const [n, line] of text.split('\n').entries()) {
-    for (const tok of line.replace(/#.*/, '').split(/[\s,;]+/).filter(Boolean)) {
+    for (const tok of line
+      .replace(/#.*/, '')
+      .split(/[\s,;]+/)
+      .filter(Boolean)) {
       const v = Number(tok);
       if (!Number.isFinite(v) || v < 0) throw new Error(`${file}: line ${n + 1}: "${tok}" is not a number of rows/s >= 0`);
       values.push(v);

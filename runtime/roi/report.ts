@@ -27,7 +27,12 @@ export function money(v: number, currency?: string): string {
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '-∞';
   const abs = Math.abs(v);
   // below 1: four significant digits (per-request prices are small), at least two decimals
-  const s = abs !== 0 && abs < 1 ? (abs < 0.01 ? String(+abs.toPrecision(4)) : abs.toFixed(Math.max(2, Math.min(4, String(+abs.toPrecision(4)).split('.')[1]?.length ?? 0)))) : grouped(abs, 2);
+  const s =
+    abs !== 0 && abs < 1
+      ? abs < 0.01
+        ? String(+abs.toPrecision(4))
+        : abs.toFixed(Math.max(2, Math.min(4, String(+abs.toPrecision(4)).split('.')[1]?.length ?? 0)))
+      : grouped(abs, 2);
   return `${v < 0 ? '-' : ''}${s}${currency ? ` ${currency}` : ''}`;
 }
 
@@ -66,7 +71,10 @@ export function accuracyText(p: OperatingPointInfo): string {
       `at most ${pct(p.lossBound, 2)} of rows answered differently from the base (certified upper bound${p.confidence !== null ? ` at ${+(100 * p.confidence).toFixed(2)}% confidence` : ''}${p.epsilon !== null ? `, budget ${pct(p.epsilon, 2)}` : ''}), which bounds the accuracy lost vs the base`,
     );
   }
-  if (p.accuracyLoss !== null) parts.push(`measured on the evaluation split: ${p.accuracyLoss > 0 ? '-' : p.accuracyLoss < 0 ? '+' : ''}${(100 * Math.abs(p.accuracyLoss)).toFixed(2)} points of accuracy vs the base`);
+  if (p.accuracyLoss !== null)
+    parts.push(
+      `measured on the evaluation split: ${p.accuracyLoss > 0 ? '-' : p.accuracyLoss < 0 ? '+' : ''}${(100 * Math.abs(p.accuracyLoss)).toFixed(2)} points of accuracy vs the base`,
+    );
   else if (p.disagreement !== null) parts.push(`measured disagreement with the base ${pct(p.disagreement, 2)} of rows`);
   return parts.length ? parts.join('; ') : 'unknown (no certified bound given: pass simulate output or --loss-bound)';
 }
@@ -75,7 +83,14 @@ export function formatRoi(r: RoiResult, c: RoiContext): string {
   const cur = c.currency;
   const i = r.input;
   const head = ['', 'saver replicas', 'base replicas', 'per hour', 'per month', 'per 1M requests'];
-  const row = (name: string, p: RoiResult['baseOnly']) => [name, String(p.replicas.saver), String(p.replicas.base), money(p.perHour, cur), money(p.perMonth, cur), money(p.perMillionRequests, cur)];
+  const row = (name: string, p: RoiResult['baseOnly']) => [
+    name,
+    String(p.replicas.saver),
+    String(p.replicas.base),
+    money(p.perHour, cur),
+    money(p.perMonth, cur),
+    money(p.perMillionRequests, cur),
+  ];
   const lines = [
     verdict(r, cur),
     '',
@@ -88,11 +103,17 @@ export function formatRoi(r: RoiResult, c: RoiContext): string {
     '',
     `savings: ${money(r.savingsPerMonth, cur)} per month (${pct(r.savingsShare)}), static replicas sized for the peak, ${i.hoursPerMonth} h per month`,
   ];
-  if (r.autoscaled) lines.push(`autoscaled per slot of the daily profile: base only ${money(r.autoscaled.baseOnlyPerMonth, cur)}, cascade ${money(r.autoscaled.cascadePerMonth, cur)} per month, savings ${money(r.autoscaled.savingsPerMonth, cur)}`);
+  if (r.autoscaled)
+    lines.push(
+      `autoscaled per slot of the daily profile: base only ${money(r.autoscaled.baseOnlyPerMonth, cur)}, cascade ${money(r.autoscaled.cascadePerMonth, cur)} per month, savings ${money(r.autoscaled.savingsPerMonth, cur)}`,
+    );
   lines.push(
     `break-even saver share: ${share(r.breakEven.wholeReplicas)} with whole replicas at this traffic; ${share(r.breakEven.fluid)} with fractional replicas (s = saver/base cost per row = ${r.moneyCostRatio.toPrecision(3)}, r > s / (1 - a))`,
   );
-  if (r.paybackMonths !== null) lines.push(`payback of the saver's training cost ${money(i.trainingCost ?? 0, cur)}: ${Number.isFinite(r.paybackMonths) ? `${r.paybackMonths.toFixed(1)} months` : 'never (nothing is saved)'}`);
+  if (r.paybackMonths !== null)
+    lines.push(
+      `payback of the saver's training cost ${money(i.trainingCost ?? 0, cur)}: ${Number.isFinite(r.paybackMonths) ? `${r.paybackMonths.toFixed(1)} months` : 'never (nothing is saved)'}`,
+    );
   return lines.join('\n');
 }
 
@@ -114,14 +135,25 @@ export function roiPlotSvg(r: RoiResult, c: RoiContext, title: string): string |
     yFormat: (v) => grouped(v, 0),
   });
   out.push(hLine(f, r.baseOnly.perMonth, `base only: ${money(r.baseOnly.perMonth, cur)}`));
-  out.push(curve(f, curveData.map((p) => ({ x: p.threshold, y: p.cascadePerMonth }))));
+  out.push(
+    curve(
+      f,
+      curveData.map((p) => ({ x: p.threshold, y: p.cascadePerMonth })),
+    ),
+  );
   const t = c.point.threshold;
   const color = r.pays ? '#2ca02c' : '#d62728';
   if (t !== null && Number.isFinite(t)) out.push(marker(f, t, r.cascade.perMonth, color, 'chosen'));
   out.push(
     legend(f, [
-      { text: `cascade (blue): ${r.input.traffic.peakRowsPerSecond} rows/s peak, headroom x${r.input.headroom}, audit rate ${r.input.auditRate}`, color: '#1f77b4' },
-      { text: `chosen t=${t ?? '?'}: saver share ${pct(r.input.saverShare)}, ${money(r.cascade.perMonth, cur)}/month, ${r.pays ? 'saves' : 'costs'} ${money(Math.abs(r.savingsPerMonth), cur)}`, color },
+      {
+        text: `cascade (blue): ${r.input.traffic.peakRowsPerSecond} rows/s peak, headroom x${r.input.headroom}, audit rate ${r.input.auditRate}`,
+        color: '#1f77b4',
+      },
+      {
+        text: `chosen t=${t ?? '?'}: saver share ${pct(r.input.saverShare)}, ${money(r.cascade.perMonth, cur)}/month, ${r.pays ? 'saves' : 'costs'} ${money(Math.abs(r.savingsPerMonth), cur)}`,
+        color,
+      },
     ]),
   );
   out.push('</svg>');
@@ -131,7 +163,8 @@ export function roiPlotSvg(r: RoiResult, c: RoiContext, title: string): string |
 export function roiMarkdown(r: RoiResult, c: RoiContext, title: string): string {
   const cur = c.currency;
   const i = r.input;
-  const md = (p: RoiResult['baseOnly'], name: string) => `| ${name} | ${p.replicas.saver} | ${p.replicas.base} | ${money(p.perHour, cur)} | ${money(p.perMonth, cur)} | ${money(p.perMillionRequests, cur)} |`;
+  const md = (p: RoiResult['baseOnly'], name: string) =>
+    `| ${name} | ${p.replicas.saver} | ${p.replicas.base} | ${money(p.perHour, cur)} | ${money(p.perMonth, cur)} | ${money(p.perMillionRequests, cur)} |`;
   const lines = [
     `# ${title}`,
     '',
@@ -144,12 +177,18 @@ export function roiMarkdown(r: RoiResult, c: RoiContext, title: string): string 
     '',
     `- **Savings:** ${money(r.savingsPerMonth, cur)} per month (${pct(r.savingsShare)} of base only).`,
   ];
-  if (r.autoscaled) lines.push(`- **Autoscaled** (each slot of the daily profile sized for its own load): base only ${money(r.autoscaled.baseOnlyPerMonth, cur)}, cascade ${money(r.autoscaled.cascadePerMonth, cur)}, savings ${money(r.autoscaled.savingsPerMonth, cur)} per month.`);
+  if (r.autoscaled)
+    lines.push(
+      `- **Autoscaled** (each slot of the daily profile sized for its own load): base only ${money(r.autoscaled.baseOnlyPerMonth, cur)}, cascade ${money(r.autoscaled.cascadePerMonth, cur)}, savings ${money(r.autoscaled.savingsPerMonth, cur)} per month.`,
+    );
   lines.push(
     `- **Break-even saver share:** ${share(r.breakEven.wholeReplicas)} with whole replicas at this traffic (${share(r.breakEven.fluid)} with fractional replicas).`,
     `- **Accuracy cost:** ${accuracyText(c.point)}.`,
   );
-  if (r.paybackMonths !== null) lines.push(`- **Payback** of the saver's training cost (${money(i.trainingCost ?? 0, cur)}): ${Number.isFinite(r.paybackMonths) ? `${r.paybackMonths.toFixed(1)} months` : 'never (nothing is saved)'}.`);
+  if (r.paybackMonths !== null)
+    lines.push(
+      `- **Payback** of the saver's training cost (${money(i.trainingCost ?? 0, cur)}): ${Number.isFinite(r.paybackMonths) ? `${r.paybackMonths.toFixed(1)} months` : 'never (nothing is saved)'}.`,
+    );
   if (c.plotFile) lines.push('', `![monthly cost vs threshold](${c.plotFile})`);
   lines.push(
     '',
@@ -165,7 +204,7 @@ export function roiMarkdown(r: RoiResult, c: RoiContext, title: string): string 
     '',
     'Base only: base replicas for the peak rows/s. Cascade: saver replicas for the peak (the saver sees every row; the router',
     'runs in the saver pod), base replicas for the peak x (1 - r + a r): escalated rows plus audited saver rows. Replicas are',
-    'whole, sized for the peak all month. Prices are the user\'s price file; capacities are measured (`tinysaver profile',
+    "whole, sized for the peak all month. Prices are the user's price file; capacities are measured (`tinysaver profile",
     '--measure`) or given. The accuracy cost is the certified bound of `tinysaver simulate` at this threshold.',
   );
   if (c.command) lines.push('', `Produced by: \`${c.command}\``);

@@ -98,18 +98,24 @@ export function validateInput(i: RoiInput): void {
   check('audit rate a', i.auditRate, (v) => v >= 0 && v <= 1, 'must be in [0, 1]');
   check('traffic mean rows/s', i.traffic.meanRowsPerSecond, (v) => v > 0 && Number.isFinite(v), 'must be a finite number > 0');
   check('traffic peak rows/s', i.traffic.peakRowsPerSecond, (v) => v > 0 && Number.isFinite(v), 'must be a finite number > 0');
-  if (i.traffic.meanRowsPerSecond > i.traffic.peakRowsPerSecond) throw new RangeError(`traffic: mean ${i.traffic.meanRowsPerSecond} rows/s is above peak ${i.traffic.peakRowsPerSecond}`);
-  if (i.traffic.slots) for (const [k, v] of i.traffic.slots.entries()) check(`traffic profile slot ${k + 1}`, v, (x) => x >= 0 && Number.isFinite(x), 'must be a finite number >= 0');
+  if (i.traffic.meanRowsPerSecond > i.traffic.peakRowsPerSecond)
+    throw new RangeError(`traffic: mean ${i.traffic.meanRowsPerSecond} rows/s is above peak ${i.traffic.peakRowsPerSecond}`);
+  if (i.traffic.slots)
+    for (const [k, v] of i.traffic.slots.entries())
+      check(`traffic profile slot ${k + 1}`, v, (x) => x >= 0 && Number.isFinite(x), 'must be a finite number >= 0');
   for (const who of ['saver', 'base'] as const) {
     check(`${who} capacity (rows/s per replica)`, i[who].rowsPerSecond, (v) => v > 0 && Number.isFinite(v), 'must be a finite number > 0');
     check(`${who} price per replica-hour`, i[who].pricePerHour, (v) => v >= 0 && Number.isFinite(v), 'must be a finite number >= 0');
   }
-  if (i.base.pricePerHour === 0) throw new RangeError('base price per replica-hour: is 0, so there is nothing to save; check the price file');
+  if (i.base.pricePerHour === 0)
+    throw new RangeError('base price per replica-hour: is 0, so there is nothing to save; check the price file');
   check('headroom', i.headroom, (v) => v >= 1 && Number.isFinite(v), 'must be a number >= 1');
   if (i.minReplicas !== undefined) check('min replicas', i.minReplicas, (v) => Number.isInteger(v) && v >= 0, 'must be an integer >= 0');
-  if (i.rowsPerRequest !== undefined) check('rows per request', i.rowsPerRequest, (v) => v > 0 && Number.isFinite(v), 'must be a number > 0');
+  if (i.rowsPerRequest !== undefined)
+    check('rows per request', i.rowsPerRequest, (v) => v > 0 && Number.isFinite(v), 'must be a number > 0');
   if (i.hoursPerMonth !== undefined) check('hours per month', i.hoursPerMonth, (v) => v > 0 && Number.isFinite(v), 'must be a number > 0');
-  if (i.trainingCost !== undefined) check('training cost', i.trainingCost, (v) => v >= 0 && Number.isFinite(v), 'must be a finite number >= 0');
+  if (i.trainingCost !== undefined)
+    check('training cost', i.trainingCost, (v) => v >= 0 && Number.isFinite(v), 'must be a finite number >= 0');
 }
 
 /** Whole replicas for a load: max(min, ceil(load x headroom / capacity)). */
@@ -128,7 +134,13 @@ function plan(saverReplicas: number, baseReplicas: number, peakLoad: Plan['peakL
   const perHour = saverReplicas * i.saver.pricePerHour + baseReplicas * i.base.pricePerHour;
   const perMonth = perHour * i.hoursPerMonth;
   const requestsPerMonth = (i.traffic.meanRowsPerSecond * 3600 * i.hoursPerMonth) / i.rowsPerRequest;
-  return { replicas: { saver: saverReplicas, base: baseReplicas }, peakLoad, perHour, perMonth, perMillionRequests: (perMonth / requestsPerMonth) * 1e6 };
+  return {
+    replicas: { saver: saverReplicas, base: baseReplicas },
+    peakLoad,
+    perHour,
+    perMonth,
+    perMillionRequests: (perMonth / requestsPerMonth) * 1e6,
+  };
 }
 
 /** Base-only and cascade plans at a saver share (static provisioning for the peak). */
@@ -210,13 +222,20 @@ export function computeRoi(input: RoiInput): RoiResult {
       cc += p.cascade.perHour;
     }
     const n = i.traffic.slots.length;
-    result.autoscaled = { baseOnlyPerMonth: (bo / n) * i.hoursPerMonth, cascadePerMonth: (cc / n) * i.hoursPerMonth, savingsPerMonth: ((bo - cc) / n) * i.hoursPerMonth };
+    result.autoscaled = {
+      baseOnlyPerMonth: (bo / n) * i.hoursPerMonth,
+      cascadePerMonth: (cc / n) * i.hoursPerMonth,
+      savingsPerMonth: ((bo - cc) / n) * i.hoursPerMonth,
+    };
   }
   return result;
 }
 
 /** Monthly cost of base only and of the cascade at each saver share (the plot's curve). */
-export function costCurve(input: RoiInput, points: ReadonlyArray<{ threshold: number; saverShare: number }>): Array<{ threshold: number; saverShare: number; cascadePerMonth: number; baseOnlyPerMonth: number }> {
+export function costCurve(
+  input: RoiInput,
+  points: ReadonlyArray<{ threshold: number; saverShare: number }>,
+): Array<{ threshold: number; saverShare: number; cascadePerMonth: number; baseOnlyPerMonth: number }> {
   validateInput(input);
   const i = normalize(input);
   return points.map((p) => {

@@ -79,7 +79,6 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-
 function scoresAsNumbers(t: Tensor): ArrayLike<number> {
   if (t.datatype === 'FP32' || t.datatype === 'FP64') return t.data as Float32Array | Float64Array;
   if (t.datatype === 'BYTES' || t.datatype === 'BOOL') {
@@ -152,7 +151,10 @@ export class Cascade {
     this.checkRequestedOutputs(req);
     const q = this.saverQueue;
     if (q.queuedRows + rows > this.o.maxQueueRows && q.length > 0) {
-      throw new OipError(429, `router queue full: ${q.queuedRows} rows waiting for the saver (limit ${this.o.maxQueueRows}, --max-queue-rows)`);
+      throw new OipError(
+        429,
+        `router queue full: ${q.queuedRows} rows waiting for the saver (limit ${this.o.maxQueueRows}, --max-queue-rows)`,
+      );
     }
     return new Promise<CascadeResult>((resolve, reject) => {
       q.push({ req, rows, t0, key: layoutKey(req), resolve, reject });
@@ -165,7 +167,8 @@ export class Cascade {
     if (!scored) return;
     const threshold = this.o.settings.threshold;
     const part = partitionRows(scored.confidence, threshold);
-    const esc: Escalation = part.escalated.length > 0 ? await this.escalate(scored, part.escalated) : { outputs: scored.saverRes.outputs, baseError: undefined };
+    const esc: Escalation =
+      part.escalated.length > 0 ? await this.escalate(scored, part.escalated) : { outputs: scored.saverRes.outputs, baseError: undefined };
     this.answer(group, scored, esc, threshold);
   }
 
@@ -275,8 +278,23 @@ export class Cascade {
       if (baseError === undefined) m.rows.base.inc(escalated);
       else m.rows.fallback.inc(escalated);
       const partOutputs = group.length === 1 ? outputs : outputs.map((t) => sliceRowRange(t, from, p.rows));
-      const logged = o.decisions ? { baseTop1: esc.baseTop1Rows?.subarray(from, from + p.rows), saverMs: s.saverMs, baseMs: esc.baseMs } : undefined;
-      p.resolve(this.finish(p.req, partOutputs, routes, local.confidence, threshold, escalated > 0 ? baseError : undefined, saverRows, local.top1, p.t0, logged));
+      const logged = o.decisions
+        ? { baseTop1: esc.baseTop1Rows?.subarray(from, from + p.rows), saverMs: s.saverMs, baseMs: esc.baseMs }
+        : undefined;
+      p.resolve(
+        this.finish(
+          p.req,
+          partOutputs,
+          routes,
+          local.confidence,
+          threshold,
+          escalated > 0 ? baseError : undefined,
+          saverRows,
+          local.top1,
+          p.t0,
+          logged,
+        ),
+      );
     }
   }
 
@@ -316,10 +334,19 @@ export class Cascade {
 
     const auditRate = o.settings.auditRate;
     const picked = sampleAuditRows(saverRows, auditRate, this.random);
-    const log = logged && o.decisions?.request({
-      req, confidence, saverTop1: top1, baseTop1: logged.baseTop1, routes, audited: picked, threshold, auditRate,
-      ms: { saver: logged.saverMs, base: logged.baseMs, total: totalMs },
-    });
+    const log =
+      logged &&
+      o.decisions?.request({
+        req,
+        confidence,
+        saverTop1: top1,
+        baseTop1: logged.baseTop1,
+        routes,
+        audited: picked,
+        threshold,
+        auditRate,
+        ms: { saver: logged.saverMs, base: logged.baseMs, total: totalMs },
+      });
     if (picked.length === 0) return { response };
     return { response, startAudit: () => this.audit(req, picked, confidence, top1, log) };
   }
@@ -369,7 +396,10 @@ export class Cascade {
   private checkRequestedOutputs(req: InferRequest): void {
     for (const r of req.outputs ?? []) {
       if (!this.outputNames.has(r.name) && !ROW_OUTPUTS.includes(r.name)) {
-        throw new OipError(400, `requested output "${r.name}" is not an output of model "${this.o.name}" (it has: ${[...this.outputNames].join(', ')})`);
+        throw new OipError(
+          400,
+          `requested output "${r.name}" is not an output of model "${this.o.name}" (it has: ${[...this.outputNames].join(', ')})`,
+        );
       }
     }
   }
@@ -429,7 +459,8 @@ export class Cascade {
     }
     try {
       const res = await o.base.infer(req, o.baseTimeoutMs);
-      if (!res.outputs.some((t) => t.name === o.layout.scoreOutput)) throw new Error(`returned no "${o.layout.scoreOutput}" output for ${rows} rows`);
+      if (!res.outputs.some((t) => t.name === o.layout.scoreOutput))
+        throw new Error(`returned no "${o.layout.scoreOutput}" output for ${rows} rows`);
       // Every output, not only the scores: merged calls are cut back into per-request row ranges.
       const short = res.outputs.find((t) => t.shape[0] !== rows);
       if (short) throw new Error(`returned "${short.name}" of shape [${short.shape.join(',')}] for ${rows} rows`);

@@ -48,11 +48,14 @@ export function checkCompatible(saver: ModelMeta, base: ModelMeta, scoreOutput?:
   for (const si of saver.inputs) {
     const bi = baseInputs.get(si.name);
     if (!bi) {
-      problems.push(`input "${si.name}" of the ${s} is missing in the ${b} (it has: ${base.inputs.map((t) => t.name).join(', ') || 'none'})`);
+      problems.push(
+        `input "${si.name}" of the ${s} is missing in the ${b} (it has: ${base.inputs.map((t) => t.name).join(', ') || 'none'})`,
+      );
       continue;
     }
     if (bi.datatype !== si.datatype) problems.push(`input "${si.name}": ${s} takes ${si.datatype}, ${b} takes ${bi.datatype}`);
-    if (!shapesCompatible(si.shape, bi.shape)) problems.push(`input "${si.name}": ${s} shape ${fmt(si.shape)}, ${b} shape ${fmt(bi.shape)}`);
+    if (!shapesCompatible(si.shape, bi.shape))
+      problems.push(`input "${si.name}": ${s} shape ${fmt(si.shape)}, ${b} shape ${fmt(bi.shape)}`);
     baseInputs.delete(si.name);
   }
   for (const extra of baseInputs.values()) problems.push(`input "${extra.name}" of the ${b} is missing in the ${s}`);
@@ -65,13 +68,18 @@ export function checkCompatible(saver: ModelMeta, base: ModelMeta, scoreOutput?:
   const sOut = saver.outputs.find((t) => t.name === name);
   const bOut = base.outputs.find((t) => t.name === name);
   let classes = -1;
-  if (name !== undefined && !sOut) problems.push(`scores output "${name}" (--output) is not an output of the ${s} (it has: ${saver.outputs.map((t) => t.name).join(', ')})`);
-  if (name !== undefined && !bOut) problems.push(`scores output "${name}" is not an output of the ${b} (it has: ${base.outputs.map((t) => t.name).join(', ') || 'none'})`);
+  if (name !== undefined && !sOut)
+    problems.push(
+      `scores output "${name}" (--output) is not an output of the ${s} (it has: ${saver.outputs.map((t) => t.name).join(', ')})`,
+    );
+  if (name !== undefined && !bOut)
+    problems.push(`scores output "${name}" is not an output of the ${b} (it has: ${base.outputs.map((t) => t.name).join(', ') || 'none'})`);
   if (sOut && bOut) {
     const sc = classCount(sOut.shape);
     const bc = classCount(bOut.shape);
     if (sc > 0 && bc > 0 && sc !== bc) problems.push(`scores output "${name}": ${s} has ${sc} classes, ${b} has ${bc}`);
-    if (sOut.datatype !== bOut.datatype) problems.push(`scores output "${name}": ${s} returns ${sOut.datatype}, ${b} returns ${bOut.datatype}`);
+    if (sOut.datatype !== bOut.datatype)
+      problems.push(`scores output "${name}": ${s} returns ${sOut.datatype}, ${b} returns ${bOut.datatype}`);
     classes = sc > 0 ? sc : bc;
   }
   if (problems.length > 0) return { ok: false, problems };

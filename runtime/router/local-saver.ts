@@ -29,7 +29,9 @@ export function localSaver(model: OnnxModel, name: string, ownsModel = false): L
   if (!isBatchable(model)) {
     const fixed = [...model.inputs, ...model.outputs].find((m) => !(m.shape.length >= 1 && m.shape[0] === -1));
     const what = fixed ? `tensor '${fixed.name}' has shape [${fixed.shape.join(',')}]` : 'it has no tensors';
-    throw new Error(`saver ${model.path}: ${what}; running the saver in the router needs a dynamic batch dimension (dim 0) on every input and output`);
+    throw new Error(
+      `saver ${model.path}: ${what}; running the saver in the router needs a dynamic batch dimension (dim 0) on every input and output`,
+    );
   }
   const metadata: ModelMeta = {
     name,
@@ -51,7 +53,11 @@ export function localSaver(model: OnnxModel, name: string, ownsModel = false): L
         } catch (e) {
           throw new OipError(500, `saver inference failed: ${(e as Error).message.split('\n')[0]}`);
         }
-        const res: InferResponse = { model_name: name, model_version: '1', outputs: v.outputNames.map((n) => ({ ...outputs[n], name: n })) };
+        const res: InferResponse = {
+          model_name: name,
+          model_version: '1',
+          outputs: v.outputNames.map((n) => ({ ...outputs[n], name: n })),
+        };
         if (req.id !== undefined) res.id = req.id;
         return res;
       },

@@ -34,22 +34,74 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
   const requests = new Counter({ name: M.requests, help: 'Inference requests received by the router.', labelNames: ['model'], registers });
   const requestsForModel = requests.labels({ model: modelName });
   requestsForModel.inc(0);
-  const rowsTotal = new Counter({ name: M.rows, help: 'Rows answered, by route: saver (confident), base (escalated), fallback (escalated but the base failed; saver answered).', labelNames: ['route'], registers });
-  const confidence = new Histogram({ name: M.confidence, help: 'Saver confidence of every row.', buckets: [...CONFIDENCE_BUCKETS], registers });
-  const escalatedH = new Histogram({ name: M.escalated, help: 'Saver confidence of escalated rows the base answered, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
-  const auditH = new Histogram({ name: M.audit, help: 'Saver confidence of audited saver-answered rows, by saver/base top-1 agreement.', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers });
-  const auditDropped = new Counter({ name: M.auditDropped, help: 'Sampled audit rows not audited (audit slots full, base circuit open, or the base call failed).', registers });
-  const decisionLogDropped = new Counter({ name: M.decisionLogDropped, help: 'Decision-log records dropped instead of waiting: the queue was full (sink slower than the traffic) or the sink failed.', registers });
-  const threshold = new Gauge({ name: M.threshold, help: 'Confidence threshold in effect: rows at or above it are answered by the saver.', registers });
+  const rowsTotal = new Counter({
+    name: M.rows,
+    help: 'Rows answered, by route: saver (confident), base (escalated), fallback (escalated but the base failed; saver answered).',
+    labelNames: ['route'],
+    registers,
+  });
+  const confidence = new Histogram({
+    name: M.confidence,
+    help: 'Saver confidence of every row.',
+    buckets: [...CONFIDENCE_BUCKETS],
+    registers,
+  });
+  const escalatedH = new Histogram({
+    name: M.escalated,
+    help: 'Saver confidence of escalated rows the base answered, by saver/base top-1 agreement.',
+    labelNames: ['agree'],
+    buckets: [...CONFIDENCE_BUCKETS],
+    registers,
+  });
+  const auditH = new Histogram({
+    name: M.audit,
+    help: 'Saver confidence of audited saver-answered rows, by saver/base top-1 agreement.',
+    labelNames: ['agree'],
+    buckets: [...CONFIDENCE_BUCKETS],
+    registers,
+  });
+  const auditDropped = new Counter({
+    name: M.auditDropped,
+    help: 'Sampled audit rows not audited (audit slots full, base circuit open, or the base call failed).',
+    registers,
+  });
+  const decisionLogDropped = new Counter({
+    name: M.decisionLogDropped,
+    help: 'Decision-log records dropped instead of waiting: the queue was full (sink slower than the traffic) or the sink failed.',
+    registers,
+  });
+  const threshold = new Gauge({
+    name: M.threshold,
+    help: 'Confidence threshold in effect: rows at or above it are answered by the saver.',
+    registers,
+  });
   const auditRate = new Gauge({ name: M.auditRate, help: 'Fraction of saver-answered rows sampled for audit.', registers });
-  const baseFailures = new Counter({ name: M.baseFailures, help: 'Base calls that failed (error, timeout) or were skipped because the circuit was open.', registers });
-  const thresholdReloadErrors = new Counter({ name: M.thresholdReloadErrors, help: 'Threshold file reads that were invalid; the last good value was kept.', registers });
+  const baseFailures = new Counter({
+    name: M.baseFailures,
+    help: 'Base calls that failed (error, timeout) or were skipped because the circuit was open.',
+    registers,
+  });
+  const thresholdReloadErrors = new Counter({
+    name: M.thresholdReloadErrors,
+    help: 'Threshold file reads that were invalid; the last good value was kept.',
+    registers,
+  });
   // Lets a scraper tell a restart (counters back to zero) from a quiet period: the router's start time.
   const started = new Gauge({ name: M.processStart, help: 'Start time of this router in seconds since the Unix epoch.', registers });
   started.set(Math.floor(Date.now() / 1000));
-  const durationH = new Histogram({ name: M.duration, help: 'Request latency by stage: saver call, base call, total in the router.', labelNames: ['stage'], buckets: LATENCY_BUCKETS, registers });
+  const durationH = new Histogram({
+    name: M.duration,
+    help: 'Request latency by stage: saver call, base call, total in the router.',
+    labelNames: ['stage'],
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
 
-  const rows = { saver: rowsTotal.labels({ route: 'saver' }), base: rowsTotal.labels({ route: 'base' }), fallback: rowsTotal.labels({ route: 'fallback' }) };
+  const rows = {
+    saver: rowsTotal.labels({ route: 'saver' }),
+    base: rowsTotal.labels({ route: 'base' }),
+    fallback: rowsTotal.labels({ route: 'fallback' }),
+  };
   for (const c of Object.values(rows)) c.inc(0);
   const agreeChildren = (h: Histogram<'agree'>) => {
     h.zero({ agree: 'true' });
@@ -70,6 +122,10 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
     auditRate,
     baseFailures,
     thresholdReloadErrors,
-    duration: { saver: durationH.labels({ stage: 'saver' }), base: durationH.labels({ stage: 'base' }), total: durationH.labels({ stage: 'total' }) },
+    duration: {
+      saver: durationH.labels({ stage: 'saver' }),
+      base: durationH.labels({ stage: 'base' }),
+      total: durationH.labels({ stage: 'total' }),
+    },
   };
 }

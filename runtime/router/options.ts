@@ -65,7 +65,9 @@ export interface RouterOptions extends DecisionLogSettings {
   log?: (line: string) => void;
 }
 
-export const ROUTER_DEFAULTS: Readonly<Omit<RouterOptions, 'output' | 'thresholdFile' | 'log' | 'saverOnnx' | 'saverSession' | 'grpcPort' | 'decisionLog' | 'saverId' | 'baseId'>> = Object.freeze({
+export const ROUTER_DEFAULTS: Readonly<
+  Omit<RouterOptions, 'output' | 'thresholdFile' | 'log' | 'saverOnnx' | 'saverSession' | 'grpcPort' | 'decisionLog' | 'saverId' | 'baseId'>
+> = Object.freeze({
   ...DECISION_LOG_DEFAULTS,
   host: '127.0.0.1',
   port: 8000,

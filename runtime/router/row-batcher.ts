@@ -67,7 +67,9 @@ export class RowBatcher {
   private async run(group: Waiting[]): Promise<void> {
     const rows = group.reduce((n, w) => n + w.rows, 0);
     const merged: InferRequest =
-      group.length === 1 ? group[0].req : { inputs: group[0].req.inputs.map((_, k) => concatRows(group.map((w) => w.req.inputs[k]))), outputs: group[0].req.outputs };
+      group.length === 1
+        ? group[0].req
+        : { inputs: group[0].req.inputs.map((_, k) => concatRows(group.map((w) => w.req.inputs[k]))), outputs: group[0].req.outputs };
     this.calls++;
     this.rowsSent += rows;
     let res: InferResponse;

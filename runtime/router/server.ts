@@ -47,7 +47,10 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   let fileSampleRate: number | undefined;
   const settings = await startLiveSettings(opts, metrics, log, (v) => {
     fileSampleRate = v.decisionSampleRate;
-    decisions?.router.settings({ threshold: v.threshold, auditRate: v.auditRate ?? opts.auditRate, sampleRate: v.decisionSampleRate ?? opts.decisionSampleRate }, 'file');
+    decisions?.router.settings(
+      { threshold: v.threshold, auditRate: v.auditRate ?? opts.auditRate, sampleRate: v.decisionSampleRate ?? opts.decisionSampleRate },
+      'file',
+    );
   });
   let closing = false;
   let cascade: Cascade | undefined;
@@ -130,16 +133,19 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
 
   try {
     const layout = await upstreams.connect();
-    decisions = await startDecisionLog({ ...opts, decisionSampleRate: fileSampleRate ?? opts.decisionSampleRate }, {
-      cascade: opts.name,
-      saver: await modelIdentity(opts.saverId, opts.saverSession ? undefined : opts.saverOnnx, opts.saverModel, upstreams.saverVersions),
-      base: await modelIdentity(opts.baseId, undefined, opts.baseModel, upstreams.baseVersions),
-      seed: opts.seed,
-      threshold: settings.values.threshold,
-      auditRate: settings.values.auditRate,
-      onDrop: (n) => metrics.decisionLogDropped.inc(n),
-      log,
-    });
+    decisions = await startDecisionLog(
+      { ...opts, decisionSampleRate: fileSampleRate ?? opts.decisionSampleRate },
+      {
+        cascade: opts.name,
+        saver: await modelIdentity(opts.saverId, opts.saverSession ? undefined : opts.saverOnnx, opts.saverModel, upstreams.saverVersions),
+        base: await modelIdentity(opts.baseId, undefined, opts.baseModel, upstreams.baseVersions),
+        seed: opts.seed,
+        threshold: settings.values.threshold,
+        auditRate: settings.values.auditRate,
+        onDrop: (n) => metrics.decisionLogDropped.inc(n),
+        log,
+      },
+    );
     cascade = new Cascade({
       ...opts,
       saver: upstreams.saver,

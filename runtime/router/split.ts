@@ -75,11 +75,7 @@ export function sliceTensorRows<T extends BatchTensor>(t: T, rows: ArrayLike<num
  * Merges per-route outputs back into original row order: row saverRows[i] comes from saverPart's
  * row saverRows[i] (the saver ran the full batch), row escalated[j] from basePart's row j.
  */
-export function mergeRows<T extends BatchTensor>(
-  saverFull: T,
-  basePart: BatchTensor,
-  escalated: ArrayLike<number>,
-): T {
+export function mergeRows<T extends BatchTensor>(saverFull: T, basePart: BatchTensor, escalated: ArrayLike<number>): T {
   const size = rowSize(saverFull.shape);
   if (rowSize(basePart.shape) !== size || basePart.shape[0] !== escalated.length) {
     throw new RangeError(
@@ -135,6 +131,9 @@ export function sliceRowRange<T extends BatchTensor>(t: T, offset: number, rows:
   if (offset === 0 && rows === t.shape[0]) return t;
   const size = rowSize(t.shape);
   const d = t.data as unknown as { subarray?: (a: number, b: number) => unknown; slice: (a: number, b: number) => unknown };
-  const data = ArrayBuffer.isView(t.data) && d.subarray ? d.subarray(offset * size, (offset + rows) * size) : d.slice(offset * size, (offset + rows) * size);
+  const data =
+    ArrayBuffer.isView(t.data) && d.subarray
+      ? d.subarray(offset * size, (offset + rows) * size)
+      : d.slice(offset * size, (offset + rows) * size);
   return { ...t, shape: [rows, ...t.shape.slice(1)], data: data as T['data'] };
 }

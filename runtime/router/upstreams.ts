@@ -30,7 +30,13 @@ export function boundUpstream(client: V2Upstream, model: string): Upstream {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Metadata of one upstream model, retried while the upstream is not (yet) reachable or ready. */
-export async function fetchMetadata(role: string, client: V2Upstream, model: string, deadline: number, stop: () => boolean): Promise<ModelMetadata> {
+export async function fetchMetadata(
+  role: string,
+  client: V2Upstream,
+  model: string,
+  deadline: number,
+  stop: () => boolean,
+): Promise<ModelMetadata> {
   let wait = 100;
   for (;;) {
     try {
@@ -90,7 +96,9 @@ export class Upstreams {
   ) {
     this.saverClient = new V2Client(opts.saverUrl, { timeoutMs: opts.saverTimeoutMs });
     this.baseClient =
-      opts.baseProtocol === 'grpc' ? new GrpcV2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs }) : new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs });
+      opts.baseProtocol === 'grpc'
+        ? new GrpcV2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs })
+        : new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs });
     this.baseState = `base "${opts.baseModel}" at ${opts.baseUrl} not verified yet`;
   }
 
@@ -120,14 +128,19 @@ export class Upstreams {
     const opts = this.opts;
     const deadline = Date.now() + opts.startupTimeoutMs;
     if (opts.saverSession) this.local = localSaver(opts.saverSession, opts.saverModel);
-    else if (opts.saverOnnx) this.local = await loadLocalSaver(opts.saverOnnx, { name: opts.saverModel, intraOpThreads: opts.saverIntraOpThreads });
-    this.saverMeta = this.local ? this.local.metadata : await fetchMetadata('saver', this.saverClient, opts.saverModel, deadline, () => this.stopped);
+    else if (opts.saverOnnx)
+      this.local = await loadLocalSaver(opts.saverOnnx, { name: opts.saverModel, intraOpThreads: opts.saverIntraOpThreads });
+    this.saverMeta = this.local
+      ? this.local.metadata
+      : await fetchMetadata('saver', this.saverClient, opts.saverModel, deadline, () => this.stopped);
     // Layout from the saver alone: used only while the base has not been verified (fallback mode).
     const own = checkCompatible(this.saverMeta, this.saverMeta, opts.output);
     if (!own.ok) throw new IncompatibleError(`saver "${opts.saverModel}": ${own.problems.join('; ')}`);
     try {
       // With the fallback policy the saver alone can serve, so the base gets a shorter wait.
-      const layout = await this.verifyBase(opts.failurePolicy === 'fallback' ? Math.min(deadline, Date.now() + FALLBACK_BASE_WAIT_MS) : deadline);
+      const layout = await this.verifyBase(
+        opts.failurePolicy === 'fallback' ? Math.min(deadline, Date.now() + FALLBACK_BASE_WAIT_MS) : deadline,
+      );
       this.baseState = undefined;
       return layout;
     } catch (e) {
@@ -173,7 +186,9 @@ export class Upstreams {
     this.baseVersions = baseMeta.versions ?? [];
     const compat = checkCompatible(this.saverMeta!, baseMeta, opts.output);
     if (!compat.ok) {
-      throw new IncompatibleError(`saver "${opts.saverModel}" and base "${opts.baseModel}" are not compatible:\n  - ${compat.problems.join('\n  - ')}`);
+      throw new IncompatibleError(
+        `saver "${opts.saverModel}" and base "${opts.baseModel}" are not compatible:\n  - ${compat.problems.join('\n  - ')}`,
+      );
     }
     this.adopt(compat.layout);
     return compat.layout;

@@ -67,8 +67,7 @@ function sliceRows(t: Tensor, totalRows: number, start: number, rows: number): T
   const stride = t.data.length / totalRows;
   const a = start * stride;
   const b = (start + rows) * stride;
-  const data =
-    t.datatype === 'BYTES' ? (t.data as Buffer[]).slice(a, b) : (t.data as Float32Array).subarray(a, b);
+  const data = t.datatype === 'BYTES' ? (t.data as Buffer[]).slice(a, b) : (t.data as Float32Array).subarray(a, b);
   return { name: t.name, datatype: t.datatype, shape: [rows, ...t.shape.slice(1)], data: data as TensorData };
 }
 
@@ -143,10 +142,13 @@ export class DynamicBatcher {
       return;
     }
     if (this.timer === undefined) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.schedule(true);
-      }, Math.max(0, this.opts.maxQueueDelayMs - waited));
+      this.timer = setTimeout(
+        () => {
+          this.timer = undefined;
+          this.schedule(true);
+        },
+        Math.max(0, this.opts.maxQueueDelayMs - waited),
+      );
     }
   }
 

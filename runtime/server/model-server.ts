@@ -101,14 +101,14 @@ export function modelNameFromPath(p: string): string {
   return path.basename(p).replace(/\.onnx$/i, '');
 }
 
-
 export async function startModelServer(opts: ModelServerOptions): Promise<RunningModelServer> {
   const o = { ...MODEL_SERVER_DEFAULTS, ...definedOnly(opts) };
   if (!o.model && !o.modelPath) throw new Error('startModelServer: modelPath or model is required');
   const thread = o.inferenceThread ?? defaultInferenceThread();
   if (!INFERENCE_THREADS.includes(thread)) throw new Error(`unknown inference thread "${thread}" (use worker or main)`);
   const model =
-    o.model ?? (await loadServedModel(o.modelPath!, thread, { provider: o.provider, intraOpThreads: o.intraOpThreads, spinning: o.spinning }));
+    o.model ??
+    (await loadServedModel(o.modelPath!, thread, { provider: o.provider, intraOpThreads: o.intraOpThreads, spinning: o.spinning }));
   const name = o.name ?? modelNameFromPath(model.path);
   const batchable = isBatchable(model);
   const metadata: ModelMetadata = {
@@ -279,7 +279,16 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
     return closing;
   };
 
-  return { url: `http://${host}:${port}`, port, grpcPort: grpcServer?.port, grpcAddress: grpcServer?.address, name, metadata, metrics, close };
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    grpcPort: grpcServer?.port,
+    grpcAddress: grpcServer?.address,
+    name,
+    metadata,
+    metrics,
+    close,
+  };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -50,10 +50,7 @@ export function validateRequest(
   const expected = new Map(inputsMeta.map((m) => [m.name, m]));
   for (const t of req.inputs) {
     if (!expected.has(t.name)) {
-      throw new OipError(
-        400,
-        `unknown input '${t.name}' (model inputs: ${inputsMeta.map((m) => m.name).join(', ')})`,
-      );
+      throw new OipError(400, `unknown input '${t.name}' (model inputs: ${inputsMeta.map((m) => m.name).join(', ')})`);
     }
   }
   const given = new Map(req.inputs.map((t) => [t.name, t]));
@@ -89,10 +86,7 @@ export function validateRequest(
       const bad = half ? firstNonFiniteHalf(t.data as Uint16Array) : firstNonFinite(t.data as Float32Array);
       if (bad >= 0) {
         const what = half ? 'NaN or Inf' : String((t.data as Float32Array)[bad]);
-        throw new OipError(
-          400,
-          `input '${m.name}': element ${bad} is ${what}; NaN/Inf inputs are rejected (--allow-non-finite to accept)`,
-        );
+        throw new OipError(400, `input '${m.name}': element ${bad} is ${what}; NaN/Inf inputs are rejected (--allow-non-finite to accept)`);
       }
     }
     if (opts.batchable) {

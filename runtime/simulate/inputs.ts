@@ -24,7 +24,10 @@ export function resolveModel(arg: string): string {
 /** MACs of a model from its graph; throws if the profile is incomplete (the ratio would be wrong). */
 export async function modelMacs(path: string): Promise<number> {
   const p = profileOnnxBytes(await readFile(path));
-  if (!p.complete) throw new Error(`${path}: cannot count MACs exactly (unknown ops: ${p.unknownOps.map((u) => u.opType).join(', ') || 'none'}; unresolved: ${p.unresolved.length}); pass --cost-ratio`);
+  if (!p.complete)
+    throw new Error(
+      `${path}: cannot count MACs exactly (unknown ops: ${p.unknownOps.map((u) => u.opType).join(', ') || 'none'}; unresolved: ${p.unresolved.length}); pass --cost-ratio`,
+    );
   if (p.macs <= 0) throw new Error(`${path}: the graph has no Conv/Gemm/MatMul MACs; pass --cost-ratio`);
   return p.macs;
 }
@@ -47,11 +50,20 @@ async function fashionTestSet(dir?: string): Promise<LabelledImages> {
 }
 
 /** One model's confidence/top-1 over the Fashion-MNIST test set, with progress on stderr. */
-export async function scoreOnTestSet(modelPath: string, o: ModelRunOptions = {}): Promise<{ rows: RowConfidence; labels: ArrayLike<number> }> {
+export async function scoreOnTestSet(
+  modelPath: string,
+  o: ModelRunOptions = {},
+): Promise<{ rows: RowConfidence; labels: ArrayLike<number> }> {
   const set = await fashionTestSet(o.datasetDir);
   const bar = o.progressLabel ? progressReporter(o.progressLabel) : undefined;
   try {
-    const rows = await scoreModel(modelPath, set, { batchSize: o.batchSize, limit: o.limit, measure: o.measure, probabilities: o.probabilities, onProgress: bar?.update });
+    const rows = await scoreModel(modelPath, set, {
+      batchSize: o.batchSize,
+      limit: o.limit,
+      measure: o.measure,
+      probabilities: o.probabilities,
+      onProgress: bar?.update,
+    });
     return { rows, labels: set.labels };
   } finally {
     bar?.end();

@@ -28,19 +28,38 @@ export function plotSvg(r: SimulationReport, title: string): string {
   out.push(hLine(f, yOf(r.sweep[r.sweep.length - 1]), 'base only'));
   // relative compute 1 = the base alone: right of this line the cascade costs more than no cascade
   out.push(vLine(f, 1));
-  out.push(curve(f, [...pts].sort((a, b) => a.x - b.x || a.y - b.y)));
+  out.push(
+    curve(
+      f,
+      [...pts].sort((a, b) => a.x - b.x || a.y - b.y),
+    ),
+  );
   // markers carry a short tag; the details go in a legend in the empty lower-right corner
   const marks: Array<{ o: OperatingPoint; color: string; tag: string; text: string }> = [];
-  const acc = (o: OperatingPoint) => (o.evaluation.accuracy === null ? `agreement ${(100 * o.evaluation.agreement).toFixed(2)}%` : `accuracy ${(100 * o.evaluation.accuracy).toFixed(2)}%`);
-  const detail = (o: OperatingPoint) => `t=${o.threshold}, saver share ${(100 * o.evaluation.saverShare).toFixed(1)}%, cost ${o.evaluation.relativeCost.toFixed(3)}, ${acc(o)}`;
+  const acc = (o: OperatingPoint) =>
+    o.evaluation.accuracy === null
+      ? `agreement ${(100 * o.evaluation.agreement).toFixed(2)}%`
+      : `accuracy ${(100 * o.evaluation.accuracy).toFixed(2)}%`;
+  const detail = (o: OperatingPoint) =>
+    `t=${o.threshold}, saver share ${(100 * o.evaluation.saverShare).toFixed(1)}%, cost ${o.evaluation.relativeCost.toFixed(3)}, ${acc(o)}`;
   if (r.paper) marks.push({ o: r.paper, color: '#d62728', tag: '(a)', text: `(a) paper criterion: ${detail(r.paper)}` });
   const c = r.budget.certification!;
-  marks.push({ o: r.budget, color: '#2ca02c', tag: '(b)', text: `(b) budget ε=${c.epsilon} at ${+(100 * (1 - c.delta)).toFixed(2)}%: ${detail(r.budget)}` });
+  marks.push({
+    o: r.budget,
+    color: '#2ca02c',
+    tag: '(b)',
+    text: `(b) budget ε=${c.epsilon} at ${+(100 * (1 - c.delta)).toFixed(2)}%: ${detail(r.budget)}`,
+  });
   // (a) below-right of its marker, (b) above-left, so two nearby points do not collide
-  marks.forEach((k, i) => out.push(marker(f, k.o.evaluation.relativeCost, yOf(k.o.evaluation), k.color, k.tag, i === 0 && marks.length > 1)));
+  marks.forEach((k, i) =>
+    out.push(marker(f, k.o.evaluation.relativeCost, yOf(k.o.evaluation), k.color, k.tag, i === 0 && marks.length > 1)),
+  );
   out.push(
     legend(f, [
-      { text: `evaluation split (${r.split.evaluationRows} rows); thresholds picked on ${r.split.calibrationRows} other rows`, color: '#666' },
+      {
+        text: `evaluation split (${r.split.evaluationRows} rows); thresholds picked on ${r.split.calibrationRows} other rows`,
+        color: '#666',
+      },
       ...marks.map((k) => ({ text: k.text, color: k.color })),
     ]),
   );

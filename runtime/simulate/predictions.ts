@@ -40,7 +40,8 @@ function looksLikeProbabilities(v: number[]): boolean {
 
 function scoresRow(where: string, name: string, v: unknown, classes: number | undefined): number[] {
   if (!Array.isArray(v) || v.length === 0) throw new Error(`${where}: "${name}" must be a non-empty array of numbers`);
-  if (classes !== undefined && v.length !== classes) throw new Error(`${where}: "${name}" has ${v.length} scores, earlier rows had ${classes}`);
+  if (classes !== undefined && v.length !== classes)
+    throw new Error(`${where}: "${name}" has ${v.length} scores, earlier rows had ${classes}`);
   for (let i = 0; i < v.length; i++) {
     if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) throw new Error(`${where}: "${name}"[${i}] is not a finite number`);
   }
@@ -48,7 +49,8 @@ function scoresRow(where: string, name: string, v: unknown, classes: number | un
 }
 
 function intField(where: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${where}: "${name}" must be an integer >= 0, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new Error(`${where}: "${name}" must be an integer >= 0, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -94,7 +96,8 @@ export function parsePredictionsJsonl(text: string, opts: JsonlOptions = {}): Pr
     } else if ('saverConf' in row) {
       // null = the saver's scores were NaN (the row escalates), as predictionsToJsonl writes it
       const c = row.saverConf === null ? NaN : row.saverConf;
-      if (typeof c !== 'number' || !(Number.isNaN(c) || (c >= 0 && c <= 1))) throw new Error(`${where}: "saverConf" must be a number in [0, 1], got ${JSON.stringify(c)}`);
+      if (typeof c !== 'number' || !(Number.isNaN(c) || (c >= 0 && c <= 1)))
+        throw new Error(`${where}: "saverConf" must be a number in [0, 1], got ${JSON.stringify(c)}`);
       conf.push(c);
       st.push(intField(where, 'saverTop1', row.saverTop1));
     } else {

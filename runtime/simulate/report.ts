@@ -11,7 +11,6 @@ export function thresholdLabel(t: number): string {
   return String(t);
 }
 
-
 const signedPct = (v: number | null) => (v === null ? 'n/a' : `${v > 0 ? '-' : v < 0 ? '+' : ''}${(100 * Math.abs(v)).toFixed(2)}%`);
 
 function pointRow(p: SweepPoint, mark: string): string[] {
@@ -38,7 +37,13 @@ export function formatReport(r: SimulationReport, title: string): string {
   const marks = new Map<number, string>();
   if (r.paper) marks.set(r.paper.threshold, (marks.get(r.paper.threshold) ?? '') + 'a');
   marks.set(r.budget.threshold, (marks.get(r.budget.threshold) ?? '') + 'b');
-  const shown = r.sweep.filter((p) => p.threshold === 0 || p.threshold === Infinity || (CONFIDENCE_BUCKETS.includes(p.threshold) && p.threshold >= 0.5) || marks.has(p.threshold));
+  const shown = r.sweep.filter(
+    (p) =>
+      p.threshold === 0 ||
+      p.threshold === Infinity ||
+      (CONFIDENCE_BUCKETS.includes(p.threshold) && p.threshold >= 0.5) ||
+      marks.has(p.threshold),
+  );
   const rows = shown.map((p) => pointRow(p, marks.has(p.threshold) ? `(${marks.get(p.threshold)}) ` : ''));
   const c = r.budget.certification!;
   const lines = [

@@ -24,12 +24,18 @@ export interface RunModelsOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-async function scoresOf(model: OnnxModel, data: Float32Array, rows: number, sampleShape: number[]): Promise<{ scores: ArrayLike<number>; classes: number }> {
+async function scoresOf(
+  model: OnnxModel,
+  data: Float32Array,
+  rows: number,
+  sampleShape: number[],
+): Promise<{ scores: ArrayLike<number>; classes: number }> {
   const input = model.inputs[0];
   const output = model.outputs[0];
   const out = await model.run({ [input.name]: { datatype: 'FP32', shape: [rows, ...sampleShape], data } }, [output.name]);
   const t = out[output.name];
-  if (t.shape.length !== 2 || t.shape[0] !== rows) throw new Error(`${model.path}: output '${output.name}' has shape [${t.shape}], expected [${rows}, classes]`);
+  if (t.shape.length !== 2 || t.shape[0] !== rows)
+    throw new Error(`${model.path}: output '${output.name}' has shape [${t.shape}], expected [${rows}, classes]`);
   return { scores: t.data as ArrayLike<number>, classes: t.shape[1] };
 }
 
@@ -61,11 +67,22 @@ export async function scoreModel(modelPath: string, set: LabelledImages, opts: R
 export function combinePredictions(saver: RowConfidence, base: RowConfidence, labels: ArrayLike<number>): Predictions {
   const n = saver.top1.length;
   if (base.top1.length !== n) throw new Error(`saver scored ${n} rows but base ${base.top1.length}`);
-  return { count: n, saverConfidence: saver.confidence, saverTop1: saver.top1, baseTop1: base.top1, labels: Int32Array.from({ length: n }, (_, i) => labels[i]) };
+  return {
+    count: n,
+    saverConfidence: saver.confidence,
+    saverTop1: saver.top1,
+    baseTop1: base.top1,
+    labels: Int32Array.from({ length: n }, (_, i) => labels[i]),
+  };
 }
 
 /** Saver and base predictions for every image (or the first `limit`). */
-export async function predictWithModels(saverPath: string, basePath: string, set: LabelledImages, opts: RunModelsOptions = {}): Promise<Predictions> {
+export async function predictWithModels(
+  saverPath: string,
+  basePath: string,
+  set: LabelledImages,
+  opts: RunModelsOptions = {},
+): Promise<Predictions> {
   const n = Math.min(set.count, opts.limit ?? set.count);
   // progress counts both passes: saver rows then base rows
   const saver = await scoreModel(saverPath, set, { ...opts, onProgress: (d) => opts.onProgress?.(d, 2 * n) });

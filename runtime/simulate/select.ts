@@ -60,6 +60,7 @@ function explain(r: RankedSaver[]): string {
           : `${n.name} costs more (s = ${pct(n.costRatio, 2)}) and answers fewer rows (r = ${pct(ne.saverShare, 1)})`;
     s += ` Runner-up ${n.name}: ΔC = ${n.deltaCost.toFixed(3)}; ${reason}.`;
   }
-  if (e.deltaCost >= 0) s += ' Note: even the winner does not pay for itself (ΔC >= 0): the cascade costs at least as much as the base alone.';
+  if (e.deltaCost >= 0)
+    s += ' Note: even the winner does not pay for itself (ΔC >= 0): the cascade costs at least as much as the base alone.';
   return s;
 }

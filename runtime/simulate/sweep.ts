@@ -89,7 +89,13 @@ export function defaultThresholds(step = 0.01): number[] {
   return [...set].sort((a, b) => a - b).concat([Infinity]);
 }
 
-export function sweepThresholds(p: Predictions, rows: Int32Array, thresholds: readonly number[], costRatio: number, auditRate = 0): SweepPoint[] {
+export function sweepThresholds(
+  p: Predictions,
+  rows: Int32Array,
+  thresholds: readonly number[],
+  costRatio: number,
+  auditRate = 0,
+): SweepPoint[] {
   return thresholds.map((t) => evaluateThreshold(p, rows, t, costRatio, auditRate));
 }
 

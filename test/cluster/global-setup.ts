@@ -8,7 +8,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   await script('scripts/cluster/up.sh');
   const t1 = Date.now();
   await script('scripts/cluster/images.sh');
-  process.stderr.write(`[cluster tier] cluster up in ${((t1 - t0) / 1000).toFixed(0)} s, images built and imported in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
+  process.stderr.write(
+    `[cluster tier] cluster up in ${((t1 - t0) / 1000).toFixed(0)} s, images built and imported in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`,
+  );
   return async () => {
     if (process.env.TINYSAVER_CLUSTER_KEEP) {
       process.stderr.write('[cluster tier] TINYSAVER_CLUSTER_KEEP set: cluster left running; scripts/cluster/down.sh tears it down\n');

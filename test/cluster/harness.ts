@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../e2e/harness/assets.js';
 import { helm as runHelm, type HelmResult } from '../support/helm.js';
 
-
 export const CLUSTER_DIR = process.env.TINYSAVER_CLUSTER_DIR || '/tmp/tinysaver-cluster';
 export const KUBECONFIG = join(CLUSTER_DIR, 'kubeconfig');
 export const RUNTIME_IMAGE = `localhost/tinysaver/runtime:${process.env.TINYSAVER_IMAGE_TAG || 'local'}`;
@@ -23,7 +22,10 @@ export interface Result {
 /** Runs a script of the repo with stdout captured and stderr passed through (progress lines). */
 export function script(path: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(REPO_ROOT, path), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    const child = spawn('bash', [join(REPO_ROOT, path), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.on('error', reject);
@@ -53,7 +55,7 @@ export async function kubectl(args: string[], input?: string): Promise<Result> {
 }
 
 /** kubectl ... -o json, parsed; throws with kubectl's message on failure. */
- 
+
 export async function kubectlJson(args: string[]): Promise<any> {
   const r = await kubectl([...args, '-o', 'json']);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
@@ -83,7 +85,8 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached in ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -105,4 +108,3 @@ export function clusterFacts(): { timings: string; images: string } {
   };
   return { timings: read('timings'), images: read('images.txt') };
 }
-

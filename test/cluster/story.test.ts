@@ -35,7 +35,12 @@ function cascade(name: string, mode: 'Sidecar' | 'InRouter', extra: Record<strin
       // no spec.image: the operator's --default-image (chart value operator.defaultRuntimeImage)
       imagePullPolicy: 'IfNotPresent',
       saver: { mode, model: 'file:///models/fashion-mnist/saver-tinycnn.onnx', resources: { requests: { cpu: '50m', memory: '64Mi' } } },
-      base: { model: 'file:///models/fashion-mnist/base-cnn.onnx', provider: 'cpu', gpus: 0, resources: { requests: { cpu: '50m', memory: '64Mi' } } },
+      base: {
+        model: 'file:///models/fashion-mnist/base-cnn.onnx',
+        provider: 'cpu',
+        gpus: 0,
+        resources: { requests: { cpu: '50m', memory: '64Mi' } },
+      },
       router: { resources: { requests: { cpu: '50m', memory: '64Mi' } } },
       threshold: { initial: THRESHOLD, min: 0.5, max: 1, mode: 'fixed' },
       ...extra,
@@ -48,11 +53,20 @@ let fullname = '';
 
 beforeAll(async () => {
   const install = await helm([
-    'install', RELEASE, CHART_DIR, '-n', SYSTEM_NS, '--create-namespace',
-    '--set', `image.repository=${OPERATOR_IMAGE.split(':')[0]}`,
-    '--set', `image.tag=${OPERATOR_IMAGE.split(':')[1]}`,
-    '--set', 'image.pullPolicy=IfNotPresent',
-    '--set', `operator.defaultRuntimeImage=${RUNTIME_IMAGE}`,
+    'install',
+    RELEASE,
+    CHART_DIR,
+    '-n',
+    SYSTEM_NS,
+    '--create-namespace',
+    '--set',
+    `image.repository=${OPERATOR_IMAGE.split(':')[0]}`,
+    '--set',
+    `image.tag=${OPERATOR_IMAGE.split(':')[1]}`,
+    '--set',
+    'image.pullPolicy=IfNotPresent',
+    '--set',
+    `operator.defaultRuntimeImage=${RUNTIME_IMAGE}`,
   ]);
   expect(install.stderr).not.toMatch(/Error/);
   expect(install.code).toBe(0);
@@ -67,7 +81,11 @@ afterAll(async () => {
 describe('the user story on a real single-node cluster', () => {
   it('1. helm install: the operator pod becomes Ready, leads, and uses in-cluster configuration', async () => {
     const t0 = Date.now();
-    const deploy = await eventually('operator Deployment', async () => (await kubectlJson(['get', '-n', SYSTEM_NS, 'deployments'])).items[0], 60_000);
+    const deploy = await eventually(
+      'operator Deployment',
+      async () => (await kubectlJson(['get', '-n', SYSTEM_NS, 'deployments'])).items[0],
+      60_000,
+    );
     fullname = deploy.metadata.name;
     const rollout = await kubectl(['rollout', 'status', '-n', SYSTEM_NS, `deployment/${fullname}`, '--timeout=600s']);
     expect(rollout.code, rollout.stderr).toBe(0);
@@ -81,10 +99,14 @@ describe('the user story on a real single-node cluster', () => {
     // the pod runs as the image's numeric user on a read-only root filesystem
     expect(pod.spec.securityContext.runAsUser).toBe(65532);
     expect(pod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
-    const lease = await eventually('leader Lease held by the pod', async () => {
-      const l = await kubectlJson(['get', '-n', SYSTEM_NS, 'lease', fullname]);
-      return l.spec?.holderIdentity === operatorPod ? l : undefined;
-    }, 120_000);
+    const lease = await eventually(
+      'leader Lease held by the pod',
+      async () => {
+        const l = await kubectlJson(['get', '-n', SYSTEM_NS, 'lease', fullname]);
+        return l.spec?.holderIdentity === operatorPod ? l : undefined;
+      },
+      120_000,
+    );
     expect(lease.spec.holderIdentity).toBe(operatorPod);
     // in-cluster configuration: the service-account token against the kubernetes Service's ClusterIP
     const logs = await kubectlOk(['logs', '-n', SYSTEM_NS, operatorPod]);
@@ -125,7 +147,11 @@ describe('the user story on a real single-node cluster', () => {
         const meta = await client.metadata('cascade');
         expect(meta.name).toBe('cascade');
         const rows = 16;
-        const req = { inputs: [{ name: meta.inputs[0].name, datatype: 'FP32' as const, shape: [rows, 1, 28, 28], data: data.images.slice(0, rows * 784) }] };
+        const req = {
+          inputs: [
+            { name: meta.inputs[0].name, datatype: 'FP32' as const, shape: [rows, 1, 28, 28], data: data.images.slice(0, rows * 784) },
+          ],
+        };
         const bin = await client.infer('cascade', req, { binary: true });
         const json = await client.infer('cascade', req, { binary: false });
         for (const res of [bin, json]) {
@@ -154,8 +180,10 @@ describe('the user story on a real single-node cluster', () => {
     for (const l of layouts) {
       const inCluster = await replayDataset({ url: await serviceUrl(NS, l.name), model: 'cascade' }, data, opts);
       const local = await localUp(l.viaHttp, (url) => replayDataset({ url, model: 'cascade' }, data, opts));
-      note(`${l.mode} saver share / accuracy (cluster vs local up)`,
-        `${(100 * share(inCluster)).toFixed(2)}% / ${(100 * inCluster.correct / SAMPLES).toFixed(2)}% vs ${(100 * share(local)).toFixed(2)}% / ${(100 * local.correct / SAMPLES).toFixed(2)}%`);
+      note(
+        `${l.mode} saver share / accuracy (cluster vs local up)`,
+        `${(100 * share(inCluster)).toFixed(2)}% / ${((100 * inCluster.correct) / SAMPLES).toFixed(2)}% vs ${(100 * share(local)).toFixed(2)}% / ${((100 * local.correct) / SAMPLES).toFixed(2)}%`,
+      );
       expect(inCluster.samples).toBe(SAMPLES);
       expect(Math.abs(share(inCluster) - share(local))).toBeLessThanOrEqual(0.005);
       expect(Math.abs(inCluster.correct - local.correct) / SAMPLES).toBeLessThanOrEqual(0.005);
@@ -180,13 +208,18 @@ describe('the user story on a real single-node cluster', () => {
     const client = new V2Client(url);
     let raised: any;
     try {
-      raised = await eventually('status.threshold above the initial 0.88', async () => {
-        for (let i = 0; i < 5; i++) {
-          await client.infer('cascade', { inputs: [{ name: 'input', datatype: 'FP32', shape: [100, 1, 28, 28], data: stream(100, 1) }] });
-        }
-        const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
-        return obj.status?.threshold > THRESHOLD ? obj : undefined;
-      }, 600_000, 0);
+      raised = await eventually(
+        'status.threshold above the initial 0.88',
+        async () => {
+          for (let i = 0; i < 5; i++) {
+            await client.infer('cascade', { inputs: [{ name: 'input', datatype: 'FP32', shape: [100, 1, 28, 28], data: stream(100, 1) }] });
+          }
+          const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
+          return obj.status?.threshold > THRESHOLD ? obj : undefined;
+        },
+        600_000,
+        0,
+      );
     } finally {
       client.close();
     }
@@ -204,7 +237,8 @@ describe('the user story on a real single-node cluster', () => {
     // no restart: same pods, restartCount 0
     const podsAfter = await kubectlJson(['get', '-n', NS, 'pods', '-l', `tinysaver.io/cascade=${name},app.kubernetes.io/component=saver`]);
     expect(podsAfter.items.map((p: any) => p.metadata.uid).sort()).toEqual(podsBefore.items.map((p: any) => p.metadata.uid).sort());
-    for (const p of podsAfter.items) for (const cs of p.status.containerStatuses) expect(cs.restartCount, `${p.metadata.name}/${cs.name}`).toBe(0);
+    for (const p of podsAfter.items)
+      for (const cs of p.status.containerStatuses) expect(cs.restartCount, `${p.metadata.name}/${cs.name}`).toBe(0);
     // kubectl get mc shows the new value; describe shows the Event with its reason
     const table = await kubectlOk(['get', '-n', NS, 'mc', name]);
     expect(table).toMatch(new RegExp(`${name}\\s+0\\.\\d+`));
@@ -216,26 +250,49 @@ describe('the user story on a real single-node cluster', () => {
   it('4. a GPU base on a node without GPUs: Degraded names the base pod failure; the saver keeps answering (fallback)', async () => {
     // a fake extended resource, as a device plugin would advertise it: the pod is scheduled, CUDA is missing
     const node = (await kubectlJson(['get', 'nodes'])).items[0].metadata.name;
-    await kubectlOk(['patch', 'node', node, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/status/capacity/nvidia.com~1gpu', value: '1' }])]);
+    await kubectlOk([
+      'patch',
+      'node',
+      node,
+      '--subresource=status',
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'add', path: '/status/capacity/nvidia.com~1gpu', value: '1' }]),
+    ]);
     const name = 'fashion-gpu';
     const mc = cascade(name, 'Sidecar');
-    mc.spec.base = { model: 'file:///models/fashion-mnist/base-cnn.onnx', resources: { requests: { cpu: '50m', memory: '64Mi' } } } as typeof mc.spec.base; // provider cuda, gpus 1 (defaults)
+    mc.spec.base = {
+      model: 'file:///models/fashion-mnist/base-cnn.onnx',
+      resources: { requests: { cpu: '50m', memory: '64Mi' } },
+    } as typeof mc.spec.base; // provider cuda, gpus 1 (defaults)
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(mc));
     const t0 = Date.now();
     // Until the scheduler sees the patched capacity the pod may first be Unschedulable (also named); the
     // state it settles in is the base container failing without CUDA.
-    const degraded = await eventually('Degraded naming the failing base container', async () => {
-      const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
-      const c = obj.status?.conditions?.find((x: any) => x.type === 'Degraded');
-      return c?.status === 'True' && /pod fashion-gpu-base-\S+ container base: (CrashLoopBackOff|RunContainerError)/.test(c.message ?? '') ? c : undefined;
-    }, 600_000, 2000);
-    note('GPU base without GPU: Degraded (container failure) after apply', `${((Date.now() - t0) / 1000).toFixed(1)} s (${degraded.reason})`);
+    const degraded = await eventually(
+      'Degraded naming the failing base container',
+      async () => {
+        const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
+        const c = obj.status?.conditions?.find((x: any) => x.type === 'Degraded');
+        return c?.status === 'True' && /pod fashion-gpu-base-\S+ container base: (CrashLoopBackOff|RunContainerError)/.test(c.message ?? '')
+          ? c
+          : undefined;
+      },
+      600_000,
+      2000,
+    );
+    note(
+      'GPU base without GPU: Degraded (container failure) after apply',
+      `${((Date.now() - t0) / 1000).toFixed(1)} s (${degraded.reason})`,
+    );
     // the saver pod is Ready (the router serves saver-only while the base is unusable) and answers
     await kubectlOk(['rollout', 'status', '-n', NS, `deployment/${name}-saver`, '--timeout=600s']);
     const data = await loadFashionMnist('test');
     const client = new V2Client(await serviceUrl(NS, name));
     try {
-      const res = await client.infer('cascade', { inputs: [{ name: 'input', datatype: 'FP32', shape: [64, 1, 28, 28], data: data.images.slice(0, 64 * 784) }] });
+      const res = await client.infer('cascade', {
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [64, 1, 28, 28], data: data.images.slice(0, 64 * 784) }],
+      });
       expect(res.outputs[0].shape).toEqual([64, 10]);
       expect(String(res.parameters?.tinysaver_routes)).toMatch(/fallback/);
       expect(String(res.parameters?.tinysaver_routes)).not.toMatch(/base/);
@@ -243,18 +300,31 @@ describe('the user story on a real single-node cluster', () => {
       client.close();
     }
     await kubectlOk(['delete', '-n', NS, 'mc', name, '--wait=true', '--timeout=300s']);
-    await kubectl(['patch', 'node', node, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/status/capacity/nvidia.com~1gpu' }])]);
+    await kubectl([
+      'patch',
+      'node',
+      node,
+      '--subresource=status',
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'remove', path: '/status/capacity/nvidia.com~1gpu' }]),
+    ]);
   });
 
   it('an image that does not exist: Degraded says ErrImagePull/ImagePullBackOff with the pod named; the operator keeps running', async () => {
     const name = 'fashion-noimage';
     const mc = { ...cascade(name, 'InRouter'), spec: { ...cascade(name, 'InRouter').spec, image: 'localhost/tinysaver/missing:0' } };
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(mc));
-    const degraded = await eventually('Degraded with the pull failure', async () => {
-      const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
-      const c = obj.status?.conditions?.find((x: any) => x.type === 'Degraded');
-      return c?.status === 'True' && /ErrImagePull|ImagePullBackOff/.test(c.reason ?? '') ? c : undefined;
-    }, 600_000, 2000);
+    const degraded = await eventually(
+      'Degraded with the pull failure',
+      async () => {
+        const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
+        const c = obj.status?.conditions?.find((x: any) => x.type === 'Degraded');
+        return c?.status === 'True' && /ErrImagePull|ImagePullBackOff/.test(c.reason ?? '') ? c : undefined;
+      },
+      600_000,
+      2000,
+    );
     expect(degraded.message).toMatch(/pod fashion-noimage-(saver|base)-.* container (router|base): (ErrImagePull|ImagePullBackOff)/);
     const described = await kubectlOk(['describe', '-n', NS, 'mc', name]);
     expect(described).toMatch(/Warning\s+(ErrImagePull|ImagePullBackOff)\s/);
@@ -266,10 +336,14 @@ describe('the user story on a real single-node cluster', () => {
   it('6. kubectl delete mc: the garbage collector removes every owned object; helm uninstall keeps the CRD', async () => {
     const t0 = Date.now();
     await kubectlOk(['delete', '-n', NS, 'mc', '--all', '--wait=true', '--timeout=300s']);
-    await eventually('owned objects garbage-collected', async () => {
-      const left = await kubectlJson(['get', '-n', NS, 'deployments,services,configmaps,replicasets', '-l', 'tinysaver.io/cascade']);
-      return left.items.length === 0 ? true : undefined;
-    }, 300_000);
+    await eventually(
+      'owned objects garbage-collected',
+      async () => {
+        const left = await kubectlJson(['get', '-n', NS, 'deployments,services,configmaps,replicasets', '-l', 'tinysaver.io/cascade']);
+        return left.items.length === 0 ? true : undefined;
+      },
+      300_000,
+    );
     note('garbage collection after kubectl delete mc', `${((Date.now() - t0) / 1000).toFixed(1)} s`);
     await eventually('cascade pods gone', async () => (await kubectlJson(['get', '-n', NS, 'pods'])).items.length === 0, 300_000);
     const un = await helm(['uninstall', RELEASE, '-n', SYSTEM_NS, '--wait', '--timeout', '300s']);
@@ -285,7 +359,18 @@ describe('the user story on a real single-node cluster', () => {
 /** Runs `tinysaver up` on loopback at the same threshold, calls fn with its URL, stops it. */
 async function localUp<T>(saverViaHttp: boolean, fn: (url: string) => Promise<T>): Promise<T> {
   const [port, saverPort, basePort] = [await freePort(), await freePort(), await freePort()];
-  const args = ['bin/tinysaver.js', 'up', '--port', String(port), '--saver-port', String(saverPort), '--base-port', String(basePort), '--threshold', String(THRESHOLD)];
+  const args = [
+    'bin/tinysaver.js',
+    'up',
+    '--port',
+    String(port),
+    '--saver-port',
+    String(saverPort),
+    '--base-port',
+    String(basePort),
+    '--threshold',
+    String(THRESHOLD),
+  ];
   if (saverViaHttp) args.push('--saver-via-http');
   const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -8,7 +8,15 @@ import type { KubeClient } from '../../operator/kube/client.js';
 import { parseRouterMetrics } from '../../operator/telemetry/router-metrics.js';
 import { METRICS_PORT_ANNOTATION } from '../../operator/telemetry/scrape.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { adminClient, createNamespace, eventually, installCrd, kubectlJson, startOperator, type OperatorHandle } from './harness/operator.js';
+import {
+  adminClient,
+  createNamespace,
+  eventually,
+  installCrd,
+  kubectlJson,
+  startOperator,
+  type OperatorHandle,
+} from './harness/operator.js';
 import { BASE_MODEL, SAVER_MODEL, type Cascade, corruptedStream, send, startCascade } from '../integration/controller-helpers.js';
 
 const NS = 'money';
@@ -40,14 +48,27 @@ async function registerRouterPod(name: string, url: string): Promise<void> {
     body: {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name, namespace: NS, labels: { 'tinysaver.io/cascade': NAME, 'app.kubernetes.io/component': 'saver' }, annotations: { [METRICS_PORT_ANNOTATION]: u.port } },
+      metadata: {
+        name,
+        namespace: NS,
+        labels: { 'tinysaver.io/cascade': NAME, 'app.kubernetes.io/component': 'saver' },
+        annotations: { [METRICS_PORT_ANNOTATION]: u.port },
+      },
       spec: { containers: [{ name: 'router', image: 'ghcr.io/tinysaver/runtime:0.1.0' }] },
     },
   });
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   await client.request('PATCH', `/api/v1/namespaces/${NS}/pods/${name}/status`, {
     contentType: 'application/merge-patch+json',
-    body: { status: { phase: 'Running', podIP: u.hostname, podIPs: [{ ip: u.hostname }], startTime: now, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] } },
+    body: {
+      status: {
+        phase: 'Running',
+        podIP: u.hostname,
+        podIPs: [{ ip: u.hostname }],
+        startTime: now,
+        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+      },
+    },
   });
 }
 
@@ -101,7 +122,8 @@ describe('spec.cost and live savings against a real kube-apiserver', () => {
     expect(s.baseRowsAvoided).toBeLessThanOrEqual(snap.counters.rowsSaver);
     expect(s.baseRowsAvoided).toBeLessThan(s.rows);
     // the money follows from the counts and spec.cost (operator/cost/savings.ts)
-    const perHour = (rows: number, d: { rowsPerSecond: number; pricePerHour: number }) => (rows / s.windowSeconds / d.rowsPerSecond) * d.pricePerHour;
+    const perHour = (rows: number, d: { rowsPerSecond: number; pricePerHour: number }) =>
+      (rows / s.windowSeconds / d.rowsPerSecond) * d.pricePerHour;
     expect(s.baseCostAvoidedPerHour).toBeCloseTo(perHour(s.baseRowsAvoided, COST.base), 5);
     expect(s.saverCostPerHour).toBeCloseTo(perHour(s.rows, COST.saver), 5);
     expect(s.costSavedPerHour).toBeCloseTo(s.baseCostAvoidedPerHour - s.saverCostPerHour, 5);

@@ -20,7 +20,11 @@ let admin: KubeClient;
 const handles: OperatorHandle[] = [];
 const clients: KubeClient[] = [];
 
-const EXEC_TOKENS = Array.from({ length: 24 }, (_, i) => ({ token: `exec-token-${i + 1}-${Math.random().toString(36).slice(2)}`, user: `exec-${i + 1}`, groups: ['system:masters'] }));
+const EXEC_TOKENS = Array.from({ length: 24 }, (_, i) => ({
+  token: `exec-token-${i + 1}-${Math.random().toString(36).slice(2)}`,
+  user: `exec-${i + 1}`,
+  groups: ['system:masters'],
+}));
 const USERS = [
   { token: `merged-${Math.random().toString(36).slice(2)}`, user: 'merged-user', groups: ['system:masters'] },
   { token: `rot-a-${Math.random().toString(36).slice(2)}`, user: 'rot-a', groups: ['system:masters'] },
@@ -31,7 +35,8 @@ const USERS = [
 const tokenOf = (user: string) => [...EXEC_TOKENS, ...USERS].find((u) => u.user === user)!.token;
 
 beforeAll(async () => {
-  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js')))
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
   cluster = await startCluster({ clientCa: true, tokens: [...EXEC_TOKENS, ...USERS] });
   admin = adminClient(cluster);
   await installCrd(cluster);
@@ -69,7 +74,13 @@ function kubeconfig(user: Record<string, unknown>, extra: { clusterName?: string
     `- name: u`,
     `  user: ${JSON.stringify(user)}`,
   ];
-  if (extra.context !== false) lines.push('contexts:', `- name: ctx`, `  context: {cluster: ${extra.clusterName ?? 'e2e'}, user: u, namespace: access}`, 'current-context: ctx');
+  if (extra.context !== false)
+    lines.push(
+      'contexts:',
+      `- name: ctx`,
+      `  context: {cluster: ${extra.clusterName ?? 'e2e'}, user: u, namespace: access}`,
+      'current-context: ctx',
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -92,7 +103,8 @@ async function applyCascade(name: string, ns = 'access'): Promise<void> {
   if (r.code !== 0) throw new Error(r.stderr);
 }
 
-const configMapExists = (ns: string, name: string) => eventually(`ConfigMap ${ns}/${name}-router`, () => admin.getOrNull(`/api/v1/namespaces/${ns}/configmaps/${name}-router`), 30_000);
+const configMapExists = (ns: string, name: string) =>
+  eventually(`ConfigMap ${ns}/${name}-router`, () => admin.getOrNull(`/api/v1/namespaces/${ns}/configmaps/${name}-router`), 30_000);
 
 describe('client certificates', () => {
   it('authenticates with an openssl-issued certificate (files), and a certificate from another CA is refused', async () => {
@@ -105,17 +117,38 @@ describe('client certificates', () => {
     expect((await c.get('/api/v1/namespaces/access')).metadata.name).toBe('access');
 
     // inline data works the same
-    const inline = await writeFileIn('cert-inline.kubeconfig', kubeconfig({
-      'client-certificate-data': (await readFile(cert)).toString('base64'),
-      'client-key-data': (await readFile(key)).toString('base64'),
-    }));
+    const inline = await writeFileIn(
+      'cert-inline.kubeconfig',
+      kubeconfig({
+        'client-certificate-data': (await readFile(cert)).toString('base64'),
+        'client-key-data': (await readFile(key)).toString('base64'),
+      }),
+    );
     expect((await whoami(client(new KubeClient(loadKubeconfigFile(inline))))).username).toBe('cert-user');
 
     // a self-signed certificate is not from the client CA: anonymous -> 401 (anonymous auth is on but unbound)
     const rogue = join(cluster.dir, 'rogue');
-    spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${rogue}.key`, '-out', `${rogue}.crt`, '-subj', '/CN=cert-user/O=system:masters', '-days', '1']);
+    spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${rogue}.key`,
+      '-out',
+      `${rogue}.crt`,
+      '-subj',
+      '/CN=cert-user/O=system:masters',
+      '-days',
+      '1',
+    ]);
     const bad = await writeFileIn('rogue.kubeconfig', kubeconfig({ 'client-certificate': `${rogue}.crt`, 'client-key': `${rogue}.key` }));
-    const err = await client(new KubeClient(loadKubeconfigFile(bad))).get('/api/v1/namespaces/access').catch((e) => e);
+    const err = await client(new KubeClient(loadKubeconfigFile(bad)))
+      .get('/api/v1/namespaces/access')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect([401, 403]).toContain((err as ApiError).status);
   });
@@ -127,15 +160,21 @@ describe('exec credential plugin', () => {
     const tokens = join(cluster.dir, 'exec-tokens');
     await writeFile(tokens, EXEC_TOKENS.map((t) => t.token).join('\n') + '\n');
     // Each run hands out the next token (each a different user) valid for 3 s.
-    const script = await writeFileIn('get-token.sh', `#!/bin/sh
+    const script = await writeFileIn(
+      'get-token.sh',
+      `#!/bin/sh
 n=$(( $(cat "${count}" 2>/dev/null || echo 0) + 1 ))
 echo $n > "${count}"
 tok=$(sed -n "\${n}p" "${tokens}")
 exp=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%S.%3NZ)
 echo "{\\"apiVersion\\":\\"client.authentication.k8s.io/v1\\",\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"$tok\\",\\"expirationTimestamp\\":\\"$exp\\"}}"
-`);
+`,
+    );
     await chmod(script, 0o755);
-    const path = await writeFileIn('exec.kubeconfig', kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: script, interactiveMode: 'Never' } }));
+    const path = await writeFileIn(
+      'exec.kubeconfig',
+      kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: script, interactiveMode: 'Never' } }),
+    );
     const access = loadKubeconfigFile(path);
     const h = await startOperator(cluster, { access, leaseName: 'exec-op', leaseNamespace: 'access' });
     handles.push(h);
@@ -163,16 +202,41 @@ echo "{\\"apiVersion\\":\\"client.authentication.k8s.io/v1\\",\\"kind\\":\\"Exec
   });
 
   it('a failing plugin stops `tinysaver operator` with its name and stderr, no stack trace; a missing one names the command', async () => {
-    const failing = await writeFileIn('fail-token.sh', '#!/bin/sh\necho "error: SSO session expired; run: aws sso login --profile dev" >&2\nexit 3\n');
+    const failing = await writeFileIn(
+      'fail-token.sh',
+      '#!/bin/sh\necho "error: SSO session expired; run: aws sso login --profile dev" >&2\nexit 3\n',
+    );
     await chmod(failing, 0o755);
-    const cfg = await writeFileIn('fail.kubeconfig', kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: failing, args: ['eks', 'get-token'] } }));
-    const r = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', cfg, '--metrics-port', '0'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+    const cfg = await writeFileIn(
+      'fail.kubeconfig',
+      kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: failing, args: ['eks', 'get-token'] } }),
+    );
+    const r = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', cfg, '--metrics-port', '0'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`exec plugin "${failing}" (kubeconfig user "u") exited with code 3; stderr: error: SSO session expired; run: aws sso login --profile dev`);
+    expect(r.stderr).toContain(
+      `exec plugin "${failing}" (kubeconfig user "u") exited with code 3; stderr: error: SSO session expired; run: aws sso login --profile dev`,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
 
-    const missing = await writeFileIn('missing.kubeconfig', kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'gke-gcloud-auth-plugin-not-installed', installHint: 'Install gke-gcloud-auth-plugin for use with kubectl' } }));
-    const m = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', missing, '--metrics-port', '0'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+    const missing = await writeFileIn(
+      'missing.kubeconfig',
+      kubeconfig({
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: 'gke-gcloud-auth-plugin-not-installed',
+          installHint: 'Install gke-gcloud-auth-plugin for use with kubectl',
+        },
+      }),
+    );
+    const m = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', missing, '--metrics-port', '0'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(m.status).toBe(1);
     expect(m.stderr).toContain('exec plugin "gke-gcloud-auth-plugin-not-installed" (kubeconfig user "u"): command not found');
     expect(m.stderr).toContain('Install gke-gcloud-auth-plugin for use with kubectl');
@@ -183,23 +247,48 @@ echo "{\\"apiVersion\\":\\"client.authentication.k8s.io/v1\\",\\"kind\\":\\"Exec
 describe('merged KUBECONFIG lists', () => {
   it('KUBECONFIG=a:b picks current-context, cluster and user across files as kubectl does', async () => {
     // a: the context and the cluster; b: the user, plus a same-named cluster that must lose (first wins)
-    const a = await writeFileIn('a.kubeconfig', [
-      'apiVersion: v1', 'kind: Config', 'current-context: merged',
-      'clusters:', `- name: e2e`, `  cluster: {server: "${cluster.server}", certificate-authority-data: ${cluster.ca.toString('base64')}}`,
-      'contexts:', '- name: merged', '  context: {cluster: e2e, user: merged-user, namespace: access}', '',
-    ].join('\n'));
-    const b = await writeFileIn('b.kubeconfig', [
-      'apiVersion: v1', 'kind: Config', 'current-context: elsewhere',
-      'clusters:', '- name: e2e', '  cluster: {server: "https://127.0.0.1:1"}',
-      'users:', '- name: merged-user', `  user: {token: ${tokenOf('merged-user')}}`,
-      'contexts:', '- name: elsewhere', '  context: {cluster: e2e, user: nobody}', '',
-    ].join('\n'));
+    const a = await writeFileIn(
+      'a.kubeconfig',
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: merged',
+        'clusters:',
+        `- name: e2e`,
+        `  cluster: {server: "${cluster.server}", certificate-authority-data: ${cluster.ca.toString('base64')}}`,
+        'contexts:',
+        '- name: merged',
+        '  context: {cluster: e2e, user: merged-user, namespace: access}',
+        '',
+      ].join('\n'),
+    );
+    const b = await writeFileIn(
+      'b.kubeconfig',
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: elsewhere',
+        'clusters:',
+        '- name: e2e',
+        '  cluster: {server: "https://127.0.0.1:1"}',
+        'users:',
+        '- name: merged-user',
+        `  user: {token: ${tokenOf('merged-user')}}`,
+        'contexts:',
+        '- name: elsewhere',
+        '  context: {cluster: e2e, user: nobody}',
+        '',
+      ].join('\n'),
+    );
     const env = { ...process.env, KUBECONFIG: `${a}:${b}` };
     const access = loadClusterAccess({ env });
     expect(access.namespace).toBe('access');
     expect((await whoami(client(new KubeClient(access)))).username).toBe('merged-user');
     // kubectl reads the same list the same way
-    const k = spawnSync(cluster.assets.kubectl, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { env, encoding: 'utf8' });
+    const k = spawnSync(cluster.assets.kubectl, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], {
+      env,
+      encoding: 'utf8',
+    });
     expect(k.stderr).toBe('');
     expect(k.stdout).toBe('merged-user');
   });
@@ -258,10 +347,31 @@ describe('in-cluster configuration', () => {
 
 describe('operator CLI with a kubeconfig user it could not use before', () => {
   it('starts with an exec-plugin kubeconfig and logs the server', async () => {
-    const script = await writeFileIn('cli-token.sh', `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokenOf('merged-user')}"}}'\n`);
+    const script = await writeFileIn(
+      'cli-token.sh',
+      `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${tokenOf('merged-user')}"}}'\n`,
+    );
     await chmod(script, 0o755);
-    const cfg = await writeFileIn('cli-exec.kubeconfig', kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: script } }));
-    const child = spawn(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', cfg, '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--lease-name', 'cli-exec'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const cfg = await writeFileIn(
+      'cli-exec.kubeconfig',
+      kubeconfig({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: script } }),
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/tinysaver.js',
+        'operator',
+        '--kubeconfig',
+        cfg,
+        '--metrics-host',
+        '127.0.0.1',
+        '--metrics-port',
+        '0',
+        '--lease-name',
+        'cli-exec',
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     try {

@@ -22,7 +22,10 @@ afterAll(async () => {
 });
 
 const cm = (name: string, labels: Record<string, string>, data: Record<string, string> = {}) => ({
-  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'inf', labels }, data,
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'inf', labels },
+  data,
 });
 
 describe('Informer', () => {
@@ -54,7 +57,15 @@ describe('Informer', () => {
 
     await client.request('POST', '/api/v1/namespaces/inf/configmaps', { body: cm('watched-1', { watched: 'yes' }) });
     await client.request('DELETE', '/api/v1/namespaces/inf/configmaps/watched-0');
-    await eventually('cache follows', async () => inf.list().map((o) => o.metadata.name).join(',') === 'watched-1', 20_000);
+    await eventually(
+      'cache follows',
+      async () =>
+        inf
+          .list()
+          .map((o) => o.metadata.name)
+          .join(',') === 'watched-1',
+      20_000,
+    );
     expect(events).toContain('ADDED watched-1');
     expect(events).toContain('DELETED watched-0');
     expect(inf.get('inf/noise')).toBeUndefined();

@@ -5,7 +5,15 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { adminClient, createNamespace, eventually, installCrd, kubectlJson, startOperator, type OperatorHandle } from './harness/operator.js';
+import {
+  adminClient,
+  createNamespace,
+  eventually,
+  installCrd,
+  kubectlJson,
+  startOperator,
+  type OperatorHandle,
+} from './harness/operator.js';
 import { REPO_ROOT } from './harness/assets.js';
 import type { KubeClient } from '../../operator/kube/client.js';
 
@@ -16,7 +24,8 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   // The CLI test runs the compiled operator (bin/tinysaver.js -> dist/); compile once if missing.
-  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js')))
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
   cluster = await startCluster();
   client = adminClient(cluster);
   await installCrd(cluster);
@@ -65,7 +74,10 @@ describe('two operators', () => {
     expect(await leaseHolder('tinysaver-operator')).toBe(leader.identity);
 
     expect((await cluster.kubectl(['apply', '-f', '-'], mcYaml('first'))).code).toBe(0);
-    await eventually('first reconciled', async () => (await kubectlJson(cluster, ['get', '-n', 'le', 'mc', 'first'])).status?.observedGeneration === 1);
+    await eventually(
+      'first reconciled',
+      async () => (await kubectlJson(cluster, ['get', '-n', 'le', 'mc', 'first'])).status?.observedGeneration === 1,
+    );
     expect(await metric(leader, 'tinysaver_operator_reconcile_total{result="success"}')).toBeGreaterThan(0);
     expect(await metric(follower, 'tinysaver_operator_reconcile_total')).toBe(0);
     expect(await metric(leader, 'tinysaver_operator_is_leader')).toBe(1);
@@ -79,7 +91,10 @@ describe('two operators', () => {
     await eventually('follower leads', async () => follower.op.isLeader, 15_000);
     expect(await leaseHolder('tinysaver-operator')).toBe(follower.identity);
     expect((await cluster.kubectl(['apply', '-f', '-'], mcYaml('second'))).code).toBe(0);
-    await eventually('second reconciled by the new leader', async () => (await kubectlJson(cluster, ['get', '-n', 'le', 'deployment', 'second-saver'])).metadata.name);
+    await eventually(
+      'second reconciled by the new leader',
+      async () => (await kubectlJson(cluster, ['get', '-n', 'le', 'deployment', 'second-saver'])).metadata.name,
+    );
     expect(await metric(follower, 'tinysaver_operator_reconcile_total{result="success"}')).toBeGreaterThan(0);
     await follower.stop();
   });
@@ -87,10 +102,30 @@ describe('two operators', () => {
 
 describe('tinysaver operator (CLI process)', () => {
   function startCli(leaseName: string, identity: string): { child: ChildProcess; stderr: () => string } {
-    const child = spawn(process.execPath, [
-      'bin/tinysaver.js', 'operator', '--kubeconfig', cluster.kubeconfig, '--lease-namespace', 'default', '--lease-name', leaseName,
-      '--identity', identity, '--lease-duration', '3', '--retry-period', '200', '--metrics-host', '127.0.0.1', '--metrics-port', '0',
-    ], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/tinysaver.js',
+        'operator',
+        '--kubeconfig',
+        cluster.kubeconfig,
+        '--lease-namespace',
+        'default',
+        '--lease-name',
+        leaseName,
+        '--identity',
+        identity,
+        '--lease-duration',
+        '3',
+        '--retry-period',
+        '200',
+        '--metrics-host',
+        '127.0.0.1',
+        '--metrics-port',
+        '0',
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     children.push(child);
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -120,10 +155,16 @@ describe('tinysaver operator (CLI process)', () => {
   });
 
   it('bad flags exit 2 with a message naming the flag', () => {
-    const r = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', cluster.kubeconfig, '--workers', 'many'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', cluster.kubeconfig, '--workers', 'many'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--workers');
-    const missing = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', '/nonexistent/kubeconfig'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const missing = spawnSync(process.execPath, ['bin/tinysaver.js', 'operator', '--kubeconfig', '/nonexistent/kubeconfig'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain('/nonexistent/kubeconfig');
   });

@@ -3,7 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import {
-  adminClient, createNamespace, eventually, installCrd, kubectlJson, markDeploymentReady, startOperator, type OperatorHandle,
+  adminClient,
+  createNamespace,
+  eventually,
+  installCrd,
+  kubectlJson,
+  markDeploymentReady,
+  startOperator,
+  type OperatorHandle,
 } from './harness/operator.js';
 import type { KubeClient } from '../../operator/kube/client.js';
 
@@ -51,7 +58,14 @@ describe('apply examples', () => {
 
     for (const o of [saver, base, cm, svc, baseSvc]) {
       expect(o.metadata.ownerReferences).toEqual([
-        { apiVersion: 'tinysaver.io/v1alpha1', kind: 'ModelCascade', name: 'fashion', uid: mc.metadata.uid, controller: true, blockOwnerDeletion: true },
+        {
+          apiVersion: 'tinysaver.io/v1alpha1',
+          kind: 'ModelCascade',
+          name: 'fashion',
+          uid: mc.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
       ]);
       expect(o.metadata.labels['tinysaver.io/cascade']).toBe('fashion');
       expect(o.metadata.managedFields.some((m: any) => m.manager === 'tinysaver-operator' && m.operation === 'Apply')).toBe(true);
@@ -59,7 +73,10 @@ describe('apply examples', () => {
     // GPU limit on the base, PVC mounted read-only.
     const baseC = base.spec.template.spec.containers[0];
     expect(baseC.resources.limits['nvidia.com/gpu']).toBe('1');
-    expect(base.spec.template.spec.volumes).toContainEqual({ name: 'base-model', persistentVolumeClaim: { claimName: 'models', readOnly: true } });
+    expect(base.spec.template.spec.volumes).toContainEqual({
+      name: 'base-model',
+      persistentVolumeClaim: { claimName: 'models', readOnly: true },
+    });
     // Sidecar present, config mounted, restricted security context.
     const names = saver.spec.template.spec.containers.map((c: any) => c.name);
     expect(names).toEqual(['saver', 'router']);
@@ -68,7 +85,12 @@ describe('apply examples', () => {
     expect(router.args).toContain('http://fashion-base.basic.svc:8080');
     expect(saver.spec.replicas).toBe(2);
     for (const c of saver.spec.template.spec.containers) {
-      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ['ALL'] },
+      });
     }
     expect(saver.spec.template.spec.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
     expect(JSON.parse(cm.data['threshold.json'])).toEqual({ threshold: 0.9, auditRate: 0.02 });
@@ -96,7 +118,11 @@ describe('apply examples', () => {
     await applyFile('ext', 'examples/modelcascade-external.yaml');
     const saver = await eventually('saver deployment', () => get('ext', 'deployment', 'vision-triton-saver'));
     const hpa = await eventually('saver hpa', () => get('ext', 'hpa', 'vision-triton-saver'));
-    expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: 10, scaleTargetRef: { kind: 'Deployment', name: 'vision-triton-saver' } });
+    expect(hpa.spec).toMatchObject({
+      minReplicas: 2,
+      maxReplicas: 10,
+      scaleTargetRef: { kind: 'Deployment', name: 'vision-triton-saver' },
+    });
     expect(saver.spec.replicas).toBe(1); // no replicas in our apply: apiserver default; the HPA owns scaling
     const router = saver.spec.template.spec.containers.find((c: any) => c.name === 'router');
     expect(router.args.join(' ')).toContain('--base-url http://triton.inference.svc:8000 --base-model resnet50');
@@ -157,17 +183,57 @@ spec:
 ${spec}`;
   const saverOk = '  saver: {model: /m/saver.onnx}\n';
   const cases: [string, string, string, RegExp][] = [
-    ['min > initial', 'thr', `${saverOk}  base: {model: /m/base.onnx}\n  threshold: {initial: 0.5, min: 0.6, max: 0.9}\n`, /spec\.threshold.*min <= initial <= max/],
-    ['initial > max', 'thr2', `${saverOk}  base: {model: /m/base.onnx}\n  threshold: {initial: 0.95, max: 0.9}\n`, /spec\.threshold.*min <= initial <= max/],
-    ['both base model and external', 'both', `${saverOk}  base: {model: /m/base.onnx, external: {url: "http://t:8000", modelName: m}}\n`, /spec\.base.*exactly one of base\.model/],
+    [
+      'min > initial',
+      'thr',
+      `${saverOk}  base: {model: /m/base.onnx}\n  threshold: {initial: 0.5, min: 0.6, max: 0.9}\n`,
+      /spec\.threshold.*min <= initial <= max/,
+    ],
+    [
+      'initial > max',
+      'thr2',
+      `${saverOk}  base: {model: /m/base.onnx}\n  threshold: {initial: 0.95, max: 0.9}\n`,
+      /spec\.threshold.*min <= initial <= max/,
+    ],
+    [
+      'both base model and external',
+      'both',
+      `${saverOk}  base: {model: /m/base.onnx, external: {url: "http://t:8000", modelName: m}}\n`,
+      /spec\.base.*exactly one of base\.model/,
+    ],
     ['neither base model nor external', 'neither', `${saverOk}  base: {gpus: 1}\n`, /spec\.base.*exactly one of base\.model/],
-    ['unsupported model URI scheme', 'scheme', '  saver: {model: "s3://bucket/x.onnx"}\n  base: {model: /m/base.onnx}\n', /spec\.saver\.model/],
+    [
+      'unsupported model URI scheme',
+      'scheme',
+      '  saver: {model: "s3://bucket/x.onnx"}\n  base: {model: /m/base.onnx}\n',
+      /spec\.saver\.model/,
+    ],
     ['audit rate above 1', 'audit', `${saverOk}  base: {model: /m/base.onnx}\n  router: {auditRate: 1.5}\n`, /spec\.router\.auditRate/],
-    ['unknown threshold mode', 'mode', `${saverOk}  base: {model: /m/base.onnx}\n  threshold: {mode: magic}\n`, /spec\.threshold\.mode.*Unsupported value/],
-    ['unknown saver mode', 'smode', '  saver: {model: /m/saver.onnx, mode: Bogus}\n  base: {model: /m/base.onnx}\n', /spec\.saver\.mode.*Unsupported value.*"Sidecar", "InRouter"/],
-    ['window shorter than interval', 'win', `${saverOk}  base: {model: /m/base.onnx}\n  control: {interval: 5m, window: 1m}\n`, /spec\.control.*window must be at least interval/],
+    [
+      'unknown threshold mode',
+      'mode',
+      `${saverOk}  base: {model: /m/base.onnx}\n  threshold: {mode: magic}\n`,
+      /spec\.threshold\.mode.*Unsupported value/,
+    ],
+    [
+      'unknown saver mode',
+      'smode',
+      '  saver: {model: /m/saver.onnx, mode: Bogus}\n  base: {model: /m/base.onnx}\n',
+      /spec\.saver\.mode.*Unsupported value.*"Sidecar", "InRouter"/,
+    ],
+    [
+      'window shorter than interval',
+      'win',
+      `${saverOk}  base: {model: /m/base.onnx}\n  control: {interval: 5m, window: 1m}\n`,
+      /spec\.control.*window must be at least interval/,
+    ],
     ['missing saver', 'nosaver', '  base: {model: /m/base.onnx}\n', /spec\.saver: Required value/],
-    ['autoscaling min > max', 'hpa', `${saverOk}  base: {model: /m/base.onnx}\n  autoscaling: {saver: {minReplicas: 5, maxReplicas: 2}}\n`, /spec\.autoscaling\.saver.*minReplicas must be <= maxReplicas/],
+    [
+      'autoscaling min > max',
+      'hpa',
+      `${saverOk}  base: {model: /m/base.onnx}\n  autoscaling: {saver: {minReplicas: 5, maxReplicas: 2}}\n`,
+      /spec\.autoscaling\.saver.*minReplicas must be <= maxReplicas/,
+    ],
     ['name that cannot name a Service', '9lives', `${saverOk}  base: {model: /m/base.onnx}\n`, /metadata\.name.*DNS-1035/],
   ];
   it.each(cases)('rejects %s with a message naming the field', async (_label, name, spec, message) => {
@@ -184,7 +250,17 @@ describe('updates', () => {
     await createNamespace(cluster, 'upd');
     await applyFile('upd', 'examples/modelcascade-basic.yaml');
     const before = await eventually('saver', () => get('upd', 'deployment', 'fashion-saver'));
-    const r = await cluster.kubectl(['patch', '-n', 'upd', 'mc', 'fashion', '--type', 'merge', '-p', '{"spec":{"saver":{"replicas":3},"router":{"confidence":"margin"}}}']);
+    const r = await cluster.kubectl([
+      'patch',
+      '-n',
+      'upd',
+      'mc',
+      'fashion',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"saver":{"replicas":3},"router":{"confidence":"margin"}}}',
+    ]);
     expect(r.code).toBe(0);
     const after = await eventually('saver updated', async () => {
       const d = await get('upd', 'deployment', 'fashion-saver');
@@ -193,19 +269,43 @@ describe('updates', () => {
     expect(after.spec.template.spec.containers[1].args.join(' ')).toContain('--confidence margin');
     expect(hashAnnotation(after)).not.toBe(hashAnnotation(before));
 
-    const ext = await cluster.kubectl(['patch', '-n', 'upd', 'mc', 'fashion', '--type', 'json', '-p',
-      JSON.stringify([{ op: 'remove', path: '/spec/base/model' }, { op: 'add', path: '/spec/base/external', value: { url: 'http://kserve.x.svc', modelName: 'big' } }])]);
+    const ext = await cluster.kubectl([
+      'patch',
+      '-n',
+      'upd',
+      'mc',
+      'fashion',
+      '--type',
+      'json',
+      '-p',
+      JSON.stringify([
+        { op: 'remove', path: '/spec/base/model' },
+        { op: 'add', path: '/spec/base/external', value: { url: 'http://kserve.x.svc', modelName: 'big' } },
+      ]),
+    ]);
     expect(ext.stderr).toBe('');
     await eventually('base removed', async () => {
       const deps = await kubectlJson(cluster, ['get', '-n', 'upd', 'deployments']);
       const svcs = await kubectlJson(cluster, ['get', '-n', 'upd', 'services']);
-      return !deps.items.some((d: any) => d.metadata.name === 'fashion-base') && !svcs.items.some((s: any) => s.metadata.name === 'fashion-base');
+      return (
+        !deps.items.some((d: any) => d.metadata.name === 'fashion-base') && !svcs.items.some((s: any) => s.metadata.name === 'fashion-base')
+      );
     });
     const saver = await get('upd', 'deployment', 'fashion-saver');
     expect(saver.spec.template.spec.containers[1].args.join(' ')).toContain('--base-url http://kserve.x.svc --base-model big');
 
     // Sidecar -> InRouter and back: the saver container goes and comes back, the pods roll each time.
-    const toIn = await cluster.kubectl(['patch', '-n', 'upd', 'mc', 'fashion', '--type', 'merge', '-p', '{"spec":{"saver":{"mode":"InRouter"}}}']);
+    const toIn = await cluster.kubectl([
+      'patch',
+      '-n',
+      'upd',
+      'mc',
+      'fashion',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"saver":{"mode":"InRouter"}}}',
+    ]);
     expect(toIn.code).toBe(0);
     const inRouter = await eventually('in-router', async () => {
       const d = await get('upd', 'deployment', 'fashion-saver');
@@ -213,7 +313,17 @@ describe('updates', () => {
     });
     expect(inRouter.spec.template.spec.containers[0].args).toContain('--saver-onnx');
     expect(hashAnnotation(inRouter)).not.toBe(hashAnnotation(saver));
-    const back = await cluster.kubectl(['patch', '-n', 'upd', 'mc', 'fashion', '--type', 'merge', '-p', '{"spec":{"saver":{"mode":"Sidecar"}}}']);
+    const back = await cluster.kubectl([
+      'patch',
+      '-n',
+      'upd',
+      'mc',
+      'fashion',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"saver":{"mode":"Sidecar"}}}',
+    ]);
     expect(back.code).toBe(0);
     const sidecar = await eventually('sidecar again', async () => {
       const d = await get('upd', 'deployment', 'fashion-saver');
@@ -241,7 +351,17 @@ describe('updates', () => {
     const saver = await eventually('saver', () => get('thr', 'deployment', 'fashion-saver'));
     await eventually('status', async () => (await get('thr', 'mc', 'fashion')).status?.observedGeneration === 1);
     // In mode fixed the threshold is spec.threshold.initial; the audit rate rides in the same hot-reloaded file.
-    const r = await cluster.kubectl(['patch', '-n', 'thr', 'mc', 'fashion', '--type', 'merge', '-p', '{"spec":{"threshold":{"mode":"fixed","initial":0.8},"router":{"auditRate":0.1}}}']);
+    const r = await cluster.kubectl([
+      'patch',
+      '-n',
+      'thr',
+      'mc',
+      'fashion',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"threshold":{"mode":"fixed","initial":0.8},"router":{"auditRate":0.1}}}',
+    ]);
     expect(r.code).toBe(0);
     await eventually('configmap updated', async () => {
       const cm = await get('thr', 'configmap', 'fashion-router');
@@ -290,7 +410,9 @@ describe('status', () => {
     await eventually('base', () => get('rdy', 'deployment', 'fashion-base'));
     await markDeploymentReady(client, 'rdy', 'fashion-saver');
     // Only the saver is ready: still not Ready.
-    await eventually('saver counted', async () => condition(await get('rdy', 'mc', 'fashion'), 'Ready')?.message?.includes('fashion-saver 1/1 available'));
+    await eventually('saver counted', async () =>
+      condition(await get('rdy', 'mc', 'fashion'), 'Ready')?.message?.includes('fashion-saver 1/1 available'),
+    );
     expect(condition(await get('rdy', 'mc', 'fashion'), 'Ready').status).toBe('False');
     await markDeploymentReady(client, 'rdy', 'fashion-base');
     const mc = await eventually('Ready=True', async () => {
@@ -307,9 +429,17 @@ describe('status', () => {
     const reasons = events.items.map((e: any) => e.reason);
     expect(reasons).toContain('Ready');
     // One Created event per owned object (the apply that created it answered 201), none for later applies.
-    expect(events.items.filter((e: any) => e.reason === 'Created').map((e: any) => e.message).sort()).toEqual([
-      'created ConfigMap fashion-router', 'created Deployment fashion-base', 'created Deployment fashion-saver',
-      'created Service fashion', 'created Service fashion-base',
+    expect(
+      events.items
+        .filter((e: any) => e.reason === 'Created')
+        .map((e: any) => e.message)
+        .sort(),
+    ).toEqual([
+      'created ConfigMap fashion-router',
+      'created Deployment fashion-base',
+      'created Deployment fashion-saver',
+      'created Service fashion',
+      'created Service fashion-base',
     ]);
   });
 });
@@ -317,13 +447,16 @@ describe('status', () => {
 describe('specs the schema accepts but pods cannot use', () => {
   it('a model path escaping its volume -> Degraded=InvalidSpec with the field named, a Warning Event, and no workloads', async () => {
     await createNamespace(cluster, 'bad');
-    const r = await cluster.kubectl(['apply', '-f', '-'], `apiVersion: tinysaver.io/v1alpha1
+    const r = await cluster.kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: tinysaver.io/v1alpha1
 kind: ModelCascade
 metadata: {name: escape, namespace: bad}
 spec:
   saver: {model: "pvc://models/../../etc/passwd"}
   base: {model: /m/base.onnx}
-`);
+`,
+    );
     expect(r.code).toBe(0);
     const mc = await eventually('status', async () => {
       const m = await get('bad', 'mc', 'escape');
@@ -339,9 +472,22 @@ spec:
     });
     expect(events[0].reason).toBe('InvalidSpec');
     // Fixing the spec recovers.
-    await cluster.kubectl(['patch', '-n', 'bad', 'mc', 'escape', '--type', 'merge', '-p', '{"spec":{"saver":{"model":"pvc://models/saver.onnx"}}}']);
+    await cluster.kubectl([
+      'patch',
+      '-n',
+      'bad',
+      'mc',
+      'escape',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"saver":{"model":"pvc://models/saver.onnx"}}}',
+    ]);
     await eventually('recovered', async () => condition(await get('bad', 'mc', 'escape'), 'Degraded')?.status === 'False');
-    expect((await get('bad', 'deployment', 'escape-saver')).spec.template.spec.volumes).toContainEqual({ name: 'saver-model', persistentVolumeClaim: { claimName: 'models', readOnly: true } });
+    expect((await get('bad', 'deployment', 'escape-saver')).spec.template.spec.volumes).toContainEqual({
+      name: 'saver-model',
+      persistentVolumeClaim: { claimName: 'models', readOnly: true },
+    });
   });
 });
 
@@ -351,13 +497,16 @@ describe('objects the operator does not own', () => {
     const svc = await cluster.kubectl(['create', 'service', 'clusterip', 'taken', '-n', 'conf', '--tcp=80:80']);
     expect(svc.code).toBe(0);
     const before = await get('conf', 'service', 'taken');
-    const r = await cluster.kubectl(['apply', '-f', '-'], `apiVersion: tinysaver.io/v1alpha1
+    const r = await cluster.kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: tinysaver.io/v1alpha1
 kind: ModelCascade
 metadata: {name: taken, namespace: conf}
 spec:
   saver: {model: /m/s.onnx}
   base: {model: /m/b.onnx}
-`);
+`,
+    );
     expect(r.code).toBe(0);
     const mc = await eventually('conflict reported', async () => {
       const m = await get('conf', 'mc', 'taken');
@@ -370,10 +519,14 @@ spec:
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     await cluster.kubectl(['delete', 'service', 'taken', '-n', 'conf']);
     // No event tells the operator (the Service was not labelled): the retry with backoff picks it up.
-    const ok = await eventually('recovered', async () => {
-      const s = await get('conf', 'service', 'taken');
-      return s.metadata.ownerReferences?.[0]?.uid === mc.metadata.uid ? s : null;
-    }, 90_000);
+    const ok = await eventually(
+      'recovered',
+      async () => {
+        const s = await get('conf', 'service', 'taken');
+        return s.metadata.ownerReferences?.[0]?.uid === mc.metadata.uid ? s : null;
+      },
+      90_000,
+    );
     expect(ok.spec.ports[0].port).toBe(8000);
     await eventually('not degraded', async () => condition(await get('conf', 'mc', 'taken'), 'Degraded')?.status === 'False');
   }, 120_000);
@@ -382,29 +535,48 @@ spec:
 describe('restart and deletion', () => {
   it('operator stopped mid-way and restarted converges with no duplicate or lost objects', async () => {
     await createNamespace(cluster, 'rst');
-    const many = Array.from({ length: 12 }, (_, i) => `apiVersion: tinysaver.io/v1alpha1
+    const many = Array.from(
+      { length: 12 },
+      (_, i) => `apiVersion: tinysaver.io/v1alpha1
 kind: ModelCascade
 metadata: {name: c${i}, namespace: rst}
 spec:
   saver: {model: /m/s.onnx}
   base: {model: /m/b.onnx}
-`).join('---\n');
+`,
+    ).join('---\n');
     const r = await cluster.kubectl(['apply', '-f', '-'], many);
     expect(r.code).toBe(0);
     // Stop as soon as the operator has started creating objects, so some cascades are half done.
-    await eventually('first objects', async () => (await kubectlJson(cluster, ['get', '-n', 'rst', 'deployments'])).items.length > 0, 30_000);
+    await eventually(
+      'first objects',
+      async () => (await kubectlJson(cluster, ['get', '-n', 'rst', 'deployments'])).items.length > 0,
+      30_000,
+    );
     await operator.stop();
     const mid = (await kubectlJson(cluster, ['get', '-n', 'rst', 'deployments'])).items.length;
     operator = await startOperator(cluster);
-    await eventually('all objects', async () => {
-      const deps = await kubectlJson(cluster, ['get', '-n', 'rst', 'deployments']);
-      return deps.items.length === 24;
-    }, 60_000);
-    await eventually('all statuses', async () => {
-      const mcs = await kubectlJson(cluster, ['get', '-n', 'rst', 'mc']);
-      return mcs.items.every((m: any) => m.status?.observedGeneration === 1);
-    }, 60_000);
-    for (const [kind, n] of [['deployments', 24], ['services', 24], ['configmaps', 12]] as const) {
+    await eventually(
+      'all objects',
+      async () => {
+        const deps = await kubectlJson(cluster, ['get', '-n', 'rst', 'deployments']);
+        return deps.items.length === 24;
+      },
+      60_000,
+    );
+    await eventually(
+      'all statuses',
+      async () => {
+        const mcs = await kubectlJson(cluster, ['get', '-n', 'rst', 'mc']);
+        return mcs.items.every((m: any) => m.status?.observedGeneration === 1);
+      },
+      60_000,
+    );
+    for (const [kind, n] of [
+      ['deployments', 24],
+      ['services', 24],
+      ['configmaps', 12],
+    ] as const) {
       const items = (await kubectlJson(cluster, ['get', '-n', 'rst', kind, '-l', 'tinysaver.io/cascade'])).items;
       const names = items.map((i: any) => i.metadata.name);
       expect(new Set(names).size).toBe(names.length);
@@ -421,9 +593,16 @@ spec:
     expect(gone.stderr).toContain('NotFound');
     // In a real cluster the garbage collector deletes these because of the controller owner reference;
     // envtest has no kube-controller-manager, so they stay and we check the reference is right.
-    for (const [kind, name] of [['deployment', 'fashion-saver'], ['deployment', 'fashion-base'], ['service', 'fashion'], ['configmap', 'fashion-router']]) {
+    for (const [kind, name] of [
+      ['deployment', 'fashion-saver'],
+      ['deployment', 'fashion-base'],
+      ['service', 'fashion'],
+      ['configmap', 'fashion-router'],
+    ]) {
       const o = await get('basic', kind, name);
-      expect(o.metadata.ownerReferences).toEqual([expect.objectContaining({ uid: mc.metadata.uid, controller: true, blockOwnerDeletion: true, kind: 'ModelCascade' })]);
+      expect(o.metadata.ownerReferences).toEqual([
+        expect.objectContaining({ uid: mc.metadata.uid, controller: true, blockOwnerDeletion: true, kind: 'ModelCascade' }),
+      ]);
     }
     // And the operator does not recreate anything or crash on the deletion.
     await new Promise((res) => setTimeout(res, 500));

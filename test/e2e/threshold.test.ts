@@ -9,8 +9,24 @@ import type { KubeClient } from '../../operator/kube/client.js';
 import { parseRouterMetrics } from '../../operator/telemetry/router-metrics.js';
 import { METRICS_PORT_ANNOTATION } from '../../operator/telemetry/scrape.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { adminClient, createNamespace, eventually, installCrd, kubectlJson, startOperator, type OperatorHandle } from './harness/operator.js';
-import { BASE_MODEL, SAVER_MODEL, type Cascade, brokenRouter, corruptedStream, send, startCascade } from '../integration/controller-helpers.js';
+import {
+  adminClient,
+  createNamespace,
+  eventually,
+  installCrd,
+  kubectlJson,
+  startOperator,
+  type OperatorHandle,
+} from './harness/operator.js';
+import {
+  BASE_MODEL,
+  SAVER_MODEL,
+  type Cascade,
+  brokenRouter,
+  corruptedStream,
+  send,
+  startCascade,
+} from '../integration/controller-helpers.js';
 
 const NS = 'drift';
 const NAME = 'fashion';
@@ -90,7 +106,11 @@ describe('threshold controller against a real kube-apiserver', () => {
     expect(applied.stderr).toBe('');
     // the pod template hash before the controller writes anything: threshold and audit rate are hot fields
     const hashOf = (d: any) => d.spec.template.metadata.annotations['tinysaver.io/config-hash'];
-    const saverDeploy = await eventually('saver Deployment', async () => kubectlJson(cluster, ['get', '-n', NS, 'deployment', `${NAME}-saver`]), 30_000);
+    const saverDeploy = await eventually(
+      'saver Deployment',
+      async () => kubectlJson(cluster, ['get', '-n', NS, 'deployment', `${NAME}-saver`]),
+      30_000,
+    );
     const hashBefore = hashOf(saverDeploy);
     expect(hashBefore).toMatch(/^[0-9a-f]{16}$/);
     for (const [i, r] of routers.entries()) await registerRouterPod(`${NAME}-saver-${i}`, r.router.url);
@@ -113,31 +133,45 @@ describe('threshold controller against a real kube-apiserver', () => {
     const cond = status.conditions.find((c: any) => c.type === 'ThresholdControl');
     expect(cond).toBeDefined();
     // the broken third "router" is reported, not fatal
-    const later = await eventually('condition mentions the failed scrape', async () => {
-      const obj = await kubectlJson(cluster, ['get', '-n', NS, 'modelcascade', NAME]);
-      const c = obj.status.conditions.find((x: any) => x.type === 'ThresholdControl');
-      return /1\/3 router scrape\(s\) failed/.test(c?.message ?? '') ? c : undefined;
-    }, 30_000);
+    const later = await eventually(
+      'condition mentions the failed scrape',
+      async () => {
+        const obj = await kubectlJson(cluster, ['get', '-n', NS, 'modelcascade', NAME]);
+        const c = obj.status.conditions.find((x: any) => x.type === 'ThresholdControl');
+        return /1\/3 router scrape\(s\) failed/.test(c?.message ?? '') ? c : undefined;
+      },
+      30_000,
+    );
     expect(later.message).toMatch(/fashion-saver-broken: line 1/);
 
     // ConfigMap carries the new threshold (the routers' file in a cluster)
-    const cm = await eventually('router ConfigMap with the raised threshold', async () => {
-      const c = await kubectlJson(cluster, ['get', '-n', NS, 'configmap', `${NAME}-router`]);
-      return JSON.parse(c.data['threshold.json']).threshold > 0.5 ? c : undefined;
-    }, 30_000);
+    const cm = await eventually(
+      'router ConfigMap with the raised threshold',
+      async () => {
+        const c = await kubectlJson(cluster, ['get', '-n', NS, 'configmap', `${NAME}-router`]);
+        return JSON.parse(c.data['threshold.json']).threshold > 0.5 ? c : undefined;
+      },
+      30_000,
+    );
     const t = JSON.parse(cm.data['threshold.json']).threshold;
     expect(t).toBeGreaterThan(0.5);
 
     // the audit rate: the controller's status.auditRate, within [router.auditRate, control.maxAuditRate],
     // reaches the ConfigMap; the pod template hash does not move (no restart)
-    const synced = await eventually('ConfigMap auditRate equal to status.auditRate', async () => {
-      const obj = await kubectlJson(cluster, ['get', '-n', NS, 'modelcascade', NAME]);
-      const c = await kubectlJson(cluster, ['get', '-n', NS, 'configmap', `${NAME}-router`]);
-      const file = JSON.parse(c.data['threshold.json']);
-      return typeof obj.status?.auditRate === 'number' && file.auditRate === obj.status.auditRate && file.threshold === obj.status.threshold
-        ? { status: obj.status, file, content: c.data['threshold.json'] as string }
-        : undefined;
-    }, 30_000);
+    const synced = await eventually(
+      'ConfigMap auditRate equal to status.auditRate',
+      async () => {
+        const obj = await kubectlJson(cluster, ['get', '-n', NS, 'modelcascade', NAME]);
+        const c = await kubectlJson(cluster, ['get', '-n', NS, 'configmap', `${NAME}-router`]);
+        const file = JSON.parse(c.data['threshold.json']);
+        return typeof obj.status?.auditRate === 'number' &&
+          file.auditRate === obj.status.auditRate &&
+          file.threshold === obj.status.threshold
+          ? { status: obj.status, file, content: c.data['threshold.json'] as string }
+          : undefined;
+      },
+      30_000,
+    );
     // under the corrupted stream no cheap operating point certifies: the controller asks for more than the
     // 0.05 floor (the routers started at 0.25; the ConfigMap carries the controller's choice)
     expect(synced.status.auditRate).toBeGreaterThan(0.05);

@@ -38,8 +38,20 @@ export async function startCascade(opts: { threshold: number; auditRate: number;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tinysaver-ctl-'));
   const thresholdFile = path.join(dir, 'threshold.json');
   await writeFile(thresholdFile, JSON.stringify({ threshold: opts.threshold, auditRate: opts.auditRate }));
-  const saver = await startModelServer({ modelPath: zooModelPath(SAVER_MODEL), name: 'saver', port: 0, maxBatchSize: 512, maxQueueDelayMs: 0 });
-  const base = await startModelServer({ modelPath: zooModelPath(BASE_MODEL), name: 'base', port: 0, maxBatchSize: 512, maxQueueDelayMs: 0 });
+  const saver = await startModelServer({
+    modelPath: zooModelPath(SAVER_MODEL),
+    name: 'saver',
+    port: 0,
+    maxBatchSize: 512,
+    maxQueueDelayMs: 0,
+  });
+  const base = await startModelServer({
+    modelPath: zooModelPath(BASE_MODEL),
+    name: 'base',
+    port: 0,
+    maxBatchSize: 512,
+    maxQueueDelayMs: 0,
+  });
   const router = await startRouter({
     host: opts.host ?? '127.0.0.1',
     port: 0,
@@ -88,7 +100,9 @@ export async function send(c: Cascade, images: Float32Array, batch = 100): Promi
   const rows = images.length / PIXELS;
   for (let r = 0; r < rows; r += batch) {
     const n = Math.min(batch, rows - r);
-    await c.client.infer('cascade', { inputs: [{ name: 'input', datatype: 'FP32', shape: [n, 1, 28, 28], data: images.slice(r * PIXELS, (r + n) * PIXELS) }] });
+    await c.client.infer('cascade', {
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [n, 1, 28, 28], data: images.slice(r * PIXELS, (r + n) * PIXELS) }],
+    });
   }
   await c.router.auditsIdle();
 }
@@ -131,7 +145,9 @@ export function memoryIO(initial: ModelCascade) {
   return { state, io };
 }
 
-export function cascadeObject(spec: Partial<ModelCascade['spec']> & { threshold: NonNullable<ModelCascade['spec']['threshold']> }): ModelCascade {
+export function cascadeObject(
+  spec: Partial<ModelCascade['spec']> & { threshold: NonNullable<ModelCascade['spec']['threshold']> },
+): ModelCascade {
   return {
     apiVersion: 'tinysaver.io/v1alpha1',
     kind: 'ModelCascade',

@@ -84,7 +84,11 @@ describe('threshold controller on a live cascade', () => {
     }
     expect(state.mc.status?.threshold).toBeGreaterThan(0.5);
     // the user rolls out another saver
-    state.mc = { ...state.mc, metadata: { ...state.mc.metadata, generation: 2 }, spec: { ...state.mc.spec, saver: { model: 'saver-mlp' } } };
+    state.mc = {
+      ...state.mc,
+      metadata: { ...state.mc.metadata, generation: 2 },
+      spec: { ...state.mc.spec, saver: { model: 'saver-mlp' } },
+    };
     await send(cascade, stream(100, 0));
     clock += 30_000;
     const cyc = await ctl.runCycle(KEY);

@@ -29,7 +29,16 @@ beforeAll(async () => {
   [saver, base] = await Promise.all(
     [SAVER, BASE].map((m) => startModelServer({ modelPath: zooModelPath(m), name: m, port: 0, grpcPort: 0, maxQueueDelayMs: 0 })),
   );
-  router = await startRouter({ ...QUIET_LOG, port: 0, grpcPort: 0, saverUrl: saver.url, saverModel: SAVER, baseUrl: base.url, baseModel: BASE, threshold: 0.7 });
+  router = await startRouter({
+    ...QUIET_LOG,
+    port: 0,
+    grpcPort: 0,
+    saverUrl: saver.url,
+    saverModel: SAVER,
+    baseUrl: base.url,
+    baseModel: BASE,
+    threshold: 0.7,
+  });
   images = (await testImages(16)).images;
 }, 1_800_000);
 
@@ -46,7 +55,19 @@ interface GrpcurlResult {
 
 /** One grpcurl call with the spec's .proto; `data` is the request message as JSON. */
 async function call(address: string, method: string, data: unknown = {}): Promise<GrpcurlResult> {
-  const args = ['-plaintext', '-import-path', dirname(PROTO_PATH), '-proto', 'grpc_predict_v2.proto', '-max-msg-sz', String(256 << 20), '-d', '@', address, `inference.GRPCInferenceService/${method}`];
+  const args = [
+    '-plaintext',
+    '-import-path',
+    dirname(PROTO_PATH),
+    '-proto',
+    'grpc_predict_v2.proto',
+    '-max-msg-sz',
+    String(256 << 20),
+    '-d',
+    '@',
+    address,
+    `inference.GRPCInferenceService/${method}`,
+  ];
   try {
     const child = exec(grpcurl, args, { maxBuffer: 64 << 20 });
     child.child.stdin!.end(JSON.stringify(data));
@@ -69,7 +90,12 @@ function rawImages(rows: number): string {
 }
 
 function inferMessage(model: string, rows: number, extra: Record<string, unknown> = {}) {
-  return { model_name: model, inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, 1, 28, 28] }], raw_input_contents: [rawImages(rows)], ...extra };
+  return {
+    model_name: model,
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, 1, 28, 28] }],
+    raw_input_contents: [rawImages(rows)],
+    ...extra,
+  };
 }
 
 function floats(b64: string): Float32Array {
@@ -88,7 +114,10 @@ describe.each([
     expect((await call(t.address, 'ModelReady', { name: t.model })).json).toEqual({ ready: true });
     expect(field<string>((await call(t.address, 'ServerMetadata')).json, 'name')).toMatch(/^tinysaver/);
     const meta = (await call(t.address, 'ModelMetadata', { name: t.model })).json!;
-    const rest = (await (await fetch(`${t.http}/v2/models/${t.model}`)).json()) as { name: string; inputs: Array<{ name: string; datatype: string; shape: number[] }> };
+    const rest = (await (await fetch(`${t.http}/v2/models/${t.model}`)).json()) as {
+      name: string;
+      inputs: Array<{ name: string; datatype: string; shape: number[] }>;
+    };
     expect(meta.name).toBe(rest.name);
     const inputs = meta.inputs as Array<{ name: string; datatype: string; shape: string[] }>;
     expect(inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape.map(Number) }))).toEqual(rest.inputs);
@@ -117,19 +146,49 @@ describe.each([
   it('infer with typed contents (fp32_contents)', async () => {
     const t = target();
     const data = Array.from(images.subarray(0, 784));
-    const r = await call(t.address, 'ModelInfer', { model_name: t.model, inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], contents: { fp32_contents: data } }] });
+    const r = await call(t.address, 'ModelInfer', {
+      model_name: t.model,
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], contents: { fp32_contents: data } }],
+    });
     expect(r.ok, r.stderr).toBe(true);
     expect(floats(field<string[]>(r.json, 'raw_output_contents')[0])).toHaveLength(10);
   });
 
   it.each([
     ['unknown model', (m: string) => ({ ...inferMessage(m, 1), model_name: 'nope' }), /Code: NotFound[\s\S]*nope/],
-    ['wrong raw_input_contents size', (m: string) => ({ ...inferMessage(m, 2), inputs: [{ name: 'input', datatype: 'FP32', shape: [3, 1, 28, 28] }] }), /Code: InvalidArgument[\s\S]*'input'.*does not match/],
-    ['raw_input_contents count', (m: string) => ({ ...inferMessage(m, 1), raw_input_contents: [rawImages(1), rawImages(1)] }), /Code: InvalidArgument[\s\S]*2 entries for 1 inputs/],
-    ['contents for the wrong datatype', (m: string) => ({ model_name: m, inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 2], contents: { int_contents: [1, 2] } }] }), /Code: InvalidArgument[\s\S]*FP32 takes fp32_contents, got int_contents/],
-    ['typed and raw contents together', (m: string) => ({ ...inferMessage(m, 1), inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], contents: { fp32_contents: [1] } }] }), /Code: InvalidArgument[\s\S]*both typed contents \(fp32_contents\) and raw_input_contents/],
-    ['unknown datatype', (m: string) => ({ ...inferMessage(m, 1), inputs: [{ name: 'input', datatype: 'FLOAT', shape: [1, 1, 28, 28] }] }), /Code: InvalidArgument[\s\S]*unknown datatype "FLOAT"/],
-    ['wrong shape for the model', (m: string) => ({ ...inferMessage(m, 1), inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 784] }] }), /Code: InvalidArgument[\s\S]*input/],
+    [
+      'wrong raw_input_contents size',
+      (m: string) => ({ ...inferMessage(m, 2), inputs: [{ name: 'input', datatype: 'FP32', shape: [3, 1, 28, 28] }] }),
+      /Code: InvalidArgument[\s\S]*'input'.*does not match/,
+    ],
+    [
+      'raw_input_contents count',
+      (m: string) => ({ ...inferMessage(m, 1), raw_input_contents: [rawImages(1), rawImages(1)] }),
+      /Code: InvalidArgument[\s\S]*2 entries for 1 inputs/,
+    ],
+    [
+      'contents for the wrong datatype',
+      (m: string) => ({ model_name: m, inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 2], contents: { int_contents: [1, 2] } }] }),
+      /Code: InvalidArgument[\s\S]*FP32 takes fp32_contents, got int_contents/,
+    ],
+    [
+      'typed and raw contents together',
+      (m: string) => ({
+        ...inferMessage(m, 1),
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], contents: { fp32_contents: [1] } }],
+      }),
+      /Code: InvalidArgument[\s\S]*both typed contents \(fp32_contents\) and raw_input_contents/,
+    ],
+    [
+      'unknown datatype',
+      (m: string) => ({ ...inferMessage(m, 1), inputs: [{ name: 'input', datatype: 'FLOAT', shape: [1, 1, 28, 28] }] }),
+      /Code: InvalidArgument[\s\S]*unknown datatype "FLOAT"/,
+    ],
+    [
+      'wrong shape for the model',
+      (m: string) => ({ ...inferMessage(m, 1), inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 784] }] }),
+      /Code: InvalidArgument[\s\S]*input/,
+    ],
   ])('bad input: %s -> a status naming the problem; the server keeps serving', async (_what, msg, expected) => {
     const t = target();
     const r = await call(t.address, 'ModelInfer', msg(t.model));
@@ -159,7 +218,12 @@ describe('limits and malformed messages', () => {
   it('malformed protobuf bytes get an error status, not a crash; the next call is served', async () => {
     const session = http2.connect(`http://${small.grpcAddress}`);
     const status = await new Promise<{ code: string; message: string }>((resolve, reject) => {
-      const s = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+      const s = session.request({
+        ':method': 'POST',
+        ':path': '/inference.GRPCInferenceService/ModelInfer',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       const junk = Buffer.from([0x7f, 0x01]); // field 15 with wire type 7, which protobuf does not have
       const frame = Buffer.alloc(5 + junk.length);
       frame.writeUInt32BE(junk.length, 1);
@@ -167,7 +231,9 @@ describe('limits and malformed messages', () => {
       let headers: Record<string, unknown> = {};
       s.on('response', (h) => (headers = h));
       s.on('trailers', (t) => resolve({ code: String(t['grpc-status']), message: decodeURIComponent(String(t['grpc-message'] ?? '')) }));
-      s.on('end', () => resolve({ code: String(headers['grpc-status']), message: decodeURIComponent(String(headers['grpc-message'] ?? '')) }));
+      s.on('end', () =>
+        resolve({ code: String(headers['grpc-status']), message: decodeURIComponent(String(headers['grpc-message'] ?? '')) }),
+      );
       s.on('error', reject);
       s.resume();
       s.end(frame);
@@ -199,7 +265,15 @@ describe('router metrics and routing over gRPC', () => {
       baseModel: BASE,
       threshold: 0.99, // most rows escalate
     });
-    const viaHttp = await startRouter({ ...QUIET_LOG, port: 0, saverUrl: saver.url, saverModel: SAVER, baseUrl: base.url, baseModel: BASE, threshold: 0.99 });
+    const viaHttp = await startRouter({
+      ...QUIET_LOG,
+      port: 0,
+      saverUrl: saver.url,
+      saverModel: SAVER,
+      baseUrl: base.url,
+      baseModel: BASE,
+      threshold: 0.99,
+    });
     try {
       const req = imageBatch(images, 8);
       const [a, b] = await Promise.all([new V2Client(viaGrpc.url).infer('cascade', req), new V2Client(viaHttp.url).infer('cascade', req)]);

@@ -69,7 +69,9 @@ describe('worker-thread session', () => {
       writeFileSync(bad, 'not a model');
       await expect(loadOnnxModelInWorker(bad)).rejects.toThrow(new RegExp(`could not load ONNX model ${bad}: `));
       await expect(loadOnnxModelInWorker(path.join(dir, 'missing.onnx'))).rejects.toThrow(/model file not found/);
-      await expect(loadOnnxModelInWorker(zoo[0].path, { provider: 'cuda' })).rejects.toThrow(/CUDA execution provider .*Use --provider cpu/);
+      await expect(loadOnnxModelInWorker(zoo[0].path, { provider: 'cuda' })).rejects.toThrow(
+        /CUDA execution provider .*Use --provider cpu/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -85,7 +87,9 @@ describe.each(THREADS)('model server, inference on the %s thread', (thread) => {
       try {
         const sizes = [1, 3, 8, 1, 16, 2, 5, 1];
         const replies = await Promise.all(
-          sizes.map((rows, k) => client.infer(server.name, { inputs: [{ name: 'input', ...input(rows, 100 + k) }] }, { binary: k % 2 === 0 })),
+          sizes.map((rows, k) =>
+            client.infer(server.name, { inputs: [{ name: 'input', ...input(rows, 100 + k) }] }, { binary: k % 2 === 0 }),
+          ),
         );
         for (let k = 0; k < sizes.length; k++) {
           const want = (await reference.run({ input: input(sizes[k], 100 + k) })).logits.data as Float32Array;
@@ -111,14 +115,22 @@ test('over HTTP: a worker dying mid-run is a 500 naming it, and the next request
   let runStarted!: () => void;
   const started = new Promise<void>((r) => (runStarted = r));
   // the real worker model, observed: tells the test when a run has been handed to the worker
-  const observed = { ...wm, inputs: wm.inputs, outputs: wm.outputs, run: (...a: Parameters<typeof wm.run>) => (runStarted(), wm.run(...a)) };
+  const observed = {
+    ...wm,
+    inputs: wm.inputs,
+    outputs: wm.outputs,
+    run: (...a: Parameters<typeof wm.run>) => (runStarted(), wm.run(...a)),
+  };
   const server = await startModelServer({ model: observed, name: 'base', port: 0, maxBatchSize: 4096, maxQueueDelayMs: 0 });
   const client = new V2Client(server.url);
   try {
     const big = client.infer('base', { inputs: [{ name: 'input', ...input(2048, 3) }] });
     await started;
     await wm.terminateWorker();
-    await expect(big).rejects.toMatchObject({ status: 500, message: expect.stringMatching(/^inference failed: inference worker exited \(code 1\)/) });
+    await expect(big).rejects.toMatchObject({
+      status: 500,
+      message: expect.stringMatching(/^inference failed: inference worker exited \(code 1\)/),
+    });
     const next = await client.infer('base', { inputs: [{ name: 'input', ...input(2, 4) }] });
     expect(next.outputs[0].shape).toEqual([2, 10]);
     expect(wm.workersStarted).toBe(2);
@@ -149,9 +161,27 @@ function castModel(): Uint8Array {
   const lf = (f: number, p: number[]): number[] => [...varint((f << 3) | 2), ...varint(p.length), ...p];
   const sf = (f: number, str: string): number[] => lf(f, [...Buffer.from(str)]);
   const node = (op: string, i: string, o: string, to?: number): number[] =>
-    lf(1, [...sf(1, i), ...sf(2, o), ...sf(3, o), ...sf(4, op), ...(to === undefined ? [] : lf(5, [...sf(1, 'to'), ...vf(3, to), ...vf(20, 2)]))]);
+    lf(1, [
+      ...sf(1, i),
+      ...sf(2, o),
+      ...sf(3, o),
+      ...sf(4, op),
+      ...(to === undefined ? [] : lf(5, [...sf(1, 'to'), ...vf(3, to), ...vf(20, 2)])),
+    ]);
   const vi = (f: number, name: string, elem: number, dims: (number | string)[]): number[] =>
-    lf(f, [...sf(1, name), ...lf(2, lf(1, [...vf(1, elem), ...lf(2, dims.flatMap((d) => lf(1, typeof d === 'number' ? vf(1, d) : sf(2, d))))]))]);
+    lf(f, [
+      ...sf(1, name),
+      ...lf(
+        2,
+        lf(1, [
+          ...vf(1, elem),
+          ...lf(
+            2,
+            dims.flatMap((d) => lf(1, typeof d === 'number' ? vf(1, d) : sf(2, d))),
+          ),
+        ]),
+      ),
+    ]);
   const graph = [
     ...node('Cast', 'x', 'x_i64', 7),
     ...node('Cast', 'x', 'x_bool', 9),

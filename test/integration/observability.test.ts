@@ -80,12 +80,17 @@ describe('PrometheusRule', () => {
   it('fires each alert on its condition and only there (promtool test rules)', async () => {
     // Descriptions are templated prose; the test pins expressions, durations, labels and summaries.
     const stripped = {
-      groups: rules.groups.map((g) => ({ ...g, rules: g.rules.map((r) => ({ ...r, annotations: { summary: r.annotations?.summary ?? '' } })) })),
+      groups: rules.groups.map((g) => ({
+        ...g,
+        rules: g.rules.map((r) => ({ ...r, annotations: { summary: r.annotations?.summary ?? '' } })),
+      })),
     };
     writeFileSync(join(work, 'rules-under-test.yaml'), yaml.dump(stripped));
     const summary = (alert: string) => rules.groups.flatMap((g) => g.rules).find((r) => r.alert === alert)!.annotations!.summary;
     const s = (name: string, labels: Record<string, string>, values: string) => ({
-      series: `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`,
+      series: `${name}{${Object.entries(labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',')}}`,
       values,
     });
     const A = { namespace: 'ml', cascade: 'a' };
@@ -109,13 +114,20 @@ describe('PrometheusRule', () => {
           ],
           alert_rule_test: [
             { eval_time: '5m', alertname: 'TinySaverLossBoundAboveBudget', exp_alerts: [] }, // still pending (for: 10m)
-            { eval_time: '20m', alertname: 'TinySaverLossBoundAboveBudget', exp_alerts: [expect1('TinySaverLossBoundAboveBudget', A, 'warning')] },
+            {
+              eval_time: '20m',
+              alertname: 'TinySaverLossBoundAboveBudget',
+              exp_alerts: [expect1('TinySaverLossBoundAboveBudget', A, 'warning')],
+            },
           ],
         },
         {
           name: 'telemetry stale: a ages by a minute each minute, b keeps being scraped',
           interval: '1m',
-          input_series: [s('tinysaver_cascade_telemetry_age_seconds', A, '0+60x40'), s('tinysaver_cascade_telemetry_age_seconds', B, '15x40')],
+          input_series: [
+            s('tinysaver_cascade_telemetry_age_seconds', A, '0+60x40'),
+            s('tinysaver_cascade_telemetry_age_seconds', B, '15x40'),
+          ],
           alert_rule_test: [
             { eval_time: '4m', alertname: 'TinySaverTelemetryStale', exp_alerts: [] },
             { eval_time: '20m', alertname: 'TinySaverTelemetryStale', exp_alerts: [expect1('TinySaverTelemetryStale', A, 'warning')] },
@@ -137,7 +149,11 @@ describe('PrometheusRule', () => {
           ],
           alert_rule_test: [
             { eval_time: '3m', alertname: 'TinySaverBaseEscalationsFailing', exp_alerts: [] },
-            { eval_time: '20m', alertname: 'TinySaverBaseEscalationsFailing', exp_alerts: [expect1('TinySaverBaseEscalationsFailing', A, 'critical')] },
+            {
+              eval_time: '20m',
+              alertname: 'TinySaverBaseEscalationsFailing',
+              exp_alerts: [expect1('TinySaverBaseEscalationsFailing', A, 'critical')],
+            },
           ],
         },
         {
@@ -151,7 +167,11 @@ describe('PrometheusRule', () => {
           ],
           alert_rule_test: [
             { eval_time: '5m', alertname: 'TinySaverThresholdPinnedAtMax', exp_alerts: [] },
-            { eval_time: '20m', alertname: 'TinySaverThresholdPinnedAtMax', exp_alerts: [expect1('TinySaverThresholdPinnedAtMax', A, 'info')] },
+            {
+              eval_time: '20m',
+              alertname: 'TinySaverThresholdPinnedAtMax',
+              exp_alerts: [expect1('TinySaverThresholdPinnedAtMax', A, 'info')],
+            },
           ],
         },
         {
@@ -167,8 +187,18 @@ describe('PrometheusRule', () => {
             { eval_time: '9m', alertname: 'TinySaverOperatorReconcileErrors', exp_alerts: [] },
             { eval_time: '9m', alertname: 'TinySaverOperatorNoLeader', exp_alerts: [] },
             { eval_time: '13m', alertname: 'TinySaverOperatorNoLeader', exp_alerts: [] }, // pending (for: 5m)
-            { eval_time: '17m', alertname: 'TinySaverOperatorNoLeader', exp_alerts: [{ exp_labels: { severity: 'critical' }, exp_annotations: { summary: summary('TinySaverOperatorNoLeader') } }] },
-            { eval_time: '40m', alertname: 'TinySaverOperatorReconcileErrors', exp_alerts: [{ exp_labels: { severity: 'warning' }, exp_annotations: { summary: summary('TinySaverOperatorReconcileErrors') } }] },
+            {
+              eval_time: '17m',
+              alertname: 'TinySaverOperatorNoLeader',
+              exp_alerts: [{ exp_labels: { severity: 'critical' }, exp_annotations: { summary: summary('TinySaverOperatorNoLeader') } }],
+            },
+            {
+              eval_time: '40m',
+              alertname: 'TinySaverOperatorReconcileErrors',
+              exp_alerts: [
+                { exp_labels: { severity: 'warning' }, exp_annotations: { summary: summary('TinySaverOperatorReconcileErrors') } },
+              ],
+            },
           ],
         },
       ],
@@ -186,8 +216,17 @@ describe('PrometheusRule', () => {
       tests: [
         {
           interval: '1m',
-          input_series: [{ series: 'tinysaver_cascade_loss_bound{namespace="ml",cascade="b"}', values: '0.001x40' }, { series: 'tinysaver_cascade_budget{namespace="ml",cascade="b"}', values: '0.01x40' }],
-          alert_rule_test: [{ eval_time: '20m', alertname: 'TinySaverLossBoundAboveBudget', exp_alerts: [{ exp_labels: { namespace: 'ml', cascade: 'b', severity: 'warning' } }] }],
+          input_series: [
+            { series: 'tinysaver_cascade_loss_bound{namespace="ml",cascade="b"}', values: '0.001x40' },
+            { series: 'tinysaver_cascade_budget{namespace="ml",cascade="b"}', values: '0.01x40' },
+          ],
+          alert_rule_test: [
+            {
+              eval_time: '20m',
+              alertname: 'TinySaverLossBoundAboveBudget',
+              exp_alerts: [{ exp_labels: { namespace: 'ml', cascade: 'b', severity: 'warning' } }],
+            },
+          ],
         },
       ],
     };
@@ -200,7 +239,15 @@ describe('PrometheusRule', () => {
 describe('Grafana dashboard', () => {
   it('has the panels the issue asks for and every query parses as PromQL', async () => {
     const titles = dashboard.panels.map((p) => p.title);
-    for (const t of ['Saver share', 'Confidence threshold', 'Accuracy loss bound vs budget', 'Escalation rate', 'Latency by stage (p50 / p95)', 'Cost saved per hour (spec.cost)', 'Base rows avoided']) {
+    for (const t of [
+      'Saver share',
+      'Confidence threshold',
+      'Accuracy loss bound vs budget',
+      'Escalation rate',
+      'Latency by stage (p50 / p95)',
+      'Cost saved per hour (spec.cost)',
+      'Base rows avoided',
+    ]) {
       expect(titles).toContain(t);
     }
     // Dashboard variables become regexes; check the queries as recording rules.
@@ -213,7 +260,9 @@ describe('Grafana dashboard', () => {
   });
 
   it('is importable: unique panel ids, non-overlapping grid, every query on the datasource variable', () => {
-    const panels = dashboard.panels as Array<Panel & { id: number; type: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string } }>;
+    const panels = dashboard.panels as Array<
+      Panel & { id: number; type: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string } }
+    >;
     const ids = panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     const cells = new Set<string>();
@@ -260,7 +309,16 @@ async function operatorExposition(): Promise<string> {
   t.changed(labels, 'raise');
   // a cascade with spec.cost: the live-savings gauges
   const counters = { ...zeroCounters(), rowsSaver: 80, rowsBase: 20 };
-  const mc = { apiVersion: 'tinysaver.io/v1alpha1', kind: 'ModelCascade', metadata: { name: 'fashion', namespace: 'ml' }, spec: { saver: { model: '/s' }, base: { model: '/b' }, cost: { saver: { rowsPerSecond: 1000, pricePerHour: 0.05 }, base: { rowsPerSecond: 100, pricePerHour: 2 } } } };
+  const mc = {
+    apiVersion: 'tinysaver.io/v1alpha1',
+    kind: 'ModelCascade',
+    metadata: { name: 'fashion', namespace: 'ml' },
+    spec: {
+      saver: { model: '/s' },
+      base: { model: '/b' },
+      cost: { saver: { rowsPerSecond: 1000, pricePerHour: 0.05 }, base: { rowsPerSecond: 100, pricePerHour: 2 } },
+    },
+  };
   new CostReporter(m.registry).withSavings({}, mc, { counters, slots: 2, spanMs: 10_000 }, 10_000, false);
   m.reconciles.inc({ result: 'success' });
   m.reconcileDuration.observe(0.02);
@@ -335,7 +393,16 @@ describe('live router /metrics', () => {
   it('exports every metric name and router label value the dashboard and the alerts use', async () => {
     const { series, names: routerNames } = parseExposition(metricsText);
     // DESIGN.md "Metrics (contract)" names, all present on a live router.
-    for (const n of ['tinysaver_requests_total', 'tinysaver_rows_total', 'tinysaver_confidence', 'tinysaver_escalated_confidence', 'tinysaver_audit_confidence', 'tinysaver_audit_dropped_total', 'tinysaver_threshold', 'tinysaver_request_duration_seconds']) {
+    for (const n of [
+      'tinysaver_requests_total',
+      'tinysaver_rows_total',
+      'tinysaver_confidence',
+      'tinysaver_escalated_confidence',
+      'tinysaver_audit_confidence',
+      'tinysaver_audit_dropped_total',
+      'tinysaver_threshold',
+      'tinysaver_request_duration_seconds',
+    ]) {
       expect(routerNames, n).toContain(n);
     }
     const operator = parseExposition(await operatorExposition());
@@ -363,7 +430,8 @@ describe('live router /metrics', () => {
         if (label === 'namespace' || label === 'cascade' || value.startsWith('$')) continue;
         const values = new Set((series.get(name) ?? []).map((l) => l[label]).filter((v) => v !== undefined));
         const wanted = op === '=' ? [value] : value.split('|');
-        for (const w of wanted) if (!values.has(w)) badLabels.push(`${name}{${label}="${w}"} (router has: ${[...values].join(', ') || 'no such label'})`);
+        for (const w of wanted)
+          if (!values.has(w)) badLabels.push(`${name}{${label}="${w}"} (router has: ${[...values].join(', ') || 'no such label'})`);
       }
     }
     expect(unknown, 'metric names used by the chart but exported by neither the router nor the operator').toEqual([]);

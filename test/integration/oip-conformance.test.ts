@@ -32,20 +32,44 @@ function sidecarRouter(): Promise<RunningRouter> {
 }
 
 function inRouter(): Promise<RunningRouter> {
-  return startRouter({ ...QUIET_LOG, port: 0, saverOnnx: zooModelPath(SAVER), saverModel: SAVER, baseUrl: base.url, baseModel: BASE, threshold: 0.7 });
+  return startRouter({
+    ...QUIET_LOG,
+    port: 0,
+    saverOnnx: zooModelPath(SAVER),
+    saverModel: SAVER,
+    baseUrl: base.url,
+    baseModel: BASE,
+    threshold: 0.7,
+  });
 }
 
 /** JSON infer request body for `rows` images with the given `outputs` and request parameters. */
 function jsonBody(rows: number, outputs?: unknown[], parameters?: Record<string, unknown>): string {
   const req = imageBatch(images, rows);
   const t = req.inputs[0];
-  return JSON.stringify({ ...(parameters ? { parameters } : {}), inputs: [{ name: t.name, datatype: t.datatype, shape: t.shape, data: Array.from(t.data as Float32Array) }], ...(outputs ? { outputs } : {}) });
+  return JSON.stringify({
+    ...(parameters ? { parameters } : {}),
+    inputs: [{ name: t.name, datatype: t.datatype, shape: t.shape, data: Array.from(t.data as Float32Array) }],
+    ...(outputs ? { outputs } : {}),
+  });
 }
 
 describe.each([
   ['model server', async () => ({ url: saver.url, model: SAVER, close: async () => undefined })],
-  ['router (Sidecar)', async () => { const r = await sidecarRouter(); return { url: r.url, model: 'cascade', close: r.close }; }],
-  ['router (InRouter)', async () => { const r = await inRouter(); return { url: r.url, model: 'cascade', close: r.close }; }],
+  [
+    'router (Sidecar)',
+    async () => {
+      const r = await sidecarRouter();
+      return { url: r.url, model: 'cascade', close: r.close };
+    },
+  ],
+  [
+    'router (InRouter)',
+    async () => {
+      const r = await inRouter();
+      return { url: r.url, model: 'cascade', close: r.close };
+    },
+  ],
 ] as const)('%s', (_label, start) => {
   let target: { url: string; model: string; close: () => Promise<void> };
   beforeAll(async () => {
@@ -66,7 +90,13 @@ describe.each([
     expect(head.outputs[0].parameters.binary_data_size).toBe(2 * 10 * 4);
     expect(bin.body.length - hl).toBe(2 * 10 * 4);
 
-    const json = await rawRequest(target.url, 'POST', path, jsonBody(2, [{ name: 'logits', parameters: { binary_data: false } }], { binary_data_output: true }), headers);
+    const json = await rawRequest(
+      target.url,
+      'POST',
+      path,
+      jsonBody(2, [{ name: 'logits', parameters: { binary_data: false } }], { binary_data_output: true }),
+      headers,
+    );
     expect(json.status).toBe(200);
     expect(json.headers['inference-header-content-length']).toBeUndefined();
     expect(json.json().outputs).toMatchObject([{ name: 'logits', shape: [2, 10] }]);
@@ -99,7 +129,9 @@ describe.each([
       sock.on('error', reject);
       sock.on('data', (c: Buffer) => chunks.push(c));
       sock.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-      sock.write(`POST /v2/models/${target.model}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+      sock.write(
+        `POST /v2/models/${target.model}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`,
+      );
       const chunk = Buffer.alloc(1 << 20, 0x20);
       let sent = 0;
       const write = (): void => {
@@ -121,71 +153,86 @@ describe('draining (items 3 and 4)', () => {
   it.each([
     ['router (Sidecar)', sidecarRouter],
     ['router (InRouter)', inRouter],
-  ] as const)('%s: every request read after close() starts is answered with Connection: close; readiness answers 400', async (_label, start) => {
-    const r = await start();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    const body = encodeInferRequest(imageBatch(images, 1), { binaryInputs: true, binaryOutputs: true });
-    const u = new URL(r.url);
-    const send = (path: string, method = 'POST') =>
-      new Promise<{ status: number; connection: string | undefined; ready?: boolean }>((resolve, reject) => {
-        const req = http.request({ method, hostname: u.hostname, port: u.port, path, agent, headers: method === 'POST' ? body.headers : {} }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, ready: path.endsWith('/ready') ? JSON.parse(text).ready : undefined });
-          });
+  ] as const)(
+    '%s: every request read after close() starts is answered with Connection: close; readiness answers 400',
+    async (_label, start) => {
+      const r = await start();
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      const body = encodeInferRequest(imageBatch(images, 1), { binaryInputs: true, binaryOutputs: true });
+      const u = new URL(r.url);
+      const send = (path: string, method = 'POST') =>
+        new Promise<{ status: number; connection: string | undefined; ready?: boolean }>((resolve, reject) => {
+          const req = http.request(
+            { method, hostname: u.hostname, port: u.port, path, agent, headers: method === 'POST' ? body.headers : {} },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                resolve({
+                  status: res.statusCode ?? 0,
+                  connection: res.headers.connection,
+                  ready: path.endsWith('/ready') ? JSON.parse(text).ready : undefined,
+                });
+              });
+            },
+          );
+          req.on('error', reject);
+          req.end(method === 'POST' ? body.body : undefined);
         });
-        req.on('error', reject);
-        req.end(method === 'POST' ? body.body : undefined);
-      });
-    let closing = false;
-    let closed = false;
-    const duringDrain: Array<{ status: number; connection: string | undefined; ready?: boolean }> = [];
-    const errors: string[] = [];
-    const loop = async (k: number) => {
-      for (let i = 0; i < 2000 && !closed; i++) {
-        const path = k === 0 && i % 2 === 1 ? '/v2/health/ready' : '/v2/models/cascade/infer';
-        const wasClosing = closing;
-        try {
-          const res = await send(path, path.endsWith('/ready') ? 'GET' : 'POST');
-          if (wasClosing) duringDrain.push(res);
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          // a refused connection is an honest answer (the listener is gone); a reset is not
-          if (code === 'ECONNREFUSED') return;
-          errors.push(`${code}: ${(e as Error).message}`);
-          return;
+      let closing = false;
+      let closed = false;
+      const duringDrain: Array<{ status: number; connection: string | undefined; ready?: boolean }> = [];
+      const errors: string[] = [];
+      const loop = async (k: number) => {
+        for (let i = 0; i < 2000 && !closed; i++) {
+          const path = k === 0 && i % 2 === 1 ? '/v2/health/ready' : '/v2/models/cascade/infer';
+          const wasClosing = closing;
+          try {
+            const res = await send(path, path.endsWith('/ready') ? 'GET' : 'POST');
+            if (wasClosing) duringDrain.push(res);
+          } catch (e) {
+            const code = (e as NodeJS.ErrnoException).code;
+            // a refused connection is an honest answer (the listener is gone); a reset is not
+            if (code === 'ECONNREFUSED') return;
+            errors.push(`${code}: ${(e as Error).message}`);
+            return;
+          }
         }
+      };
+      const loops = Array.from({ length: 6 }, (_, k) => loop(k));
+      // One request certainly in flight when the drain starts: headers and half its body sent.
+      const slow = net.connect(Number(u.port), u.hostname);
+      await new Promise((res) => slow.once('connect', res));
+      let slowReply = '';
+      slow.on('data', (c: Buffer) => (slowReply += c.toString('latin1')));
+      const slowEnded = new Promise((res) => slow.once('close', res));
+      slow.write(
+        `POST /v2/models/cascade/infer HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n${Object.entries(body.headers)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('')}\r\n`,
+      );
+      slow.write(body.body.subarray(0, 100));
+      await new Promise((res) => setTimeout(res, 300));
+      closing = true;
+      const done = r.close().then(() => (closed = true));
+      slow.write(body.body.subarray(100));
+      await Promise.all(loops);
+      await done;
+      await slowEnded;
+      agent.destroy();
+      expect(errors).toEqual([]);
+      // answered (not reset), and told to close the connection
+      expect(slowReply).toMatch(/^HTTP\/1\.1 (200|503) /);
+      expect(slowReply.split('\r\n\r\n')[0].toLowerCase()).toContain('connection: close');
+      for (const res of duringDrain) {
+        expect(res.connection).toBe('close');
+        expect([200, 503, 400]).toContain(res.status);
+        if (res.ready !== undefined) expect(res.status).toBe(res.ready ? 200 : 400);
       }
-    };
-    const loops = Array.from({ length: 6 }, (_, k) => loop(k));
-    // One request certainly in flight when the drain starts: headers and half its body sent.
-    const slow = net.connect(Number(u.port), u.hostname);
-    await new Promise((res) => slow.once('connect', res));
-    let slowReply = '';
-    slow.on('data', (c: Buffer) => (slowReply += c.toString('latin1')));
-    const slowEnded = new Promise((res) => slow.once('close', res));
-    slow.write(`POST /v2/models/cascade/infer HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n${Object.entries(body.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
-    slow.write(body.body.subarray(0, 100));
-    await new Promise((res) => setTimeout(res, 300));
-    closing = true;
-    const done = r.close().then(() => (closed = true));
-    slow.write(body.body.subarray(100));
-    await Promise.all(loops);
-    await done;
-    await slowEnded;
-    agent.destroy();
-    expect(errors).toEqual([]);
-    // answered (not reset), and told to close the connection
-    expect(slowReply).toMatch(/^HTTP\/1\.1 (200|503) /);
-    expect(slowReply.split('\r\n\r\n')[0].toLowerCase()).toContain('connection: close');
-    for (const res of duringDrain) {
-      expect(res.connection).toBe('close');
-      expect([200, 503, 400]).toContain(res.status);
-      if (res.ready !== undefined) expect(res.status).toBe(res.ready ? 200 : 400);
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });
 
 describe('readiness (item 3)', () => {

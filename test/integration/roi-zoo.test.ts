@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replicasFor } from '../../runtime/roi/roi.js';
 
 const run = (args: string[]) => promisify(execFile)(process.execPath, ['bin/tinysaver.js', ...args], { maxBuffer: 32 * 1024 * 1024 });
-const fail = (args: string[]) => run(args).then(
-  () => {
-    throw new Error(`expected tinysaver ${args.join(' ')} to fail`);
-  },
-  (e: { code: number; stderr: string }) => e,
-);
+const fail = (args: string[]) =>
+  run(args).then(
+    () => {
+      throw new Error(`expected tinysaver ${args.join(' ')} to fail`);
+    },
+    (e: { code: number; stderr: string }) => e,
+  );
 
 let dir: string;
 let capacities: any[];
@@ -24,7 +25,18 @@ let sim: any;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tinysaver-roi-'));
-  await run(['profile', 'saver-tinycnn', 'base-cnn', '--measure', '--seconds', '0.2', '--batch-sizes', '1,16', '--out', join(dir, 'cap.json')]);
+  await run([
+    'profile',
+    'saver-tinycnn',
+    'base-cnn',
+    '--measure',
+    '--seconds',
+    '0.2',
+    '--batch-sizes',
+    '1,16',
+    '--out',
+    join(dir, 'cap.json'),
+  ]);
   capacities = JSON.parse(readFileSync(join(dir, 'cap.json'), 'utf8'));
   const { stdout } = await run(['simulate', '--limit', '1000', '--json']);
   writeFileSync(join(dir, 'sim.json'), stdout);
@@ -58,17 +70,40 @@ describe('tinysaver profile --measure on the bundled models', () => {
     const e = await fail(['profile', 'base-cnn', '--measure', '--provider', 'cuda', '--seconds', '0.1']);
     expect(e.code).toBe(2);
     expect(e.stderr).toMatch(/CUDA execution provider not available.*Use --provider cpu/);
-    expect((await fail(['profile', 'base-cnn', '--measure', '--batch-sizes', '1,0'])).stderr).toMatch(/--batch-sizes: "0" is not an integer >= 1/);
+    expect((await fail(['profile', 'base-cnn', '--measure', '--batch-sizes', '1,0'])).stderr).toMatch(
+      /--batch-sizes: "0" is not an integer >= 1/,
+    );
     expect((await fail(['profile', 'base-cnn', '--threads', '2'])).stderr).toMatch(/--threads needs --measure/);
   });
 });
 
 describe('tinysaver roi from simulate --json and measured capacities', () => {
-  const common = () => ['roi', '--from', join(dir, 'sim.json'), '--mean-rps', '2000', '--peak-rps', '5000', '--prices', join(dir, 'prices.yaml')];
+  const common = () => [
+    'roi',
+    '--from',
+    join(dir, 'sim.json'),
+    '--mean-rps',
+    '2000',
+    '--peak-rps',
+    '5000',
+    '--prices',
+    join(dir, 'prices.yaml'),
+  ];
 
   it('sizes replicas from the measured capacities and costs them from the price file', async () => {
     const report = join(dir, 'report.md');
-    const { stdout } = await run([...common(), '--saver-capacity', `${join(dir, 'cap.json')}#saver-tinycnn`, '--base-capacity', `${join(dir, 'cap.json')}#base-cnn`, '--json', '--report', report, '--training-cost', '100']);
+    const { stdout } = await run([
+      ...common(),
+      '--saver-capacity',
+      `${join(dir, 'cap.json')}#saver-tinycnn`,
+      '--base-capacity',
+      `${join(dir, 'cap.json')}#base-cnn`,
+      '--json',
+      '--report',
+      report,
+      '--training-cost',
+      '100',
+    ]);
     const r = JSON.parse(stdout);
     const saverCap = capacities.find((c) => c.model.endsWith('saver-tinycnn.onnx')).capacity.rowsPerSecond;
     const baseCap = capacities.find((c) => c.model.endsWith('base-cnn.onnx')).capacity.rowsPerSecond;
@@ -91,7 +126,15 @@ describe('tinysaver roi from simulate --json and measured capacities', () => {
   });
 
   it('a GPU base passed by flag, with the table output', async () => {
-    const { stdout } = await run([...common(), '--saver-capacity', `${join(dir, 'cap.json')}#saver-tinycnn`, '--base-capacity', '3000', '--base-gpus', '1']);
+    const { stdout } = await run([
+      ...common(),
+      '--saver-capacity',
+      `${join(dir, 'cap.json')}#saver-tinycnn`,
+      '--base-capacity',
+      '3000',
+      '--base-gpus',
+      '1',
+    ]);
     expect(stdout).toMatch(/base replica: {2}1 GPU, 2\.00 EUR\/h, 3,000 rows\/s/);
     expect(stdout).toMatch(/^base only\s+0\s+3\s/m); // ceil(6250 / 3000)
   });
@@ -105,12 +148,36 @@ describe('tinysaver roi from simulate --json and measured capacities', () => {
     writeFileSync(join(dir, 'neg.yaml'), 'gpuHour: -2\ncpuCoreHour: 0.05\n');
     expect((await fail([...base, ...cap, '--prices', join(dir, 'neg.yaml')])).stderr).toMatch(/gpuHour: must be >= 0, got -2/);
     writeFileSync(join(dir, 'gpu-only.yaml'), 'gpuHour: 2\n');
-    expect((await fail([...base, ...cap, '--prices', join(dir, 'gpu-only.yaml')])).stderr).toMatch(/cpuCoreHour is missing \(a saver replica takes 1 core/);
-    const zero = await fail([...base, '--saver-capacity', '0', '--base-capacity', '3000', '--base-gpus', '1', '--prices', join(dir, 'prices.yaml')]);
+    expect((await fail([...base, ...cap, '--prices', join(dir, 'gpu-only.yaml')])).stderr).toMatch(
+      /cpuCoreHour is missing \(a saver replica takes 1 core/,
+    );
+    const zero = await fail([
+      ...base,
+      '--saver-capacity',
+      '0',
+      '--base-capacity',
+      '3000',
+      '--base-gpus',
+      '1',
+      '--prices',
+      join(dir, 'prices.yaml'),
+    ]);
     expect(zero.code).toBe(2);
     expect(zero.stderr).toMatch(/--saver-capacity: capacity must be a number of rows\/s per replica > 0, got 0/);
-    expect((await fail([...base, '--saver-capacity', '5000', '--base-capacity', '3000', '--base-gpus', '1', '--prices', join(dir, 'prices.yaml')])).stderr).toMatch(
-      /--saver-capacity is a number: say what one saver replica takes/,
-    );
+    expect(
+      (
+        await fail([
+          ...base,
+          '--saver-capacity',
+          '5000',
+          '--base-capacity',
+          '3000',
+          '--base-gpus',
+          '1',
+          '--prices',
+          join(dir, 'prices.yaml'),
+        ])
+      ).stderr,
+    ).toMatch(/--saver-capacity is a number: say what one saver replica takes/);
   });
 });

@@ -8,7 +8,18 @@ import { V2Client } from '../../runtime/oip/client.js';
 import { OipError } from '../../runtime/oip/types.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
 import type { RunningModelServer } from '../../runtime/server/model-server.js';
-import { BASE, QUIET_LOG, SAVER, eventually, imageBatch, metricsText, rawRequest, sample, startZooServer, testImages } from './router-helpers.js';
+import {
+  BASE,
+  QUIET_LOG,
+  SAVER,
+  eventually,
+  imageBatch,
+  metricsText,
+  rawRequest,
+  sample,
+  startZooServer,
+  testImages,
+} from './router-helpers.js';
 
 let saver: RunningModelServer;
 let base: RunningModelServer | undefined;
@@ -117,7 +128,14 @@ describe('base failure', () => {
     let ownSaver: RunningModelServer | undefined = await startZooServer(SAVER);
     const port = ownSaver.port;
     try {
-      const r = await startRouter({ port: 0, saverUrl: ownSaver.url, saverModel: SAVER, baseUrl: base!.url, baseModel: BASE, ...QUIET_LOG });
+      const r = await startRouter({
+        port: 0,
+        saverUrl: ownSaver.url,
+        saverModel: SAVER,
+        baseUrl: base!.url,
+        baseModel: BASE,
+        ...QUIET_LOG,
+      });
       routers.push(r);
       const c = new V2Client(r.url);
       clients.push(c);

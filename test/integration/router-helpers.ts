@@ -41,7 +41,13 @@ export interface RawReply {
 }
 
 /** One raw HTTP request (for malformed bodies the typed client cannot produce). */
-export function rawRequest(url: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<RawReply> {
+export function rawRequest(
+  url: string,
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<RawReply> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname: u.hostname, port: u.port, method, path, headers: { Connection: 'close', ...headers } }, (res) => {

@@ -13,7 +13,18 @@ import { V2Client } from '../../runtime/oip/client.js';
 import type { InferResponse } from '../../runtime/oip/types.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
 import type { RunningModelServer } from '../../runtime/server/model-server.js';
-import { BASE, QUIET_LOG, SAVER, imageBatch, metricsText, rawRequest, rowOf, sample, startZooServer, testImages } from './router-helpers.js';
+import {
+  BASE,
+  QUIET_LOG,
+  SAVER,
+  imageBatch,
+  metricsText,
+  rawRequest,
+  rowOf,
+  sample,
+  startZooServer,
+  testImages,
+} from './router-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 const run = promisify(execFile);
@@ -94,7 +105,11 @@ describe('router with the saver in-process', () => {
     const post = (inputs: unknown, outputs?: unknown) =>
       rawRequest(r.url, 'POST', '/v2/models/cascade/infer', JSON.stringify({ inputs, outputs }), { 'Content-Type': 'application/json' });
     const cases: Array<[string, unknown, RegExp]> = [
-      ['wrong datatype', [{ name: 'input', datatype: 'INT32', shape: [1, 1, 28, 28], data: pixels(784) }], /datatype INT32, model expects FP32/],
+      [
+        'wrong datatype',
+        [{ name: 'input', datatype: 'INT32', shape: [1, 1, 28, 28], data: pixels(784) }],
+        /datatype INT32, model expects FP32/,
+      ],
       ['wrong shape', [{ name: 'input', datatype: 'FP32', shape: [1, 784], data: pixels(784) }], /rank 2, model expects rank 4/],
       ['element count', [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], data: pixels(700) }], /700/],
       ['unknown input', [{ name: 'pixels', datatype: 'FP32', shape: [1, 1, 28, 28], data: pixels(784) }], /unknown input 'pixels'/],
@@ -151,7 +166,9 @@ describe('router with the saver in-process', () => {
 
 describe('tinysaver route --saver-onnx (CLI)', () => {
   it('refuses --saver-url together with --saver-onnx, naming both', async () => {
-    const r = (await run(process.execPath, [BIN, 'route', '--saver-onnx', zooModelPath(SAVER), '--saver-url', saver.url]).catch((e) => e)) as {
+    const r = (await run(process.execPath, [BIN, 'route', '--saver-onnx', zooModelPath(SAVER), '--saver-url', saver.url]).catch(
+      (e) => e,
+    )) as {
       code?: number;
       stderr: string;
     };

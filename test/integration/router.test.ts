@@ -15,7 +15,19 @@ import type { InferResponse } from '../../runtime/oip/types.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
 import type { RunningModelServer } from '../../runtime/server/model-server.js';
 import { parseRouterMetrics } from '../../operator/telemetry/router-metrics.js';
-import { BASE, QUIET_LOG, SAVER, eventually, imageBatch, metricsText, rawRequest, rowOf, sample, startZooServer, testImages } from './router-helpers.js';
+import {
+  BASE,
+  QUIET_LOG,
+  SAVER,
+  eventually,
+  imageBatch,
+  metricsText,
+  rawRequest,
+  rowOf,
+  sample,
+  startZooServer,
+  testImages,
+} from './router-helpers.js';
 
 let saver: RunningModelServer;
 let base: RunningModelServer;
@@ -24,7 +36,15 @@ const routers: RunningRouter[] = [];
 const clients: V2Client[] = [];
 
 async function router(over: Parameters<typeof startRouter>[0] = {}): Promise<{ r: RunningRouter; c: V2Client }> {
-  const r = await startRouter({ port: 0, saverUrl: saver.url, saverModel: SAVER, baseUrl: base.url, baseModel: BASE, ...QUIET_LOG, ...over });
+  const r = await startRouter({
+    port: 0,
+    saverUrl: saver.url,
+    saverModel: SAVER,
+    baseUrl: base.url,
+    baseModel: BASE,
+    ...QUIET_LOG,
+    ...over,
+  });
   routers.push(r);
   const c = new V2Client(r.url);
   clients.push(c);
@@ -87,7 +107,7 @@ describe('cascade merge', () => {
     const maxProb = rowConfidence(s.outputs[0].data as Float32Array, 64, 10, 'max-prob').confidence;
     expect(parseRoutes(res.parameters)).toEqual(Array.from(margin, (x) => (x >= t ? 'saver' : 'base')));
     // the measures disagree on some rows here, so this does tell margin from max-prob
-    expect(Array.from(margin, (x, i) => (x >= t) !== (maxProb[i] >= t)).some(Boolean)).toBe(true);
+    expect(Array.from(margin, (x, i) => x >= t !== maxProb[i] >= t).some(Boolean)).toBe(true);
   });
 
   it('speaks JSON to JSON clients and binary to binary clients', async () => {
@@ -113,7 +133,12 @@ describe('cascade merge', () => {
     const { r } = await router();
     const m = await rawRequest(r.url, 'GET', '/v2/models/cascade');
     expect(m.status).toBe(200);
-    expect(m.json()).toMatchObject({ name: 'cascade', inputs: saver.metadata.inputs, outputs: saver.metadata.outputs, parameters: { tinysaver_saver_model: SAVER, tinysaver_base_model: BASE } });
+    expect(m.json()).toMatchObject({
+      name: 'cascade',
+      inputs: saver.metadata.inputs,
+      outputs: saver.metadata.outputs,
+      parameters: { tinysaver_saver_model: SAVER, tinysaver_base_model: BASE },
+    });
     expect((await rawRequest(r.url, 'GET', '/v2/health/live')).status).toBe(200);
     expect((await rawRequest(r.url, 'GET', '/v2/health/ready')).status).toBe(200);
     expect((await rawRequest(r.url, 'GET', '/v2/models/cascade/ready')).status).toBe(200);
@@ -173,7 +198,9 @@ describe('audits and metrics', () => {
     }
     await r.auditsIdle();
     const text = await metricsText(r.url);
-    const audited = sample(text, 'tinysaver_audit_confidence_count', { agree: 'true' }) + sample(text, 'tinysaver_audit_confidence_count', { agree: 'false' });
+    const audited =
+      sample(text, 'tinysaver_audit_confidence_count', { agree: 'true' }) +
+      sample(text, 'tinysaver_audit_confidence_count', { agree: 'false' });
     const dropped = sample(text, 'tinysaver_audit_dropped_total');
     expect(dropped).toBe(0);
     // Binomial(1000, 0.2): 99.9% two-sided interval is mean +- 3.29 sd = 200 +- 41.6
@@ -204,7 +231,8 @@ describe('audits and metrics', () => {
     expect(sample(text, 'tinysaver_rows_total', { route: 'base' })).toBe(0);
     expect(sample(text, 'tinysaver_rows_total', { route: 'fallback' })).toBe(0);
     expect(sample(text, 'tinysaver_confidence_count')).toBe(rows);
-    for (const stage of ['saver', 'base', 'total']) expect(sample(text, 'tinysaver_request_duration_seconds_count', { stage })).toBeGreaterThanOrEqual(0);
+    for (const stage of ['saver', 'base', 'total'])
+      expect(sample(text, 'tinysaver_request_duration_seconds_count', { stage })).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'tinysaver_request_duration_seconds_count', { stage: 'total' })).toBe(20);
 
     // The operator's own parser (the threshold controller's input) reads the same numbers.
@@ -222,7 +250,10 @@ describe('audits and metrics', () => {
     await r.auditsIdle();
     const text = await metricsText(r.url);
     expect(sample(text, 'tinysaver_audit_dropped_total')).toBe(30);
-    expect(sample(text, 'tinysaver_audit_confidence_count', { agree: 'true' }) + sample(text, 'tinysaver_audit_confidence_count', { agree: 'false' })).toBe(0);
+    expect(
+      sample(text, 'tinysaver_audit_confidence_count', { agree: 'true' }) +
+        sample(text, 'tinysaver_audit_confidence_count', { agree: 'false' }),
+    ).toBe(0);
   });
 
   it('same seed, same traffic: the same audit sample', async () => {
@@ -234,7 +265,10 @@ describe('audits and metrics', () => {
         await r.auditsIdle();
       }
       const text = await metricsText(r.url);
-      counts.push(sample(text, 'tinysaver_audit_confidence_sum', { agree: 'true' }) + sample(text, 'tinysaver_audit_confidence_sum', { agree: 'false' }));
+      counts.push(
+        sample(text, 'tinysaver_audit_confidence_sum', { agree: 'true' }) +
+          sample(text, 'tinysaver_audit_confidence_sum', { agree: 'false' }),
+      );
     }
     expect(counts[0]).toBeGreaterThan(0);
     expect(counts[1]).toBe(counts[0]);
@@ -246,7 +280,9 @@ describe('audits and metrics', () => {
     const base = parseRoutes(res.parameters).filter((x) => x === 'base').length;
     expect(base).toBeGreaterThan(0);
     const text = await metricsText(r.url);
-    const esc = sample(text, 'tinysaver_escalated_confidence_count', { agree: 'true' }) + sample(text, 'tinysaver_escalated_confidence_count', { agree: 'false' });
+    const esc =
+      sample(text, 'tinysaver_escalated_confidence_count', { agree: 'true' }) +
+      sample(text, 'tinysaver_escalated_confidence_count', { agree: 'false' });
     expect(esc).toBe(base);
     expect(sample(text, 'tinysaver_rows_total', { route: 'base' })).toBe(base);
   });
@@ -262,12 +298,32 @@ describe('bad input', () => {
     const pixels = (n: number, v: number | string = 0) => new Array(n).fill(v);
     const cases: Array<[string, Promise<{ status: number; json(): any }>, number, RegExp]> = [
       ['malformed JSON', post('{"inputs": ['), 400, /malformed JSON/],
-      ['wrong datatype', post(json([{ name: 'input', datatype: 'INT32', shape: [1, 1, 28, 28], data: pixels(784) }])), 400, /datatype|INT32/],
+      [
+        'wrong datatype',
+        post(json([{ name: 'input', datatype: 'INT32', shape: [1, 1, 28, 28], data: pixels(784) }])),
+        400,
+        /datatype|INT32/,
+      ],
       ['wrong shape', post(json([{ name: 'input', datatype: 'FP32', shape: [1, 784], data: pixels(784) }])), 400, /shape/],
       ['element count', post(json([{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], data: pixels(700) }])), 400, /700|element/],
-      ['NaN', post(json([{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], data: pixels(784, 'NaN') }])), 400, /NaN|finite|number/i],
+      [
+        'NaN',
+        post(json([{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], data: pixels(784, 'NaN') }])),
+        400,
+        /NaN|finite|number/i,
+      ],
       ['unknown model', post(json([]), undefined, 'nope'), 404, /unknown model "nope"/],
-      ['unknown output', post(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], data: pixels(784) }], outputs: [{ name: 'probs' }] })), 400, /requested output "probs"/],
+      [
+        'unknown output',
+        post(
+          JSON.stringify({
+            inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 28, 28], data: pixels(784) }],
+            outputs: [{ name: 'probs' }],
+          }),
+        ),
+        400,
+        /requested output "probs"/,
+      ],
       ['oversized body', post(Buffer.alloc(300_000, 32)), 413, /exceeds the limit/],
     ];
     const bin = encodeInferRequest(good, { binaryInputs: true });
@@ -285,7 +341,9 @@ describe('bad input', () => {
 
 describe('startup check', () => {
   it('names the upstream that is missing', async () => {
-    await expect(router({ baseModel: 'no-such-model', failurePolicy: 'error', startupTimeoutMs: 300 })).rejects.toThrow(/base model "no-such-model" at http:\/\/127\.0\.0\.1:\d+: unknown model/);
+    await expect(router({ baseModel: 'no-such-model', failurePolicy: 'error', startupTimeoutMs: 300 })).rejects.toThrow(
+      /base model "no-such-model" at http:\/\/127\.0\.0\.1:\d+: unknown model/,
+    );
     await expect(router({ saverModel: 'nope', startupTimeoutMs: 300 })).rejects.toThrow(/saver model "nope"/);
   });
 
@@ -299,7 +357,10 @@ describe('startup check', () => {
     expect(res.parameters?.tinysaver_degraded).toMatch(/not verified|not usable/);
     const late = await startZooServer(BASE, port);
     try {
-      const ok = await eventually(async () => parseRoutes((await c.infer('cascade', imageBatch(images, 8))).parameters).includes('base'), 15_000);
+      const ok = await eventually(
+        async () => parseRoutes((await c.infer('cascade', imageBatch(images, 8))).parameters).includes('base'),
+        15_000,
+      );
       expect(ok).toBe(true);
     } finally {
       await late.close();

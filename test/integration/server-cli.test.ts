@@ -44,7 +44,10 @@ test('serves the model named after the file, then drains and exits 0 on SIGTERM'
   // --wait-when-idle: the lone request waits out the window, so it is still queued at SIGTERM
   const p = start(['--model', saver, '--port', '0', '--max-queue-delay-ms', '1000', '--wait-when-idle']);
   const url = await waitForUrl(p.stderr, p.exit);
-  const name = saver.split('/').pop()!.replace(/\.onnx$/, '');
+  const name = saver
+    .split('/')
+    .pop()!
+    .replace(/\.onnx$/, '');
   const client = new V2Client(url);
   try {
     expect(await client.ready(name)).toBe(true);
@@ -75,23 +78,29 @@ test('--host 0.0.0.0: the startup line names the wildcard address it is bound to
   expect(await p.exit).toBe(0);
 });
 
-test.each(['worker', 'main'])('--inference-thread %s: serves, and SIGTERM ends the process (the worker thread is terminated)', async (thread) => {
-  const { saver } = zooPaths();
-  const p = start(['--model', saver, '--port', '0', '--inference-thread', thread]);
-  const url = await waitForUrl(p.stderr, p.exit);
-  expect(p.stderr()).toContain(`inference on the ${thread} thread`);
-  const name = saver.split('/').pop()!.replace(/\.onnx$/, '');
-  const client = new V2Client(url);
-  try {
-    const res = await client.infer(name, { inputs: [{ name: 'input', datatype: 'FP32', shape: [3, 1, 28, 28], data: images(3, 7) }] });
-    expect(res.outputs[0].shape).toEqual([3, 10]);
-  } finally {
-    client.close();
-  }
-  p.child.kill('SIGTERM');
-  // a worker thread left running would keep the process alive: this would time out
-  expect(await p.exit).toBe(0);
-});
+test.each(['worker', 'main'])(
+  '--inference-thread %s: serves, and SIGTERM ends the process (the worker thread is terminated)',
+  async (thread) => {
+    const { saver } = zooPaths();
+    const p = start(['--model', saver, '--port', '0', '--inference-thread', thread]);
+    const url = await waitForUrl(p.stderr, p.exit);
+    expect(p.stderr()).toContain(`inference on the ${thread} thread`);
+    const name = saver
+      .split('/')
+      .pop()!
+      .replace(/\.onnx$/, '');
+    const client = new V2Client(url);
+    try {
+      const res = await client.infer(name, { inputs: [{ name: 'input', datatype: 'FP32', shape: [3, 1, 28, 28], data: images(3, 7) }] });
+      expect(res.outputs[0].shape).toEqual([3, 10]);
+    } finally {
+      client.close();
+    }
+    p.child.kill('SIGTERM');
+    // a worker thread left running would keep the process alive: this would time out
+    expect(await p.exit).toBe(0);
+  },
+);
 
 test('bad flags exit 2 naming the flag; --provider cuda exits 1 with a clear message', async () => {
   const { saver } = zooPaths();
@@ -121,7 +130,19 @@ test('--help lists every flag with its default', async () => {
   let out = '';
   p.child.stdout!.on('data', (c: string) => (out += c));
   expect(await p.exit).toBe(0);
-  for (const flag of ['--model', '--name', '--host', '--port', '--max-batch-size', '--max-queue-delay-ms', '--max-queue-rows', '--max-body-bytes', '--provider', '--intra-op-threads', '--inference-thread']) {
+  for (const flag of [
+    '--model',
+    '--name',
+    '--host',
+    '--port',
+    '--max-batch-size',
+    '--max-queue-delay-ms',
+    '--max-queue-rows',
+    '--max-body-bytes',
+    '--provider',
+    '--intra-op-threads',
+    '--inference-thread',
+  ]) {
     expect(out).toContain(flag);
   }
   expect(out).toContain('(default: 8080)');

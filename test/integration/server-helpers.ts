@@ -53,17 +53,14 @@ export function rawRequest(
 ): Promise<RawReply> {
   const u = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { method, hostname: u.hostname, port: u.port, path, agent: false, headers },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const b = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, json: () => JSON.parse(b.toString()) });
-        });
-      },
-    );
+    const req = http.request({ method, hostname: u.hostname, port: u.port, path, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const b = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, json: () => JSON.parse(b.toString()) });
+      });
+    });
     req.on('error', reject);
     if (body === undefined) {
       req.end();

@@ -147,7 +147,10 @@ describe('readBody over real HTTP', () => {
     try {
       for (const id of ['a', 'ab', 'abc', 'abcd', 'abcde']) {
         // ids of different lengths shift where the binary part starts
-        const enc = encodeInferRequest({ id, inputs: [{ name: 'x', datatype: 'FP64', shape: [4096], data: new Float64Array(4096) }] }, { binaryInputs: true });
+        const enc = encodeInferRequest(
+          { id, inputs: [{ name: 'x', datatype: 'FP64', shape: [4096], data: new Float64Array(4096) }] },
+          { binaryInputs: true },
+        );
         await rawRequest(url, 'POST', '/', enc.body, enc.headers);
         await rawRequest(url, 'POST', '/', enc.body, enc.headers, true); // chunked
       }
@@ -203,12 +206,32 @@ describe('bad input: 4xx naming the problem, server keeps serving', () => {
 
   const cases: [string, () => Promise<{ status: number; json(): { error?: string } }>, number, RegExp][] = [
     ['malformed JSON', () => post('{"inputs": [{"name": "input",'), 400, /malformed JSON/],
-    ['wrong datatype', () => post(tensor({ datatype: 'INT32', data: new Array(784).fill(1) })), 400, /input 'input': datatype INT32, model expects FP32/],
+    [
+      'wrong datatype',
+      () => post(tensor({ datatype: 'INT32', data: new Array(784).fill(1) })),
+      400,
+      /input 'input': datatype INT32, model expects FP32/,
+    ],
     ['unknown datatype', () => post(tensor({ datatype: 'FLOAT' })), 400, /tensor 'input': unknown datatype "FLOAT"/],
-    ['wrong shape', () => post(tensor({ shape: [1, 28, 28, 1] })), 400, /input 'input': shape \[1,28,28,1\] has 28 at dimension 1, model expects \[-1,1,28,28\]/],
+    [
+      'wrong shape',
+      () => post(tensor({ shape: [1, 28, 28, 1] })),
+      400,
+      /input 'input': shape \[1,28,28,1\] has 28 at dimension 1, model expects \[-1,1,28,28\]/,
+    ],
     ['wrong rank', () => post(tensor({ shape: [1, 784] })), 400, /has rank 2, model expects rank 4/],
-    ['element count mismatch', () => post(tensor({ shape: [2, 1, 28, 28] })), 400, /tensor 'input': shape \[2,1,28,28\] needs 1568 elements, data has 784/],
-    ['non-numeric element', () => post(tensor({ data: ['x', ...new Array(783).fill(0)] })), 400, /tensor 'input': element 0 "x" is not a number/],
+    [
+      'element count mismatch',
+      () => post(tensor({ shape: [2, 1, 28, 28] })),
+      400,
+      /tensor 'input': shape \[2,1,28,28\] needs 1568 elements, data has 784/,
+    ],
+    [
+      'non-numeric element',
+      () => post(tensor({ data: ['x', ...new Array(783).fill(0)] })),
+      400,
+      /tensor 'input': element 0 "x" is not a number/,
+    ],
     ['NaN element', () => post(tensor({ data: [0, 0, 'NaN', ...new Array(781).fill(0)] })), 400, /input 'input': element 2 is NaN/],
     ['unknown input name', () => post(tensor({ name: 'pixels' })), 400, /unknown input 'pixels'/],
     [
@@ -253,7 +276,10 @@ describe('bad input: 4xx naming the problem, server keeps serving', () => {
     const c = new V2Client(server.url);
     try {
       for (const binary of [true, false]) {
-        await expect(c.infer('saver', request(200, 1), { binary })).rejects.toMatchObject({ status: 413, message: expect.stringMatching(/exceeds the limit of 65536 bytes/) });
+        await expect(c.infer('saver', request(200, 1), { binary })).rejects.toMatchObject({
+          status: 413,
+          message: expect.stringMatching(/exceeds the limit of 65536 bytes/),
+        });
       }
       expect((await c.infer('saver', request(1, 1))).outputs[0].shape).toEqual([1, 10]);
     } finally {
@@ -284,7 +310,14 @@ describe('overload and shutdown', () => {
   test('a full queue answers 429 at once; queued requests still complete; then it serves again', async () => {
     // The batch waits up to 1.5 s to fill; 8 queued rows is the limit: two 4-row requests fill it.
     // waitWhenIdle: even the first request waits out the delay (a fixed window), so requests stay queued.
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxBatchSize: 64, maxQueueDelayMs: 1500, maxQueueRows: 8, waitWhenIdle: true });
+    const server = await startModelServer({
+      modelPath: paths.saver,
+      port: 0,
+      maxBatchSize: 64,
+      maxQueueDelayMs: 1500,
+      maxQueueRows: 8,
+      waitWhenIdle: true,
+    });
     const client = new V2Client(server.url, { maxSockets: 16 });
     try {
       const results = await Promise.allSettled(Array.from({ length: 6 }, (_, k) => client.infer(server.name, request(4, k))));
@@ -294,7 +327,10 @@ describe('overload and shutdown', () => {
       expect(refused).toHaveLength(4);
       for (const r of refused) {
         expect(r.reason).toBeInstanceOf(OipError);
-        expect(r.reason).toMatchObject({ status: 429, message: expect.stringMatching(/server overloaded: 8 rows already queued \(limit 8\)/) });
+        expect(r.reason).toMatchObject({
+          status: 429,
+          message: expect.stringMatching(/server overloaded: 8 rows already queued \(limit 8\)/),
+        });
       }
       const text = (await rawRequest(server.url, 'GET', '/metrics')).body.toString();
       expect(counterValue(text, 'tinysaver_server_rejected_total', 'reason="overload"')).toBe(4);
@@ -310,7 +346,13 @@ describe('overload and shutdown', () => {
 
   test('request bytes in flight are capped across requests (429), then it serves again', async () => {
     // one binary 1-row request is ~3.3 kB; 8000 bytes admit two while the batch waits to fill
-    const server = await startModelServer({ modelPath: paths.saver, port: 0, maxQueueDelayMs: 1500, maxInflightBytes: 8000, waitWhenIdle: true });
+    const server = await startModelServer({
+      modelPath: paths.saver,
+      port: 0,
+      maxQueueDelayMs: 1500,
+      maxInflightBytes: 8000,
+      waitWhenIdle: true,
+    });
     const client = new V2Client(server.url, { maxSockets: 16 });
     try {
       const results = await Promise.allSettled(Array.from({ length: 5 }, (_, k) => client.infer(server.name, request(1, k))));
@@ -334,7 +376,10 @@ describe('overload and shutdown', () => {
     const res = await pending;
     expectClose(res.outputs[0].data as Float32Array, await expected(2, 5));
     await closing;
-    await expect(client.infer(server.name, request(1, 1))).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/unreachable/) });
+    await expect(client.infer(server.name, request(1, 1))).rejects.toMatchObject({
+      status: 503,
+      message: expect.stringMatching(/unreachable/),
+    });
     client.close();
   });
 
@@ -350,6 +395,8 @@ describe('overload and shutdown', () => {
   });
 
   test('--provider cuda fails with a clear message on a CPU-only onnxruntime', async () => {
-    await expect(loadOnnxModel(paths.saver, { provider: 'cuda' })).rejects.toThrow(/CUDA execution provider (not available|could not be started).*--provider cpu/);
+    await expect(loadOnnxModel(paths.saver, { provider: 'cuda' })).rejects.toThrow(
+      /CUDA execution provider (not available|could not be started).*--provider cpu/,
+    );
   });
 });

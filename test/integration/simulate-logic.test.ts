@@ -48,15 +48,25 @@ describe('predictions JSONL', () => {
   });
 
   it('names the line and field on bad input', () => {
-    expect(() => parsePredictionsJsonl('{"saverConf": 1.5, "saverTop1": 0, "baseTop1": 0}', { source: 'f.jsonl' })).toThrow(/f.jsonl line 1: "saverConf" must be a number in \[0, 1\]/);
-    expect(() => parsePredictionsJsonl('{"saverConf": 0.5, "saverTop1": -1, "baseTop1": 0}')).toThrow(/line 1: "saverTop1" must be an integer/);
+    expect(() => parsePredictionsJsonl('{"saverConf": 1.5, "saverTop1": 0, "baseTop1": 0}', { source: 'f.jsonl' })).toThrow(
+      /f.jsonl line 1: "saverConf" must be a number in \[0, 1\]/,
+    );
+    expect(() => parsePredictionsJsonl('{"saverConf": 0.5, "saverTop1": -1, "baseTop1": 0}')).toThrow(
+      /line 1: "saverTop1" must be an integer/,
+    );
     expect(() => parsePredictionsJsonl('{"saver": [1, "x"], "baseTop1": 0}')).toThrow(/line 1: "saver"\[1\] is not a finite number/);
     expect(() => parsePredictionsJsonl('{"saverConf": 0.5, "saverTop1": 0}')).toThrow(/needs "base"/);
-    expect(() => parsePredictionsJsonl('{"saverConf": 0.5, "saverTop1": 0, "baseTop1": 0, "label": 1}\n{"saverConf": 0.5, "saverTop1": 0, "baseTop1": 0}')).toThrow(/line 2: "label" must be on every row or on none/);
+    expect(() =>
+      parsePredictionsJsonl(
+        '{"saverConf": 0.5, "saverTop1": 0, "baseTop1": 0, "label": 1}\n{"saverConf": 0.5, "saverTop1": 0, "baseTop1": 0}',
+      ),
+    ).toThrow(/line 2: "label" must be on every row or on none/);
     expect(() => parsePredictionsJsonl('{oops')).toThrow(/line 1: not valid JSON/);
     expect(() => parsePredictionsJsonl('[1,2]')).toThrow(/expected a JSON object/);
     expect(() => parsePredictionsJsonl('\n\n')).toThrow(/no rows/);
-    expect(() => parsePredictionsJsonl('{"saver": [0.5, 0.5], "baseTop1": 0}\n{"saver": [1, 0, 0], "baseTop1": 0}')).toThrow(/line 2: "saver" has 3 scores, earlier rows had 2/);
+    expect(() => parsePredictionsJsonl('{"saver": [0.5, 0.5], "baseTop1": 0}\n{"saver": [1, 0, 0], "baseTop1": 0}')).toThrow(
+      /line 2: "saver" has 3 scores, earlier rows had 2/,
+    );
   });
 });
 
@@ -169,7 +179,14 @@ describe('simulate: operating points', () => {
   });
 
   it('snippet: a ModelCascade whose spec fields exist in crds/modelcascade.yaml', () => {
-    const text = modelCascadeSnippet(rep, { name: 'fmnist', saverModel: 'pvc://models/s.onnx', baseModel: 'pvc://models/b.onnx', measure: 'max-prob', min: 0.5, max: 1 });
+    const text = modelCascadeSnippet(rep, {
+      name: 'fmnist',
+      saverModel: 'pvc://models/s.onnx',
+      baseModel: 'pvc://models/b.onnx',
+      measure: 'max-prob',
+      min: 0.5,
+      max: 1,
+    });
     const doc = yaml.load(text) as any;
     expect(doc.apiVersion).toBe('tinysaver.io/v1alpha1');
     expect(doc.kind).toBe('ModelCascade');

@@ -50,7 +50,17 @@ describe('tinysaver simulate on the bundled saver/base', () => {
     baseAcc = await directAccuracy(BASE, data.images, data.labels, evaluation);
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['bin/tinysaver.js', 'simulate', '--limit', String(N), '--json', '--plot', join(dir, 'plot.svg'), '--snippet', join(dir, 'cascade.yaml')],
+      [
+        'bin/tinysaver.js',
+        'simulate',
+        '--limit',
+        String(N),
+        '--json',
+        '--plot',
+        join(dir, 'plot.svg'),
+        '--snippet',
+        join(dir, 'cascade.yaml'),
+      ],
       { maxBuffer: 64 * 1024 * 1024 },
     );
     report = JSON.parse(stdout);
@@ -102,7 +112,9 @@ describe('tinysaver simulate on the bundled saver/base', () => {
     const e = await promisify(execFile)(process.execPath, ['bin/tinysaver.js', 'simulate', '--budget', '2']).catch((x) => x);
     expect(e.code).toBe(2);
     expect(e.stderr).toMatch(/--budget: 2 is outside \[0, 1\]/);
-    const e2 = await promisify(execFile)(process.execPath, ['bin/tinysaver.js', 'simulate', '--predictions', '/nonexistent.jsonl']).catch((x) => x);
+    const e2 = await promisify(execFile)(process.execPath, ['bin/tinysaver.js', 'simulate', '--predictions', '/nonexistent.jsonl']).catch(
+      (x) => x,
+    );
     expect(e2.code).toBe(2);
     expect(e2.stderr).toMatch(/--cost-ratio is required with --predictions/);
   });
@@ -110,7 +122,9 @@ describe('tinysaver simulate on the bundled saver/base', () => {
 
 describe('tinysaver select on the bundled candidates', () => {
   it('ranks every bundled saver by ΔC = s - r at the certified point and explains the winner', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['bin/tinysaver.js', 'select', '--limit', String(N), '--json'], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/tinysaver.js', 'select', '--limit', String(N), '--json'], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
     const sel = JSON.parse(stdout);
     expect(sel.ranking.map((r: any) => r.name).sort()).toEqual(['saver-linear', 'saver-mlp', 'saver-tinycnn']);
     for (const r of sel.ranking) {

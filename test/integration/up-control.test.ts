@@ -124,7 +124,8 @@ describe('up --control adaptive with a drifting replay', () => {
       expect(d.to).toBeGreaterThanOrEqual(0.5); // --min (CRD default)
       // one step (maxStep, or the next grid edge); after a detected return to clean (controller v2) the
       // threshold may go straight to the certified one, which the bound check below still holds to
-      if (!/change detected|return to clean|calibration re-admitted/.test(d.message)) expect(d.from - d.to).toBeLessThanOrEqual(0.02 + 1e-9 + 0.011);
+      if (!/change detected|return to clean|calibration re-admitted/.test(d.message))
+        expect(d.from - d.to).toBeLessThanOrEqual(0.02 + 1e-9 + 0.011);
       expect(d.boundAfter!).toBeLessThanOrEqual(d.budget); // only to a threshold certified within budget
     }
     expect(Math.min(...after.map((d) => d.to))).toBeLessThan(high);

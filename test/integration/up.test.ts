@@ -25,7 +25,11 @@ afterAll(() => {
 });
 
 test('up serves the cascade, replay summarises it, SIGINT stops everything', async () => {
-  up = spawn(process.execPath, [BIN, 'up', '--port', '0', '--saver-port', '0', '--base-port', '0', '--view-port', '0', '--saver', 'saver-linear'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(
+    process.execPath,
+    [BIN, 'up', '--port', '0', '--saver-port', '0', '--base-port', '0', '--view-port', '0', '--saver', 'saver-linear'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   up.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -41,14 +45,29 @@ test('up serves the cascade, replay summarises it, SIGINT stops everything', asy
   const saverUrl = /saver\s+(http:\/\/127\.0\.0\.1:\d+)\/v2\/models\/saver-linear/.exec(out)![1];
 
   // The printed example request, run as printed (bash + curl), answers with the cascade's parameters.
-  const curl = out.split('\n').filter((l) => /^\s+(curl|-d)/.test(l)).map((l) => l.trim()).join('\n');
+  const curl = out
+    .split('\n')
+    .filter((l) => /^\s+(curl|-d)/.test(l))
+    .map((l) => l.trim())
+    .join('\n');
   const { stdout: curlOut } = await run('bash', ['-c', curl]);
   const answer = JSON.parse(curlOut);
   expect(answer.model_name).toBe('cascade');
   expect(answer.outputs[0].shape).toEqual([1, 10]);
   expect(parseRoutes(answer.parameters)).toHaveLength(1);
 
-  const { stdout, stderr } = await run(process.execPath, [BIN, 'replay', '--url', url, '--limit', '300', '--batch-size', '10', '--base-url', baseUrl]);
+  const { stdout, stderr } = await run(process.execPath, [
+    BIN,
+    'replay',
+    '--url',
+    url,
+    '--limit',
+    '300',
+    '--batch-size',
+    '10',
+    '--base-url',
+    baseUrl,
+  ]);
   expect(stderr).toMatch(/replay cascade: 300\/300 \(100%\)/); // plain progress lines when not a TTY
   const share = Number(/saver share\s+([\d.]+) %/.exec(stdout)?.[1]);
   expect(share).toBeGreaterThan(0);

@@ -11,7 +11,12 @@ const run = promisify(execFile);
 export const CHART_DIR = process.env.TINYSAVER_CHART_DIR || fileURLToPath(new URL('../../charts/tinysaver-operator', import.meta.url));
 
 /** A rendered Kubernetes object; tests index into it freely. */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: any;
+};
 
 export interface HelmResult {
   code: number;
@@ -26,7 +31,13 @@ export async function helm(args: string[], env: NodeJS.ProcessEnv = {}): Promise
     const { stdout, stderr } = await run(bin, args, {
       maxBuffer: 64 << 20,
       // Keep helm's caches and config out of the user's home and away from other test runs.
-      env: { ...process.env, HELM_CACHE_HOME: '/tmp/tinysaver-helm/cache', HELM_CONFIG_HOME: '/tmp/tinysaver-helm/config', HELM_DATA_HOME: '/tmp/tinysaver-helm/data', ...env },
+      env: {
+        ...process.env,
+        HELM_CACHE_HOME: '/tmp/tinysaver-helm/cache',
+        HELM_CONFIG_HOME: '/tmp/tinysaver-helm/config',
+        HELM_DATA_HOME: '/tmp/tinysaver-helm/data',
+        ...env,
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (err) {

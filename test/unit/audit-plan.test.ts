@@ -12,8 +12,18 @@ const OPTS: AuditPlanOptions = { epsilon: 0.02, delta: 0.05, strata: 1, min: 0.5
 
 /** A router window at threshold t, audit rate a: confidence mass at a few points, disagreement dis(c). */
 const MASS: ConfidenceMass = [
-  [0.9999, 0.35], [0.999, 0.15], [0.995, 0.1], [0.985, 0.06], [0.97, 0.06], [0.95, 0.06], [0.92, 0.06],
-  [0.89, 0.05], [0.85, 0.04], [0.78, 0.03], [0.68, 0.02], [0.55, 0.02],
+  [0.9999, 0.35],
+  [0.999, 0.15],
+  [0.995, 0.1],
+  [0.985, 0.06],
+  [0.97, 0.06],
+  [0.95, 0.06],
+  [0.92, 0.06],
+  [0.89, 0.05],
+  [0.85, 0.04],
+  [0.78, 0.03],
+  [0.68, 0.02],
+  [0.55, 0.02],
 ];
 function window(t: number, a: number, rows: number, dis: (c: number) => number): RouterCounters {
   return routerWindowCounters(MASS, t, a, rows, dis);
@@ -84,17 +94,47 @@ describe('nextAuditRate', () => {
 });
 
 describe('decide and status carry the audit rate', () => {
-  const spec = { mode: 'adaptive' as const, min: 0.5, max: 1, epsilon: 0.02, delta: 0.05, maxStep: 0.02, minAudits: 100, staleAfterMs: 90_000, auditRate: { min: 0.02, max: 0.25 } };
+  const spec = {
+    mode: 'adaptive' as const,
+    min: 0.5,
+    max: 1,
+    epsilon: 0.02,
+    delta: 0.05,
+    maxStep: 0.02,
+    minAudits: 100,
+    staleAfterMs: 90_000,
+    auditRate: { min: 0.02, max: 0.25 },
+  };
   it('holding keeps the rate in force; acting sizes it by the plan', () => {
     const c = window(0.9, 0.1, 8000, clean);
     const held = decide({ window: { counters: c, rows: totalRows(c), ageMs: 1e9 }, current: 0.9, spec, currentAuditRate: 0.13 });
     expect(held).toMatchObject({ holding: true, reason: 'TelemetryStale', auditRate: 0.13 });
     const acted = decide({ window: { counters: c, rows: totalRows(c), ageMs: 1000 }, current: 0.9, spec });
     expect(acted.auditRate).toBe(nextAuditRate(undefined, planAudits(c, totalRows(c), spec).rate, spec.auditRate));
-    expect(decide({ window: { counters: c, rows: totalRows(c), ageMs: 1000 }, current: 0.9, spec: { ...spec, mode: 'fixed' } }).auditRate).toBe(0.02);
+    expect(
+      decide({ window: { counters: c, rows: totalRows(c), ageMs: 1000 }, current: 0.9, spec: { ...spec, mode: 'fixed' } }).auditRate,
+    ).toBe(0.02);
   });
   it('status.auditRate only in mode adaptive', () => {
-    const d = { threshold: 0.9, recommended: 0.9, proposed: 0.9, bound: 0.01, boundAtCurrent: 0.01, share: 0.8, audits: 500, auditsAbove: 400, auditRate: 0.07, neededAudits: 300, rows: 8000, changed: false, direction: 'none', holding: false, reason: 'WithinBudget', message: 'ok', state: INITIAL_POLICY_STATE } as Decision;
+    const d = {
+      threshold: 0.9,
+      recommended: 0.9,
+      proposed: 0.9,
+      bound: 0.01,
+      boundAtCurrent: 0.01,
+      share: 0.8,
+      audits: 500,
+      auditsAbove: 400,
+      auditRate: 0.07,
+      neededAudits: 300,
+      rows: 8000,
+      changed: false,
+      direction: 'none',
+      holding: false,
+      reason: 'WithinBudget',
+      message: 'ok',
+      state: INITIAL_POLICY_STATE,
+    } as Decision;
     const base = { decision: d, from: 0.9, windowMs: 60_000, now: new Date(0), epsilon: 0.02 };
     expect(buildThresholdStatus({ ...base, mode: 'adaptive' }).status.auditRate).toBe(0.07);
     expect(buildThresholdStatus({ ...base, mode: 'observe' }).status.auditRate).toBeUndefined();

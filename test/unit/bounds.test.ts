@@ -52,7 +52,13 @@ describe('logGamma', () => {
 
 describe('regularizedIncompleteBeta', () => {
   it('equals 1 - binomial CDF: P(Bin(n,p) <= k) = 1 - I_p(k+1, n-k)', () => {
-    for (const [k, n, p] of [[0, 10, 0.3], [3, 20, 0.1], [40, 100, 0.45], [7, 300, 0.02], [99, 100, 0.97]]) {
+    for (const [k, n, p] of [
+      [0, 10, 0.3],
+      [3, 20, 0.1],
+      [40, 100, 0.45],
+      [7, 300, 0.02],
+      [99, 100, 0.97],
+    ]) {
       expect(1 - regularizedIncompleteBeta(p, k + 1, n - k)).toBeCloseTo(binomCdf(k, n, p), 11);
     }
   });
@@ -72,7 +78,14 @@ describe('regularizedIncompleteBeta', () => {
 
 describe('inverseRegularizedIncompleteBeta', () => {
   it('round-trips I_x', () => {
-    for (const [a, b] of [[1, 1], [0.5, 0.5], [3, 298], [101, 300], [2, 2], [50, 1]]) {
+    for (const [a, b] of [
+      [1, 1],
+      [0.5, 0.5],
+      [3, 298],
+      [101, 300],
+      [2, 2],
+      [50, 1],
+    ]) {
       for (const p of [1e-6, 0.01, 0.3, 0.5, 0.95, 0.999999]) {
         const x = inverseRegularizedIncompleteBeta(p, a, b);
         // 9 digits: near x = 1 with b < 1 the slope is unbounded, so one ulp of x moves I by ~1e-10.
@@ -135,7 +148,12 @@ describe('clopperPearsonUpper', () => {
 
 describe('clopperPearsonLower', () => {
   it('mirrors the upper bound: lower(k, n) = 1 - upper(n - k, n)', () => {
-    for (const [k, n, d] of [[3, 20, 0.05], [50, 100, 0.1], [10, 10, 0.05], [0, 5, 0.05]]) {
+    for (const [k, n, d] of [
+      [3, 20, 0.05],
+      [50, 100, 0.1],
+      [10, 10, 0.05],
+      [0, 5, 0.05],
+    ]) {
       expect(clopperPearsonLower(k, n, d)).toBeCloseTo(1 - clopperPearsonUpper(n - k, n, d), 12);
     }
   });

@@ -123,7 +123,12 @@ describe('certifyThreshold, audited rows (Clopper-Pearson)', () => {
   });
 
   it('no audits above the live threshold -> the saver-answered rows count as all wrong', () => {
-    const c = countsFromRows([0.95, 0.97, 0.3], [true, true, true], { kind: 'live', threshold: 0.9, audited: [false, false, false] }, EDGES);
+    const c = countsFromRows(
+      [0.95, 0.97, 0.3],
+      [true, true, true],
+      { kind: 'live', threshold: 0.9, audited: [false, false, false] },
+      EDGES,
+    );
     expect(lossUpperBound(c, 0.9, { delta: 0.05, edges: EDGES }).bound).toBeCloseTo(2 / 3, 15);
   });
 
@@ -173,7 +178,13 @@ describe('certifyThreshold properties on simulated binomial data', () => {
       const eps = 0.002 + r() * 0.05;
       const all = multinomial(r, n);
       const dis = all.map((m, b) => binomial(r, m, q[b]));
-      const c = { all, escalatedAgree: all.map((m, b) => m - dis[b]), escalatedDisagree: dis, auditAgree: new Array(B).fill(0), auditDisagree: new Array(B).fill(0) };
+      const c = {
+        all,
+        escalatedAgree: all.map((m, b) => m - dis[b]),
+        escalatedDisagree: dis,
+        auditAgree: new Array(B).fill(0),
+        auditDisagree: new Array(B).fill(0),
+      };
       const res = certifyThreshold(c, { epsilon: eps, delta: 0.05, min: 0.3, max: 0.999 });
       // realized loss at the applied threshold, computed directly
       const t = res.threshold;
@@ -264,9 +275,15 @@ describe('histogram helpers and input checks', () => {
 
   it('rejects bad counts and options, naming the field', () => {
     const good = emptyCounts(EDGES);
-    expect(() => certifyThreshold({ ...good, all: [1, NaN, 0, 0] }, { epsilon: 0.1, delta: 0.05, edges: EDGES })).toThrow(/counts.all\[1\]/);
-    expect(() => certifyThreshold({ ...good, auditAgree: [1, -1, 0, 0] }, { epsilon: 0.1, delta: 0.05, edges: EDGES })).toThrow(/counts.auditAgree\[1\]/);
-    expect(() => certifyThreshold({ ...good, all: [1, 2] }, { epsilon: 0.1, delta: 0.05, edges: EDGES })).toThrow(/counts.all has 2 buckets/);
+    expect(() => certifyThreshold({ ...good, all: [1, NaN, 0, 0] }, { epsilon: 0.1, delta: 0.05, edges: EDGES })).toThrow(
+      /counts.all\[1\]/,
+    );
+    expect(() => certifyThreshold({ ...good, auditAgree: [1, -1, 0, 0] }, { epsilon: 0.1, delta: 0.05, edges: EDGES })).toThrow(
+      /counts.auditAgree\[1\]/,
+    );
+    expect(() => certifyThreshold({ ...good, all: [1, 2] }, { epsilon: 0.1, delta: 0.05, edges: EDGES })).toThrow(
+      /counts.all has 2 buckets/,
+    );
     expect(() => certifyThreshold(good, { epsilon: 2, delta: 0.05, edges: EDGES })).toThrow(/epsilon/);
     expect(() => certifyThreshold(good, { epsilon: 0.1, delta: 0, edges: EDGES })).toThrow(/delta/);
     expect(() => certifyThreshold(good, { epsilon: 0.1, delta: 0.05, min: 0.9, max: 0.5 })).toThrow(/max/);
@@ -274,7 +291,13 @@ describe('histogram helpers and input checks', () => {
   });
 
   it('tolerates a skewed scrape (escalated > all) and notes it', () => {
-    const c = { all: [1, 0, 0, 0], escalatedAgree: [2, 0, 0, 0], escalatedDisagree: [0, 0, 0, 0], auditAgree: [0, 0, 0, 0], auditDisagree: [0, 0, 0, 0] };
+    const c = {
+      all: [1, 0, 0, 0],
+      escalatedAgree: [2, 0, 0, 0],
+      escalatedDisagree: [0, 0, 0, 0],
+      auditAgree: [0, 0, 0, 0],
+      auditDisagree: [0, 0, 0, 0],
+    };
     const r = certifyThreshold(c, { epsilon: 0.1, delta: 0.05, edges: EDGES });
     expect(r.notes[0]).toMatch(/skewed/);
   });

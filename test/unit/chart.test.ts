@@ -74,7 +74,8 @@ describe('default values', () => {
       ].sort(),
     );
     for (const o of objs) {
-      if (!['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition'].includes(o.kind)) expect(o.metadata.namespace, o.kind).toBe(NS);
+      if (!['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition'].includes(o.kind))
+        expect(o.metadata.namespace, o.kind).toBe(NS);
     }
   });
 
@@ -101,7 +102,8 @@ describe('default values', () => {
     const sa = findObject(objs, 'ServiceAccount').metadata.name;
     const { dep, pod } = container(objs);
     expect(pod.serviceAccountName).toBe(sa);
-    for (const b of objs.filter((o) => o.kind.endsWith('Binding'))) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: NS }]);
+    for (const b of objs.filter((o) => o.kind.endsWith('Binding')))
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: NS }]);
     const svc = findObject(objs, 'Service');
     expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(dep.spec.template.metadata.labels[k]).toBe(v);
@@ -130,9 +132,13 @@ describe('leader election', () => {
     for (const replicaCount of [1, 3]) {
       const objs = await renderChart({ replicaCount });
       const { c } = container(objs);
-      expect(c.args).toEqual(expect.arrayContaining([`--lease-namespace=${NS}`, '--lease-name=ts-tinysaver-operator', '--identity=$(POD_NAME)']));
+      expect(c.args).toEqual(
+        expect.arrayContaining([`--lease-namespace=${NS}`, '--lease-name=ts-tinysaver-operator', '--identity=$(POD_NAME)']),
+      );
       expect(c.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
-      expect(findObject(objs, 'RoleBinding', 'ts-tinysaver-operator-leader-election').roleRef.name).toBe('ts-tinysaver-operator-leader-election');
+      expect(findObject(objs, 'RoleBinding', 'ts-tinysaver-operator-leader-election').roleRef.name).toBe(
+        'ts-tinysaver-operator-leader-election',
+      );
     }
   });
   it('owns the leader Lease the operator is told to use, so helm uninstall removes it (issue 10)', async () => {
@@ -145,7 +151,11 @@ describe('leader election', () => {
   });
   it('renews at most every 2 s and well inside a short lease', async () => {
     const retry = async (lease: number) =>
-      Number((container(await renderChart({ 'operator.leaseDurationSeconds': lease })).c.args as string[]).find((a) => a.startsWith('--retry-period='))!.split('=')[1]);
+      Number(
+        (container(await renderChart({ 'operator.leaseDurationSeconds': lease })).c.args as string[])
+          .find((a) => a.startsWith('--retry-period='))!
+          .split('=')[1],
+      );
     expect(await retry(15)).toBe(2000);
     expect(await retry(5)).toBe(1000);
   });
@@ -214,7 +224,10 @@ describe('every optional feature on', () => {
     const routers = findObject(objs, 'ServiceMonitor', 'ts-tinysaver-operator-routers');
     expect(routers.spec.namespaceSelector).toEqual({ any: true });
     expect(routers.spec.selector.matchLabels['app.kubernetes.io/managed-by']).toBe('tinysaver-operator');
-    expect(routers.spec.endpoints[0].relabelings).toContainEqual({ sourceLabels: ['__meta_kubernetes_service_label_tinysaver_io_cascade'], targetLabel: 'cascade' });
+    expect(routers.spec.endpoints[0].relabelings).toContainEqual({
+      sourceLabels: ['__meta_kubernetes_service_label_tinysaver_io_cascade'],
+      targetLabel: 'cascade',
+    });
 
     const rule = findObject(objs, 'PrometheusRule');
     const alerts = rule.spec.groups.flatMap((g: { rules: { alert: string }[] }) => g.rules.map((r) => r.alert));
@@ -232,7 +245,13 @@ describe('every optional feature on', () => {
     const dash = JSON.parse(cm.data['tinysaver-cascades.json']);
     expect(dash.uid).toBe('tinysaver-cascades');
     expect(dash.panels.map((p: { title: string }) => p.title)).toEqual(
-      expect.arrayContaining(['Saver share', 'Confidence threshold', 'Accuracy loss bound vs budget', 'Escalation rate', 'Latency by stage (p50 / p95)']),
+      expect.arrayContaining([
+        'Saver share',
+        'Confidence threshold',
+        'Accuracy loss bound vs budget',
+        'Escalation rate',
+        'Latency by stage (p50 / p95)',
+      ]),
     );
   });
 
@@ -309,7 +328,9 @@ describe('chart files', () => {
   it('ships the CRD byte-identical to the top-level crds/modelcascade.yaml', () => {
     const top = readFileSync(join(ROOT, 'crds', 'modelcascade.yaml'));
     const inChart = readFileSync(join(CHART_DIR, 'crds', 'modelcascade.yaml'));
-    expect(inChart.equals(top), 'charts/tinysaver-operator/crds/modelcascade.yaml differs from crds/modelcascade.yaml; copy it over').toBe(true);
+    expect(inChart.equals(top), 'charts/tinysaver-operator/crds/modelcascade.yaml differs from crds/modelcascade.yaml; copy it over').toBe(
+      true,
+    );
   });
 
   it('documents every value in values.yaml with a comment on the key or an enclosing key', () => {

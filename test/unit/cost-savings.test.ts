@@ -7,7 +7,11 @@ import { CostReporter } from '../../operator/cost/reporter.js';
 import { computeSavings, costSpecErrors, windowCoverageMs } from '../../operator/cost/savings.js';
 import { zeroCounters } from '../../operator/telemetry/counters.js';
 
-const COST: CostSpec = { currency: 'EUR', saver: { rowsPerSecond: 1000, pricePerHour: 0.05 }, base: { rowsPerSecond: 100, pricePerHour: 2 } };
+const COST: CostSpec = {
+  currency: 'EUR',
+  saver: { rowsPerSecond: 1000, pricePerHour: 0.05 },
+  base: { rowsPerSecond: 100, pricePerHour: 2 },
+};
 
 function counters() {
   const c = { ...zeroCounters(), rowsSaver: 800, rowsBase: 150, rowsFallback: 50 };
@@ -42,7 +46,7 @@ describe('live savings', () => {
     expect(s.costSavedPerHour).toBeCloseTo(-0.0005, 12);
   });
 
-  it('window coverage: span plus the oldest slot\'s interval; a summed Prometheus window is its span', () => {
+  it("window coverage: span plus the oldest slot's interval; a summed Prometheus window is its span", () => {
     expect(windowCoverageMs({ slots: 0, spanMs: 0 }, 30_000, false)).toBe(0);
     expect(windowCoverageMs({ slots: 1, spanMs: 0 }, 30_000, false)).toBe(30_000);
     expect(windowCoverageMs({ slots: 3, spanMs: 60_000 }, 30_000, false)).toBe(90_000);
@@ -62,7 +66,12 @@ describe('live savings', () => {
     const registry = new Registry();
     const logs: string[] = [];
     const rep = new CostReporter(registry, (l) => logs.push(l));
-    const mc = (cost?: CostSpec): ModelCascade => ({ apiVersion: 'tinysaver.io/v1alpha1', kind: 'ModelCascade', metadata: { name: 'c', namespace: 'ns' }, spec: { saver: { model: '/s' }, base: { model: '/b' }, cost } });
+    const mc = (cost?: CostSpec): ModelCascade => ({
+      apiVersion: 'tinysaver.io/v1alpha1',
+      kind: 'ModelCascade',
+      metadata: { name: 'c', namespace: 'ns' },
+      spec: { saver: { model: '/s' }, base: { model: '/b' }, cost },
+    });
     const window = { counters: counters(), slots: 2, spanMs: 50_000 };
     const withCost = rep.withSavings({ threshold: 0.9 }, mc(COST), window, 50_000, false);
     expect(withCost.threshold).toBe(0.9);

@@ -15,7 +15,11 @@ describe('cost model', () => {
 
   it('ΔC = s - r and C - 1 = ΔC without audits', () => {
     expect(deltaCost(0.05, 0.8)).toBeCloseTo(-0.75, 15);
-    for (const [s, r] of [[0.01, 0.3], [0.4, 0.2], [0, 1]]) {
+    for (const [s, r] of [
+      [0.01, 0.3],
+      [0.4, 0.2],
+      [0, 1],
+    ]) {
       expect(relativeCost(s, r) - 1).toBeCloseTo(deltaCost(s, r), 15);
     }
   });

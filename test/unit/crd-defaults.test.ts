@@ -34,7 +34,11 @@ const minimalExternal: ModelCascadeSpec = { ...minimal, base: { external: { url:
 /** Defaults inside router.decisionLog apply when the log is asked for (absent: no log, no defaults). */
 const minimalLogged: ModelCascadeSpec = { ...minimal, router: { decisionLog: {} } };
 const specFor = (path: string[]) =>
-  path[0] === 'base' && path[1] === 'external' ? minimalExternal : path[0] === 'router' && path[1] === 'decisionLog' ? minimalLogged : minimal;
+  path[0] === 'base' && path[1] === 'external'
+    ? minimalExternal
+    : path[0] === 'router' && path[1] === 'decisionLog'
+      ? minimalLogged
+      : minimal;
 
 const at = (obj: any, path: string[]) => path.reduce((o, k) => (o == null ? undefined : o[k]), obj);
 
@@ -72,7 +76,9 @@ describe('CRD defaults and withDefaults()', () => {
   it('every constant withDefaults() fills in is a CRD default', () => {
     const filled = withDefaults(minimal);
     const crdPaths = new Set(defaults.map((d) => d.path.join('.')));
-    for (const d of defaults) if (d.value !== null && typeof d.value === 'object') for (const k of Object.keys(d.value as object)) crdPaths.add([...d.path, k].join('.'));
+    for (const d of defaults)
+      if (d.value !== null && typeof d.value === 'object')
+        for (const k of Object.keys(d.value as object)) crdPaths.add([...d.path, k].join('.'));
     const invented = leaves(filled)
       .filter((p) => at(minimal, p) === undefined)
       .map((p) => p.join('.'))
@@ -83,7 +89,11 @@ describe('CRD defaults and withDefaults()', () => {
   });
 
   it('set values win over defaults', () => {
-    const filled = withDefaults({ ...minimal, control: { interval: '5s' }, autoscaling: { saver: { maxReplicas: 3, targetCPUUtilization: 50 } } });
+    const filled = withDefaults({
+      ...minimal,
+      control: { interval: '5s' },
+      autoscaling: { saver: { maxReplicas: 3, targetCPUUtilization: 50 } },
+    });
     expect(filled.control.interval).toBe('5s');
     expect(filled.control.window).toBe('10m');
     expect(filled.autoscaling.saver?.targetCPUUtilization).toBe(50);

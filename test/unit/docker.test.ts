@@ -57,11 +57,17 @@ const FILES = {
   'runtime-gpu': 'docker/Dockerfile.runtime-gpu',
   operator: 'docker/Dockerfile.operator',
 } as const;
-const parsed = Object.fromEntries(Object.entries(FILES).map(([k, f]) => [k, parseDockerfile(read(f))])) as Record<keyof typeof FILES, Dockerfile>;
+const parsed = Object.fromEntries(Object.entries(FILES).map(([k, f]) => [k, parseDockerfile(read(f))])) as Record<
+  keyof typeof FILES,
+  Dockerfile
+>;
 
 const finalStage = (df: Dockerfile) => df.stages[df.stages.length - 1];
 const ops = (stage: Instruction[], op: string) => stage.filter((i) => i.op === op);
-const exposed = (df: Dockerfile) => ops(finalStage(df), 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map(Number)).sort((a, b) => a - b);
+const exposed = (df: Dockerfile) =>
+  ops(finalStage(df), 'EXPOSE')
+    .flatMap((i) => i.args.split(/\s+/).map(Number))
+    .sort((a, b) => a - b);
 const execForm = (i: Instruction | undefined) => (i ? (JSON.parse(i.args) as string[]) : undefined);
 
 /** .dockerignore semantics for the patterns used here: later lines win; `!x` re-includes x and below. */
@@ -75,7 +81,12 @@ function dockerIgnored(path: string): boolean {
     const neg = l.startsWith('!');
     const pat = (neg ? l.slice(1) : l).replace(/\/$/, '');
     const rx = new RegExp(
-      '^' + pat.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(.*/)?').replace(/\*/g, '[^/]*') + '(/.*)?$',
+      '^' +
+        pat
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*\*\//g, '(.*/)?')
+          .replace(/\*/g, '[^/]*') +
+        '(/.*)?$',
     );
     if (rx.test(path.replace(/\/$/, ''))) ignored = !neg;
   }
@@ -148,7 +159,11 @@ describe.each(Object.keys(FILES) as Array<keyof typeof FILES>)('%s image', (name
   });
 
   it('keeps HOME on /tmp (the emptyDir under a read-only root filesystem)', () => {
-    expect(ops(finalStage(df), 'ENV').map((i) => i.args).join(' ')).toMatch(/\bHOME=\/tmp\b/);
+    expect(
+      ops(finalStage(df), 'ENV')
+        .map((i) => i.args)
+        .join(' '),
+    ).toMatch(/\bHOME=\/tmp\b/);
   });
 
   it('installs production dependencies only', () => {
@@ -164,7 +179,10 @@ describe('models baked into the runtime images', () => {
     const dir = join(ROOT, 'examples');
     const uris = readdirSync(dir)
       .filter((f) => f.endsWith('.yaml'))
-      .flatMap((f) => yaml.loadAll(readFileSync(join(dir, f), 'utf8')) as Array<{ spec?: { saver?: { model?: string }; base?: { model?: string } } }>)
+      .flatMap(
+        (f) =>
+          yaml.loadAll(readFileSync(join(dir, f), 'utf8')) as Array<{ spec?: { saver?: { model?: string }; base?: { model?: string } } }>,
+      )
       .flatMap((d) => [d?.spec?.saver?.model, d?.spec?.base?.model])
       .filter((u): u is string => typeof u === 'string' && (u.startsWith('file://') || u.startsWith('/')));
     expect(uris.length).toBeGreaterThan(0);
@@ -175,7 +193,9 @@ describe('models baked into the runtime images', () => {
       for (const uri of uris) {
         const path = uri.replace(/^file:\/\//, '');
         expect(path.startsWith(dest), `${uri} is not under ${dest}`).toBe(true);
-        expect(existsSync(join(ROOT, 'models/zoo', path.slice(dest.length))), `${uri}: models/zoo/${path.slice(dest.length)} missing`).toBe(true);
+        expect(existsSync(join(ROOT, 'models/zoo', path.slice(dest.length))), `${uri}: models/zoo/${path.slice(dest.length)} missing`).toBe(
+          true,
+        );
       }
     }
   });

@@ -99,7 +99,9 @@ describe('loadFashionMnist on a synthetic directory', () => {
 
   it('names the missing file and the Debian package', async () => {
     await expect(loadFashionMnist('train', dir)).rejects.toThrow(
-      new RegExp(`missing: ${join(dir, 'train-images-idx3-ubyte.gz').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*apt-get install dataset-fashion-mnist.*FASHION_MNIST_DIR`),
+      new RegExp(
+        `missing: ${join(dir, 'train-images-idx3-ubyte.gz').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*apt-get install dataset-fashion-mnist.*FASHION_MNIST_DIR`,
+      ),
     );
   });
 

@@ -21,19 +21,32 @@ function sample(datatype: Datatype): Tensor {
   const shape = [2, 3];
   const data = (() => {
     switch (datatype) {
-      case 'BOOL': return new Uint8Array([1, 0, 1, 1, 0, 0]);
-      case 'UINT8': return new Uint8Array([0, 1, 127, 128, 254, 255]);
-      case 'UINT16': return new Uint16Array([0, 1, 300, 40000, 65534, 65535]);
-      case 'UINT32': return new Uint32Array([0, 1, 70000, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1]);
-      case 'UINT64': return new BigUint64Array([0n, 1n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 2n, 2n ** 64n - 1n]);
-      case 'INT8': return new Int8Array([-128, -1, 0, 1, 100, 127]);
-      case 'INT16': return new Int16Array([-32768, -1, 0, 1, 1000, 32767]);
-      case 'INT32': return new Int32Array([-(2 ** 31), -1, 0, 1, 123456, 2 ** 31 - 1]);
-      case 'INT64': return new BigInt64Array([-(2n ** 63n), -1n, 0n, 1n, 2n ** 53n + 1n, 2n ** 63n - 1n]);
-      case 'FP16': return Uint16Array.from([0, 1, -2, 0.5, 65504, -0.000061035156].map(floatToHalf));
-      case 'FP32': return new Float32Array([0, -1.5, 3.4e38, 1e-30, Math.PI, -0.1]);
-      case 'FP64': return new Float64Array([0, -1.5, 1.7e308, 5e-324, Math.PI, -0.1]);
-      case 'BYTES': return [Buffer.from('a'), Buffer.from(''), Buffer.from('héllo'), Buffer.from('x,y'), Buffer.from('"q"'), Buffer.from('z')];
+      case 'BOOL':
+        return new Uint8Array([1, 0, 1, 1, 0, 0]);
+      case 'UINT8':
+        return new Uint8Array([0, 1, 127, 128, 254, 255]);
+      case 'UINT16':
+        return new Uint16Array([0, 1, 300, 40000, 65534, 65535]);
+      case 'UINT32':
+        return new Uint32Array([0, 1, 70000, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1]);
+      case 'UINT64':
+        return new BigUint64Array([0n, 1n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 2n, 2n ** 64n - 1n]);
+      case 'INT8':
+        return new Int8Array([-128, -1, 0, 1, 100, 127]);
+      case 'INT16':
+        return new Int16Array([-32768, -1, 0, 1, 1000, 32767]);
+      case 'INT32':
+        return new Int32Array([-(2 ** 31), -1, 0, 1, 123456, 2 ** 31 - 1]);
+      case 'INT64':
+        return new BigInt64Array([-(2n ** 63n), -1n, 0n, 1n, 2n ** 53n + 1n, 2n ** 63n - 1n]);
+      case 'FP16':
+        return Uint16Array.from([0, 1, -2, 0.5, 65504, -0.000061035156].map(floatToHalf));
+      case 'FP32':
+        return new Float32Array([0, -1.5, 3.4e38, 1e-30, Math.PI, -0.1]);
+      case 'FP64':
+        return new Float64Array([0, -1.5, 1.7e308, 5e-324, Math.PI, -0.1]);
+      case 'BYTES':
+        return [Buffer.from('a'), Buffer.from(''), Buffer.from('héllo'), Buffer.from('x,y'), Buffer.from('"q"'), Buffer.from('z')];
     }
   })();
   return { name: `t_${datatype.toLowerCase()}`, datatype, shape, data };
@@ -139,8 +152,18 @@ describe('response round trips', () => {
   });
 
   test('encoding refuses data that does not fit the shape or the datatype', () => {
-    expect(() => encodeInferResponse({ model_name: 'm', outputs: [{ name: 'o', datatype: 'FP32', shape: [3], data: new Float32Array(2) }] }, () => true)).toThrow(/2 elements for shape \[3\]/);
-    expect(() => encodeInferResponse({ model_name: 'm', outputs: [{ name: 'o', datatype: 'FP32', shape: [2], data: new Float64Array(2) }] }, () => true)).toThrow(/does not match datatype FP32/);
+    expect(() =>
+      encodeInferResponse(
+        { model_name: 'm', outputs: [{ name: 'o', datatype: 'FP32', shape: [3], data: new Float32Array(2) }] },
+        () => true,
+      ),
+    ).toThrow(/2 elements for shape \[3\]/);
+    expect(() =>
+      encodeInferResponse(
+        { model_name: 'm', outputs: [{ name: 'o', datatype: 'FP32', shape: [2], data: new Float64Array(2) }] },
+        () => true,
+      ),
+    ).toThrow(/does not match datatype FP32/);
   });
 });
 
@@ -168,22 +191,66 @@ describe('JSON nested data', () => {
 
   test('fully nested, partially nested and flat data flatten row-major', () => {
     const want = [1, 2, 3, 4, 5, 6];
-    for (const data of [[[1, 2, 3], [4, 5, 6]], [1, 2, 3, 4, 5, 6]]) {
+    for (const data of [
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      [1, 2, 3, 4, 5, 6],
+    ]) {
       expect(Array.from(decodeInferRequest(body(data, [2, 3])).inputs[0].data as Int32Array)).toEqual(want);
     }
-    expect(Array.from(decodeInferRequest(body([[1, 2, 3], [4, 5, 6]], [2, 1, 3])).inputs[0].data as Int32Array)).toEqual(want);
+    expect(
+      Array.from(
+        decodeInferRequest(
+          body(
+            [
+              [1, 2, 3],
+              [4, 5, 6],
+            ],
+            [2, 1, 3],
+          ),
+        ).inputs[0].data as Int32Array,
+      ),
+    ).toEqual(want);
     expect(Array.from(decodeInferRequest(body([[[1, 2, 3]], [[4, 5, 6]]], [2, 1, 3])).inputs[0].data as Int32Array)).toEqual(want);
   });
 
   test('nesting that disagrees with the shape is rejected', () => {
-    expect400(() => decodeInferRequest(body([[1, 2], [3, 4], [5, 6]], [2, 3])), /nested data has 3 entries where shape \[2,3\] has 2/);
-    expect400(() => decodeInferRequest(body([[1, 2, 3], [4, 5]], [2, 3])), /nested data\[1\] has 2 elements/);
+    expect400(
+      () =>
+        decodeInferRequest(
+          body(
+            [
+              [1, 2],
+              [3, 4],
+              [5, 6],
+            ],
+            [2, 3],
+          ),
+        ),
+      /nested data has 3 entries where shape \[2,3\] has 2/,
+    );
+    expect400(
+      () =>
+        decodeInferRequest(
+          body(
+            [
+              [1, 2, 3],
+              [4, 5],
+            ],
+            [2, 3],
+          ),
+        ),
+      /nested data\[1\] has 2 elements/,
+    );
     expect400(() => decodeInferRequest(body([[1, 2, 3], 4], [2, 3])), /not an array like its siblings/);
   });
 });
 
 describe('malformed requests: 400 naming the problem', () => {
-  const one = (t: Record<string, unknown>) => Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2], data: [1, 2], ...t }] }));
+  const one = (t: Record<string, unknown>) =>
+    Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2], data: [1, 2], ...t }] }));
 
   test('malformed JSON', () => expect400(() => decodeInferRequest(Buffer.from('{"inputs": [')), /malformed JSON/));
   test('JSON that is not an object', () => expect400(() => decodeInferRequest(Buffer.from('[1]')), /must be an object/));
@@ -192,29 +259,55 @@ describe('malformed requests: 400 naming the problem', () => {
   test('inputs not an array', () => expect400(() => decodeInferRequest(Buffer.from('{"inputs":{}}')), /"inputs" must be an array/));
   test('tensor without name', () => expect400(() => decodeInferRequest(one({ name: 3 })), /inputs\[0\]: "name"/));
   test('duplicate tensor names', () =>
-    expect400(() => decodeInferRequest(Buffer.from('{"inputs":[{"name":"a","datatype":"FP32","shape":[1],"data":[1]},{"name":"a","datatype":"FP32","shape":[1],"data":[1]}]}')), /'a' appears twice/));
-  test('unknown datatype', () => expect400(() => decodeInferRequest(one({ datatype: 'FLOAT32' })), /tensor 'x': unknown datatype "FLOAT32"/));
+    expect400(
+      () =>
+        decodeInferRequest(
+          Buffer.from(
+            '{"inputs":[{"name":"a","datatype":"FP32","shape":[1],"data":[1]},{"name":"a","datatype":"FP32","shape":[1],"data":[1]}]}',
+          ),
+        ),
+      /'a' appears twice/,
+    ));
+  test('unknown datatype', () =>
+    expect400(() => decodeInferRequest(one({ datatype: 'FLOAT32' })), /tensor 'x': unknown datatype "FLOAT32"/));
   test('shape not an array', () => expect400(() => decodeInferRequest(one({ shape: 2 })), /tensor 'x': "shape" must be an array/));
   test('negative dimension', () => expect400(() => decodeInferRequest(one({ shape: [-1] })), /tensor 'x': shape dimension -1/));
   test('fractional dimension', () => expect400(() => decodeInferRequest(one({ shape: [1.5] })), /shape dimension 1.5/));
-  test('element count mismatch', () => expect400(() => decodeInferRequest(one({ shape: [3] })), /tensor 'x': shape \[3\] needs 3 elements, data has 2/));
+  test('element count mismatch', () =>
+    expect400(() => decodeInferRequest(one({ shape: [3] })), /tensor 'x': shape \[3\] needs 3 elements, data has 2/));
   test('data not an array', () => expect400(() => decodeInferRequest(one({ data: 'abc' })), /tensor 'x': "data" must be an array/));
   test('no data at all', () => expect400(() => decodeInferRequest(one({ data: undefined })), /neither "data" nor binary_data_size/));
-  test('non-numeric value', () => expect400(() => decodeInferRequest(one({ data: [1, 'abc'] })), /tensor 'x': element 1 "abc" is not a number/));
+  test('non-numeric value', () =>
+    expect400(() => decodeInferRequest(one({ data: [1, 'abc'] })), /tensor 'x': element 1 "abc" is not a number/));
   test('null value', () => expect400(() => decodeInferRequest(one({ data: [null, 1] })), /element 0 null is not a number/));
-  test('fractional integer', () => expect400(() => decodeInferRequest(one({ datatype: 'INT32', data: [1, 2.5] })), /element 1 2.5 is not an integer/));
-  test('integer out of range', () => expect400(() => decodeInferRequest(one({ datatype: 'UINT8', data: [1, 256] })), /element 1 256 is out of range for UINT8/));
-  test('negative unsigned 64-bit', () => expect400(() => decodeInferRequest(one({ datatype: 'UINT64', data: [1, -1] })), /out of range for UINT64/));
-  test('bad boolean', () => expect400(() => decodeInferRequest(one({ datatype: 'BOOL', data: [true, 'yes'] })), /element 1 "yes" is not a boolean/));
-  test('BYTES element not a string', () => expect400(() => decodeInferRequest(one({ datatype: 'BYTES', data: ['a', 1] })), /element 1 1 is not a string/));
-  test('parameters not an object', () => expect400(() => decodeInferRequest(one({ parameters: [1] })), /tensor 'x': "parameters" must be an object/));
-  test('id not a string', () => expect400(() => decodeInferRequest(Buffer.from('{"id":5,"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}')), /"id" must be a string/));
+  test('fractional integer', () =>
+    expect400(() => decodeInferRequest(one({ datatype: 'INT32', data: [1, 2.5] })), /element 1 2.5 is not an integer/));
+  test('integer out of range', () =>
+    expect400(() => decodeInferRequest(one({ datatype: 'UINT8', data: [1, 256] })), /element 1 256 is out of range for UINT8/));
+  test('negative unsigned 64-bit', () =>
+    expect400(() => decodeInferRequest(one({ datatype: 'UINT64', data: [1, -1] })), /out of range for UINT64/));
+  test('bad boolean', () =>
+    expect400(() => decodeInferRequest(one({ datatype: 'BOOL', data: [true, 'yes'] })), /element 1 "yes" is not a boolean/));
+  test('BYTES element not a string', () =>
+    expect400(() => decodeInferRequest(one({ datatype: 'BYTES', data: ['a', 1] })), /element 1 1 is not a string/));
+  test('parameters not an object', () =>
+    expect400(() => decodeInferRequest(one({ parameters: [1] })), /tensor 'x': "parameters" must be an object/));
+  test('id not a string', () =>
+    expect400(
+      () => decodeInferRequest(Buffer.from('{"id":5,"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}')),
+      /"id" must be a string/,
+    ));
   test('requested outputs malformed', () =>
-    expect400(() => decodeInferRequest(Buffer.from('{"outputs":[{}],"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}')), /outputs\[0\] must be an object with a string "name"/));
+    expect400(
+      () => decodeInferRequest(Buffer.from('{"outputs":[{}],"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}')),
+      /outputs\[0\] must be an object with a string "name"/,
+    ));
 
   describe('binary extension', () => {
     const bin = (declared: number, payload: Buffer, extra: Record<string, unknown> = {}) => {
-      const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: declared }, ...extra }] }));
+      const header = Buffer.from(
+        JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [2], parameters: { binary_data_size: declared }, ...extra }] }),
+      );
       return { body: Buffer.concat([header, payload]), hl: header.length };
     };
     test('truncated binary payload', () => {
@@ -253,8 +346,13 @@ describe('malformed requests: 400 naming the problem', () => {
     test('BYTES element length beyond the payload', () => {
       const payload = Buffer.alloc(6);
       payload.writeUInt32LE(100, 0);
-      const header = Buffer.from(JSON.stringify({ inputs: [{ name: 's', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } }] }));
-      expect400(() => decodeInferRequest(Buffer.concat([header, payload]), header.length), /tensor 's': BYTES element 0 declares 100 bytes/);
+      const header = Buffer.from(
+        JSON.stringify({ inputs: [{ name: 's', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } }] }),
+      );
+      expect400(
+        () => decodeInferRequest(Buffer.concat([header, payload]), header.length),
+        /tensor 's': BYTES element 0 declares 100 bytes/,
+      );
     });
   });
 });

@@ -33,14 +33,22 @@ describe('validateRequest', () => {
     expect(r.outputNames).toEqual(['logits']);
   });
   test('wrong datatype', () =>
-    reject(() => v([{ ...input(1), datatype: 'FP64', data: new Float64Array(6) }]), 400, /input 'input': datatype FP64, model expects FP32/));
+    reject(
+      () => v([{ ...input(1), datatype: 'FP64', data: new Float64Array(6) }]),
+      400,
+      /input 'input': datatype FP64, model expects FP32/,
+    ));
   test('wrong rank', () => reject(() => v([input(1, 1, [1, 6])]), 400, /shape \[1,6\] has rank 2, model expects rank 3 \[-1,2,3\]/));
   test('wrong fixed dimension', () => reject(() => v([input(1, 1, [1, 3, 2])]), 400, /shape \[1,3,2\] has 3 at dimension 1/));
   test('element count mismatch (in-process callers)', () =>
     reject(() => v([{ ...input(2), data: new Float32Array(5) }]), 400, /needs 12 elements, data has 5/));
   test('missing and unknown inputs', () => {
     reject(() => v([{ ...input(1), name: 'other' }]), 400, /unknown input 'other' \(model inputs: input\)/);
-    reject(() => validateRequest({ inputs: [input(1)] }, [...IN, { name: 'mask', datatype: 'BOOL', shape: [-1] }], OUT, { batchable: true }), 400, /missing input 'mask'/);
+    reject(
+      () => validateRequest({ inputs: [input(1)] }, [...IN, { name: 'mask', datatype: 'BOOL', shape: [-1] }], OUT, { batchable: true }),
+      400,
+      /missing input 'mask'/,
+    );
   });
   test('NaN and Inf rejected by default, naming the tensor and element; allowed by option', () => {
     const t = input(1);
@@ -52,7 +60,11 @@ describe('validateRequest', () => {
   });
   test('zero rows', () => reject(() => v([input(0)]), 400, /batch dimension is 0/));
   test('unknown requested output', () =>
-    reject(() => validateRequest({ inputs: [input(1)], outputs: [{ name: 'probs' }] }, IN, OUT, { batchable: true }), 400, /unknown output 'probs'/));
+    reject(
+      () => validateRequest({ inputs: [input(1)], outputs: [{ name: 'probs' }] }, IN, OUT, { batchable: true }),
+      400,
+      /unknown output 'probs'/,
+    ));
 });
 
 /** A fake "model": logits row r = [sum of row r, rows in this run]; records every run. */
@@ -113,8 +125,14 @@ describe('DynamicBatcher', () => {
     await new Promise((r) => setTimeout(r, 5));
     const queued = [b.submit({ input: input(4) }, 4, 'k'), b.submit({ input: input(4) }, 4, 'k')];
     expect(b.queuedRows).toBe(8);
-    await expect(b.submit({ input: input(1) }, 1, 'k')).rejects.toMatchObject({ status: 429, message: expect.stringMatching(/overloaded: 8 rows already queued/) });
-    await expect(b.submit({ input: input(9) }, 9, 'k')).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/at most 8 per request/) });
+    await expect(b.submit({ input: input(1) }, 1, 'k')).rejects.toMatchObject({
+      status: 429,
+      message: expect.stringMatching(/overloaded: 8 rows already queued/),
+    });
+    await expect(b.submit({ input: input(9) }, 9, 'k')).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/at most 8 per request/),
+    });
     open();
     await Promise.all([first, ...queued]);
     await b.drain();
@@ -150,7 +168,13 @@ describe('DynamicBatcher', () => {
 
   test('waitWhenIdle keeps a lone request queued for the window (until drained)', async () => {
     const runs: number[] = [];
-    const b = new DynamicBatcher(recordingRun(runs), { maxBatchSize: 32, maxQueueDelayMs: 60_000, maxQueueRows: 100, batchable: true, waitWhenIdle: true });
+    const b = new DynamicBatcher(recordingRun(runs), {
+      maxBatchSize: 32,
+      maxQueueDelayMs: 60_000,
+      maxQueueRows: 100,
+      batchable: true,
+      waitWhenIdle: true,
+    });
     const pending = b.submit({ input: input(2) }, 2, 'k');
     await new Promise((r) => setTimeout(r, 20));
     expect(b.queuedRows).toBe(2);

@@ -26,7 +26,13 @@ const hashOf = (d: any) => d.spec.template.metadata.annotations[CONFIG_HASH_ANNO
 describe('buildOwnedObjects', () => {
   it('produces ConfigMap, base Deployment+Service, saver Deployment+Service for an in-cluster base', () => {
     const kinds = buildOwnedObjects(mc()).map((o: any) => `${o.kind}/${o.metadata.name}`);
-    expect(kinds).toEqual(['ConfigMap/fashion-router', 'Deployment/fashion-base', 'Service/fashion-base', 'Deployment/fashion-saver', 'Service/fashion']);
+    expect(kinds).toEqual([
+      'ConfigMap/fashion-router',
+      'Deployment/fashion-base',
+      'Service/fashion-base',
+      'Deployment/fashion-saver',
+      'Service/fashion',
+    ]);
   });
 
   it('omits base objects for an external base and points the router at it', () => {
@@ -41,7 +47,14 @@ describe('buildOwnedObjects', () => {
   it('sets controller owner references and the cascade label on every object', () => {
     for (const o of buildOwnedObjects(mc()) as any[]) {
       expect(o.metadata.ownerReferences).toEqual([
-        { apiVersion: 'tinysaver.io/v1alpha1', kind: 'ModelCascade', name: 'fashion', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+        {
+          apiVersion: 'tinysaver.io/v1alpha1',
+          kind: 'ModelCascade',
+          name: 'fashion',
+          uid: 'uid-1',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
       ]);
       expect(o.metadata.labels['tinysaver.io/cascade']).toBe('fashion');
       expect(o.metadata.labels['app.kubernetes.io/managed-by']).toBe('tinysaver-operator');
@@ -61,11 +74,32 @@ describe('buildOwnedObjects', () => {
 });
 
 describe('saver Deployment', () => {
-  const d = buildSaverDeployment(mc({ saver: { model: 'file:///models/saver.onnx', mode: 'Sidecar' }, router: { confidence: 'margin', failurePolicy: 'error', auditConcurrency: 7, baseTimeoutMs: 900 } })) as any;
+  const d = buildSaverDeployment(
+    mc({
+      saver: { model: 'file:///models/saver.onnx', mode: 'Sidecar' },
+      router: { confidence: 'margin', failurePolicy: 'error', auditConcurrency: 7, baseTimeoutMs: 900 },
+    }),
+  ) as any;
 
   it('runs the saver on localhost and the router sidecar on 8000 with the contract flags', () => {
     const saver = container(d, 'saver');
-    expect(saver.args).toEqual(['serve-model', '--model', '/models/saver.onnx', '--name', 'saver', '--host', '127.0.0.1', '--port', '8001', '--max-batch-size', '32', '--max-queue-delay-ms', '2', '--inference-thread', 'main']);
+    expect(saver.args).toEqual([
+      'serve-model',
+      '--model',
+      '/models/saver.onnx',
+      '--name',
+      'saver',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '8001',
+      '--max-batch-size',
+      '32',
+      '--max-queue-delay-ms',
+      '2',
+      '--inference-thread',
+      'main',
+    ]);
     const router = container(d, 'router');
     expect(router.args.slice(0, 6)).toEqual(['route', '--host', '0.0.0.0', '--port', '8000', '--name']);
     const flag = (f: string) => router.args[router.args.indexOf(f) + 1];
@@ -86,7 +120,11 @@ describe('saver Deployment', () => {
   });
 
   it('mounts the router ConfigMap read-only', () => {
-    expect(container(d, 'router').volumeMounts).toContainEqual({ name: 'router-config', mountPath: '/etc/tinysaver/router', readOnly: true });
+    expect(container(d, 'router').volumeMounts).toContainEqual({
+      name: 'router-config',
+      mountPath: '/etc/tinysaver/router',
+      readOnly: true,
+    });
     expect(d.spec.template.spec.volumes).toContainEqual({ name: 'router-config', configMap: { name: 'fashion-router' } });
   });
 
@@ -94,7 +132,12 @@ describe('saver Deployment', () => {
     const pod = d.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     for (const c of pod.containers) {
-      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+        runAsNonRoot: true,
+      });
       expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
     }
     expect(pod.automountServiceAccountToken).toBe(false);
@@ -110,7 +153,10 @@ describe('base Deployment', () => {
     expect(base.args[base.args.indexOf('--provider') + 1]).toBe('cuda');
     expect(base.args[base.args.indexOf('--model') + 1]).toBe('/models/base/base/resnet.onnx');
     expect(base.volumeMounts).toContainEqual({ name: 'base-model', mountPath: '/models/base', readOnly: true });
-    expect(d.spec.template.spec.volumes).toContainEqual({ name: 'base-model', persistentVolumeClaim: { claimName: 'models', readOnly: true } });
+    expect(d.spec.template.spec.volumes).toContainEqual({
+      name: 'base-model',
+      persistentVolumeClaim: { claimName: 'models', readOnly: true },
+    });
     expect(d.spec.template.spec.tolerations[0].key).toBe('nvidia.com/gpu');
   });
 
@@ -122,7 +168,11 @@ describe('base Deployment', () => {
 
   it('is null for an external base', () => {
     expect(buildBaseDeployment(mc({ base: { external: { url: 'http://t:8000', modelName: 'm' } } }))).toBeNull();
-    expect(baseEndpoint(mc({ base: { external: { url: 'http://t:8000', modelName: 'm' } } }))).toEqual({ url: 'http://t:8000', model: 'm', protocol: 'http' });
+    expect(baseEndpoint(mc({ base: { external: { url: 'http://t:8000', modelName: 'm' } } }))).toEqual({
+      url: 'http://t:8000',
+      model: 'm',
+      protocol: 'http',
+    });
   });
 
   it('an external base with protocol grpc is called over gRPC at its host:port', () => {

@@ -16,22 +16,29 @@ function mc(image?: string): ModelCascade {
     apiVersion: 'tinysaver.io/v1alpha1',
     kind: 'ModelCascade',
     metadata: { name: 'fashion', namespace: 'ml', uid: 'uid-1', generation: 1 },
-    spec: { ...(image ? { image } : {}), saver: { model: 'file:///models/saver.onnx' }, base: { model: 'file:///models/base.onnx', gpus: 0, provider: 'cpu' } },
+    spec: {
+      ...(image ? { image } : {}),
+      saver: { model: 'file:///models/saver.onnx' },
+      base: { model: 'file:///models/base.onnx', gpus: 0, provider: 'cpu' },
+    },
   };
 }
- 
-const images = (objs: any[]) => objs.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec.template.spec.containers.map((c: any) => c.image));
+
+const images = (objs: any[]) =>
+  objs.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec.template.spec.containers.map((c: any) => c.image));
 
 describe('default runtime image', () => {
   it('the CRD leaves spec.image unset when absent, so the operator can fill it in', () => {
-    const crd = yaml.load(readFileSync(new URL('../../crds/modelcascade.yaml', import.meta.url), 'utf8')) as any;  
+    const crd = yaml.load(readFileSync(new URL('../../crds/modelcascade.yaml', import.meta.url), 'utf8')) as any;
     const image = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.image;
     expect(image.default).toBeUndefined();
     expect(image.description).toMatch(/--default-image/);
   });
 
   it('spec.image absent: the operator default, else the built-in one; named: kept', () => {
-    expect(new Set(images(buildOwnedObjects(withDefaultImage(mc(), 'localhost/tinysaver/runtime:local'))))).toEqual(new Set(['localhost/tinysaver/runtime:local']));
+    expect(new Set(images(buildOwnedObjects(withDefaultImage(mc(), 'localhost/tinysaver/runtime:local'))))).toEqual(
+      new Set(['localhost/tinysaver/runtime:local']),
+    );
     expect(new Set(images(buildOwnedObjects(withDefaultImage(mc(), undefined))))).toEqual(new Set([DEFAULT_IMAGE]));
     expect(new Set(images(buildOwnedObjects(withDefaultImage(mc('my/img:1'), 'localhost/x:1'))))).toEqual(new Set(['my/img:1']));
   });
@@ -48,9 +55,11 @@ describe('default runtime image', () => {
   });
 
   it('the chart passes operator.defaultRuntimeImage as --default-image, and nothing when empty', async () => {
-     
-    const args = async (vals: Record<string, string>) => (findObject(await renderChart(vals), 'Deployment') as any).spec.template.spec.containers[0].args as string[];
+    const args = async (vals: Record<string, string>) =>
+      (findObject(await renderChart(vals), 'Deployment') as any).spec.template.spec.containers[0].args as string[];
     expect((await args({})).some((a) => a.startsWith('--default-image'))).toBe(false);
-    expect(await args({ 'operator.defaultRuntimeImage': 'localhost/tinysaver/runtime:local' })).toContain('--default-image=localhost/tinysaver/runtime:local');
+    expect(await args({ 'operator.defaultRuntimeImage': 'localhost/tinysaver/runtime:local' })).toContain(
+      '--default-image=localhost/tinysaver/runtime:local',
+    );
   });
 });

@@ -51,7 +51,9 @@ contexts: [{name: a, context: {cluster: c, user: u}}]
 
 describe('loadKubeconfigFile', () => {
   it('resolves the current context: server, inline and file credentials (paths relative to the file), namespace', async () => {
-    const p = await write('a.yaml', `apiVersion: v1
+    const p = await write(
+      'a.yaml',
+      `apiVersion: v1
 kind: Config
 current-context: dev
 clusters:
@@ -63,7 +65,8 @@ users:
 contexts:
 - name: dev
   context: {cluster: c1, user: u1, namespace: ml}
-`);
+`,
+    );
     const c = loadKubeconfigFile(p);
     expect(c.server).toBe('https://10.0.0.1:6443');
     expect(c.namespace).toBe('ml');
@@ -82,11 +85,14 @@ contexts:
   });
 
   it('reads tokens, picks an explicit context, defaults the namespace, names what is missing', async () => {
-    const p = await write('b.yaml', `current-context: a
+    const p = await write(
+      'b.yaml',
+      `current-context: a
 clusters: [{name: c, cluster: {server: "http://127.0.0.1:8080", insecure-skip-tls-verify: true}}]
 users: [{name: u, user: {token: abc, as: alice}}]
 contexts: [{name: a, context: {cluster: missing, user: u}}, {name: b, context: {cluster: c, user: u}}, {name: d, context: {cluster: c, user: nobody}}]
-`);
+`,
+    );
     const c = loadKubeconfigFile(p, 'b');
     const auth = await c.requestAuth();
     expect(auth.headers).toEqual({ Authorization: 'Bearer abc', 'Impersonate-User': 'alice' });
@@ -103,15 +109,21 @@ contexts: [{name: a, context: {cluster: missing, user: u}}, {name: b, context: {
     expect(() => loadKubeconfigFile(join(dir, 'absent.yaml'))).toThrow(/absent\.yaml: no such file/);
     const noServer = await write('e.yaml', 'clusters: [{name: c, cluster: {}}]\n');
     expect(() => loadKubeconfigFile(noServer)).toThrow(/e\.yaml: clusters\[0\]\.cluster\.server is missing/);
-    const missingCa = await write('f.yaml', `current-context: a
+    const missingCa = await write(
+      'f.yaml',
+      `current-context: a
 clusters: [{name: c, cluster: {server: "https://x", certificate-authority: nope.crt}}]
 contexts: [{name: a, context: {cluster: c}}]
-`);
+`,
+    );
     expect(() => loadKubeconfigFile(missingCa)).toThrow(/certificate-authority .*nope\.crt/);
-    const proxy = await write('g.yaml', `current-context: a
+    const proxy = await write(
+      'g.yaml',
+      `current-context: a
 clusters: [{name: c, cluster: {server: "https://x", proxy-url: "http://127.0.0.1:3128"}}]
 contexts: [{name: a, context: {cluster: c}}]
-`);
+`,
+    );
     expect(() => loadKubeconfigFile(proxy)).toThrow(/proxy-url/);
   });
 });
@@ -119,11 +131,14 @@ contexts: [{name: a, context: {cluster: c}}]
 describe('the cached agent', () => {
   it('is kept when a credential file is rewritten with the same bytes and replaced when they change', async () => {
     await write('rot-ca.crt', 'CA-ONE');
-    const p = await write('rot.yaml', `current-context: a
+    const p = await write(
+      'rot.yaml',
+      `current-context: a
 clusters: [{name: c, cluster: {server: "https://x", certificate-authority: rot-ca.crt}}]
 users: [{name: u, user: {token: t}}]
 contexts: [{name: a, context: {cluster: c, user: u}}]
-`);
+`,
+    );
     const c = loadKubeconfigFile(p);
     const first = (await c.requestAuth()).agent;
     await sleep(20);
@@ -141,16 +156,22 @@ contexts: [{name: a, context: {cluster: c, user: u}}]
 
 describe('merged KUBECONFIG lists (kubectl rules)', () => {
   it('first file wins per name and for current-context; missing files are skipped', async () => {
-    const a = await write('m1.yaml', `current-context: one
+    const a = await write(
+      'm1.yaml',
+      `current-context: one
 clusters: [{name: c, cluster: {server: "https://first:6443"}}]
 users: [{name: u, user: {token: first}}]
 contexts: [{name: one, context: {cluster: c, user: u, namespace: n1}}]
-`);
-    const b = await write('m2.yaml', `current-context: two
+`,
+    );
+    const b = await write(
+      'm2.yaml',
+      `current-context: two
 clusters: [{name: c, cluster: {server: "https://second:6443"}}, {name: c2, cluster: {server: "https://other:6443"}}]
 users: [{name: u, user: {token: second}}, {name: u2, user: {token: t2}}]
 contexts: [{name: one, context: {cluster: c2, user: u2}}, {name: two, context: {cluster: c2, user: u2, namespace: n2}}]
-`);
+`,
+    );
     const merged = loadClusterAccess({ env: { KUBECONFIG: [join(dir, 'not-there.yaml'), a, b].join(':') } });
     expect(merged.server).toBe('https://first:6443');
     expect(merged.namespace).toBe('n1');
@@ -167,11 +188,14 @@ contexts: [{name: one, context: {cluster: c2, user: u2}}, {name: two, context: {
 describe('token files and in-cluster configuration', () => {
   it('re-reads a tokenFile after it changes', async () => {
     await write('token', 'one\n');
-    const p = await write('tf.yaml', `current-context: a
+    const p = await write(
+      'tf.yaml',
+      `current-context: a
 clusters: [{name: c, cluster: {server: "https://x"}}]
 users: [{name: u, user: {tokenFile: token}}]
 contexts: [{name: a, context: {cluster: c, user: u}}]
-`);
+`,
+    );
     const c = loadKubeconfigFile(p);
     expect((await c.requestAuth()).headers.Authorization).toBe('Bearer one');
     await write('token', 'two-longer\n');
@@ -197,15 +221,20 @@ contexts: [{name: a, context: {cluster: c, user: u}}]
     expect(() => inClusterAccess({}, root)).toThrow(/KUBERNETES_SERVICE_HOST/);
     expect(() => loadClusterAccess({ env, inClusterRoot: root, context: 'x' })).toThrow(/--context/);
     // no token under the root: not in a cluster
-    expect(() => loadClusterAccess({ env: { ...env, HOME: join(dir, 'nohome') }, inClusterRoot: join(dir, 'empty') })).toThrow(/no cluster configuration/);
+    expect(() => loadClusterAccess({ env: { ...env, HOME: join(dir, 'nohome') }, inClusterRoot: join(dir, 'empty') })).toThrow(
+      /no cluster configuration/,
+    );
   });
 });
 
 describe('exec credential plugins', () => {
   it('runs the plugin once for concurrent requests, caches a credential without expiry, passes args and env', async () => {
-    const pl = await plugin('cred-noexp', `[ "$1 $2" = "--region x" ] || { echo "bad args: $*" >&2; exit 3; }
+    const pl = await plugin(
+      'cred-noexp',
+      `[ "$1 $2" = "--region x" ] || { echo "bad args: $*" >&2; exit 3; }
 case "$KUBERNETES_EXEC_INFO" in *ExecCredential*) ;; *) echo "no exec info" >&2; exit 4;; esac
-echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"tok-'"$MY_SUFFIX"'"}}'`);
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"tok-'"$MY_SUFFIX"'"}}'`,
+    );
     const c = loadKubeconfigFile(await write('exec1.yaml', execKubeconfig(pl.path, ', env: [{name: MY_SUFFIX, value: abc}]')));
     const all = await Promise.all(Array.from({ length: 10 }, () => c.requestAuth()));
     expect(new Set(all.map((a) => a.headers.Authorization))).toEqual(new Set(['Bearer tok-abc']));
@@ -218,8 +247,11 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","s
   });
 
   it('runs the plugin again once the credential is about to expire', async () => {
-    const pl = await plugin('cred-exp', `exp=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
-echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"t","expirationTimestamp":"'$exp'"}}'`);
+    const pl = await plugin(
+      'cred-exp',
+      `exp=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"t","expirationTimestamp":"'$exp'"}}'`,
+    );
     const c = loadKubeconfigFile(await write('exec2.yaml', execKubeconfig(pl.path)));
     await c.requestAuth();
     await c.requestAuth();
@@ -234,11 +266,18 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","s
     const c = loadKubeconfigFile(await write('exec3.yaml', execKubeconfig(pl.path)));
     const err = await c.requestAuth().catch((e) => e);
     expect(err).toBeInstanceOf(ExecPluginError);
-    expect(err.message).toContain(`exec plugin "${pl.path}" (kubeconfig user "u") exited with code 7; stderr: token expired, run: login --sso`);
+    expect(err.message).toContain(
+      `exec plugin "${pl.path}" (kubeconfig user "u") exited with code 7; stderr: token expired, run: login --sso`,
+    );
   });
 
   it('a missing plugin is an error naming the command and the install hint', async () => {
-    const c = loadKubeconfigFile(await write('exec4.yaml', execKubeconfig('tinysaver-no-such-plugin', ', installHint: "install it with apt-get install no-such-plugin"')));
+    const c = loadKubeconfigFile(
+      await write(
+        'exec4.yaml',
+        execKubeconfig('tinysaver-no-such-plugin', ', installHint: "install it with apt-get install no-such-plugin"'),
+      ),
+    );
     const err = await c.requestAuth().catch((e) => e);
     expect(err).toBeInstanceOf(ExecPluginError);
     expect(err.message).toMatch(/exec plugin "tinysaver-no-such-plugin" \(kubeconfig user "u"\): command not found/);
@@ -252,7 +291,10 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","s
   });
 
   it('uses client certificates from the ExecCredential, with a new agent for them', async () => {
-    const pl = await plugin('cred-cert', `echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"EXEC-CERT","clientKeyData":"EXEC-KEY"}}'`);
+    const pl = await plugin(
+      'cred-cert',
+      `echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"EXEC-CERT","clientKeyData":"EXEC-KEY"}}'`,
+    );
     const c = loadKubeconfigFile(await write('exec6.yaml', execKubeconfig(pl.path)));
     const auth = await c.requestAuth();
     expect(auth.headers.Authorization).toBeUndefined();

@@ -26,14 +26,25 @@ function parse(args: string[], defs: typeof ROUTE_FLAGS) {
 }
 
 describe('operator-built args parse with the runtime CLI', () => {
-  for (const file of ['modelcascade-basic.yaml', 'modelcascade-external.yaml', 'modelcascade-observe.yaml', 'modelcascade-in-router.yaml', 'modelcascade-decision-log.yaml']) {
+  for (const file of [
+    'modelcascade-basic.yaml',
+    'modelcascade-external.yaml',
+    'modelcascade-observe.yaml',
+    'modelcascade-in-router.yaml',
+    'modelcascade-decision-log.yaml',
+  ]) {
     it(file, () => {
       const mc = example(file);
       const saverPod = containers(buildSaverDeployment(mc));
       expect(saverPod.router[0]).toBe('route');
       const routeValues = parse(saverPod.router, ROUTE_FLAGS);
       const router = routerOptionsFromFlags(routeValues);
-      expect(router).toMatchObject({ host: '0.0.0.0', port: 8000, saverModel: 'saver', thresholdFile: '/etc/tinysaver/router/threshold.json' });
+      expect(router).toMatchObject({
+        host: '0.0.0.0',
+        port: 8000,
+        saverModel: 'saver',
+        thresholdFile: '/etc/tinysaver/router/threshold.json',
+      });
       const saverSpec = withDefaults(mc.spec).saver;
       if (saverSpec.mode === 'InRouter') {
         // One container: the router runs the saver model itself (route refuses --saver-url with --saver-onnx).

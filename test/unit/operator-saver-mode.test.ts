@@ -27,10 +27,22 @@ const container = (d: any, name: string) => pod(d).containers.find((c: any) => c
 const hashOf = (d: any) => d.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
 
 const ROUTER_TAIL = [
-  '--base-url', 'http://fashion-base.ml.svc:8080', '--base-model', 'base',
-  '--threshold-file', '/etc/tinysaver/router/threshold.json',
-  '--confidence', 'max-prob', '--audit-concurrency', '4', '--failure-policy', 'fallback', '--base-timeout-ms', '2000',
-  '--grpc-port', '9000',
+  '--base-url',
+  'http://fashion-base.ml.svc:8080',
+  '--base-model',
+  'base',
+  '--threshold-file',
+  '/etc/tinysaver/router/threshold.json',
+  '--confidence',
+  'max-prob',
+  '--audit-concurrency',
+  '4',
+  '--failure-policy',
+  'fallback',
+  '--base-timeout-ms',
+  '2000',
+  '--grpc-port',
+  '9000',
 ];
 
 describe('spec.saver.mode default', () => {
@@ -42,18 +54,40 @@ describe('spec.saver.mode default', () => {
 });
 
 describe('spec.saver.mode Sidecar (explicit)', () => {
-
   it('saver model-server container on 127.0.0.1:8001 plus the router calling it over HTTP', () => {
     const d = buildSaverDeployment(mc({ mode: 'Sidecar', maxBatchSize: 16, resources: { requests: { cpu: '500m' } } }));
     expect(pod(d).containers.map((c: any) => c.name)).toEqual(['saver', 'router']);
     expect(container(d, 'saver').args).toEqual([
-      'serve-model', '--model', '/models/saver/model.onnx', '--name', 'saver', '--host', '127.0.0.1', '--port', '8001',
-      '--max-batch-size', '16', '--max-queue-delay-ms', '2', '--inference-thread', 'main',
+      'serve-model',
+      '--model',
+      '/models/saver/model.onnx',
+      '--name',
+      'saver',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '8001',
+      '--max-batch-size',
+      '16',
+      '--max-queue-delay-ms',
+      '2',
+      '--inference-thread',
+      'main',
     ]);
     expect(container(d, 'saver').resources).toEqual({ requests: { cpu: '500m' } });
     expect(container(d, 'router').args).toEqual([
-      'route', '--host', '0.0.0.0', '--port', '8000', '--name', 'cascade',
-      '--saver-url', 'http://127.0.0.1:8001', '--saver-model', 'saver', ...ROUTER_TAIL,
+      'route',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '8000',
+      '--name',
+      'cascade',
+      '--saver-url',
+      'http://127.0.0.1:8001',
+      '--saver-model',
+      'saver',
+      ...ROUTER_TAIL,
     ]);
     expect(container(d, 'router').resources).toEqual({});
     // The model volume is the saver container's only.
@@ -69,8 +103,20 @@ describe('spec.saver.mode InRouter', () => {
   it('has no saver container; the router runs the model with --saver-onnx and coalesces up to maxBatchSize rows', () => {
     expect(pod(d).containers.map((c: any) => c.name)).toEqual(['router']);
     expect(router.args).toEqual([
-      'route', '--host', '0.0.0.0', '--port', '8000', '--name', 'cascade',
-      '--saver-onnx', '/models/saver/model.onnx', '--saver-model', 'saver', '--max-coalesce-rows', '16', ...ROUTER_TAIL,
+      'route',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '8000',
+      '--name',
+      'cascade',
+      '--saver-onnx',
+      '/models/saver/model.onnx',
+      '--saver-model',
+      'saver',
+      '--max-coalesce-rows',
+      '16',
+      ...ROUTER_TAIL,
     ]);
     expect(router.args).not.toContain('--saver-url');
   });
@@ -83,7 +129,11 @@ describe('spec.saver.mode InRouter', () => {
     ]);
     expect(pod(d).volumes).toContainEqual({ name: 'saver-model', emptyDir: {} });
     expect(pod(d).initContainers.map((c: any) => c.name)).toEqual(['fetch-saver-model']);
-    expect(pod(d).initContainers[0].args.slice(0, 3)).toEqual(['fetch-model', 'https://models.example.com/saver.onnx', '/models/saver/model.onnx']);
+    expect(pod(d).initContainers[0].args.slice(0, 3)).toEqual([
+      'fetch-model',
+      'https://models.example.com/saver.onnx',
+      '/models/saver/model.onnx',
+    ]);
   });
 
   it('a PVC model is mounted into the router; an image model needs no mount', () => {
@@ -109,10 +159,12 @@ describe('spec.saver.mode InRouter', () => {
   });
 
   it('gives the router the saver resources on top of its own', () => {
-    const r = buildSaverDeployment(mc(
-      { mode: 'InRouter', resources: { requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '512Mi' } } },
-      { router: { resources: { requests: { cpu: '250m', memory: '64Mi' }, limits: { memory: '128Mi' } } } },
-    ));
+    const r = buildSaverDeployment(
+      mc(
+        { mode: 'InRouter', resources: { requests: { cpu: '500m', memory: '256Mi' }, limits: { memory: '512Mi' } } },
+        { router: { resources: { requests: { cpu: '250m', memory: '64Mi' }, limits: { memory: '128Mi' } } } },
+      ),
+    );
     expect(container(r, 'router').resources).toEqual({ requests: { cpu: '750m', memory: '320Mi' }, limits: { memory: '640Mi' } });
   });
 
@@ -136,10 +188,16 @@ describe('combinedResources (InRouter router container)', () => {
   it('adds requests and limits per resource name', () => {
     expect(combinedResources({ requests: { cpu: 1 } }, { requests: { cpu: '500m' } })).toEqual({ requests: { cpu: '1500m' } });
     expect(combinedResources({}, {})).toEqual({});
-    expect(combinedResources({}, { requests: { cpu: '2' }, limits: { memory: '1Gi' } })).toEqual({ requests: { cpu: '2' }, limits: { memory: '1Gi' } });
+    expect(combinedResources({}, { requests: { cpu: '2' }, limits: { memory: '1Gi' } })).toEqual({
+      requests: { cpu: '2' },
+      limits: { memory: '1Gi' },
+    });
   });
   it('a side with only a limit counts it as its request (Kubernetes defaulting); a limit never ends below the request', () => {
-    expect(combinedResources({ limits: { cpu: '1' } }, { requests: { cpu: '2' } })).toEqual({ requests: { cpu: '3' }, limits: { cpu: '3' } });
+    expect(combinedResources({ limits: { cpu: '1' } }, { requests: { cpu: '2' } })).toEqual({
+      requests: { cpu: '3' },
+      limits: { cpu: '3' },
+    });
     expect(combinedResources({ limits: { memory: '128Mi' } }, { limits: { memory: '1Gi' } })).toEqual({ limits: { memory: '1152Mi' } });
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { computeConditions, conditionsEqual, mergeConditions, podProblems, rolloutState, type DeploymentLike, type PodLike } from '../../operator/reconcile/status.js';
+import {
+  computeConditions,
+  conditionsEqual,
+  mergeConditions,
+  podProblems,
+  rolloutState,
+  type DeploymentLike,
+  type PodLike,
+} from '../../operator/reconcile/status.js';
 import { backoffDelay } from '../../operator/kube/backoff.js';
 
 const dep = (name: string, replicas: number, status: DeploymentLike['status'], generation = 2): DeploymentLike => ({
@@ -7,15 +15,22 @@ const dep = (name: string, replicas: number, status: DeploymentLike['status'], g
   spec: { replicas },
   status,
 });
-const ready = (name: string, n = 1) => dep(name, n, { observedGeneration: 2, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n });
+const ready = (name: string, n = 1) =>
+  dep(name, n, { observedGeneration: 2, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n });
 const cond = (cs: ReturnType<typeof computeConditions>, t: string) => cs.find((c) => c.type === t)!;
 
 describe('rolloutState', () => {
   it('is rolled out only when the controller saw the current generation and all replicas are updated and available', () => {
     expect(rolloutState(ready('a', 2)).rolledOut).toBe(true);
-    expect(rolloutState(dep('a', 2, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).rolledOut).toBe(false);
-    expect(rolloutState(dep('a', 2, { observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })).rolledOut).toBe(false);
-    expect(rolloutState(dep('a', 2, { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 1 })).rolledOut).toBe(false);
+    expect(rolloutState(dep('a', 2, { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })).rolledOut).toBe(
+      false,
+    );
+    expect(rolloutState(dep('a', 2, { observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })).rolledOut).toBe(
+      false,
+    );
+    expect(rolloutState(dep('a', 2, { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 1 })).rolledOut).toBe(
+      false,
+    );
     expect(rolloutState(dep('a', 1, undefined)).rolledOut).toBe(false);
   });
 });
@@ -34,18 +49,40 @@ describe('computeConditions', () => {
     expect(cond(cs, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
   });
   it('a NotReady message names what blocks the rollout, never only "1/1 available" (issue 10)', () => {
-    const rolling = computeConditions({ generation: 1, deployments: [dep('x-saver', 1, { observedGeneration: 2, replicas: 1, updatedReplicas: 0, availableReplicas: 1 })] });
-    expect(cond(rolling, 'Ready')).toMatchObject({ status: 'False', message: 'x-saver 1/1 available (rolling out: 0/1 updated, 1 old pod(s) still running)' });
-    const surplus = computeConditions({ generation: 1, deployments: [dep('x-saver', 1, { observedGeneration: 2, replicas: 2, updatedReplicas: 1, availableReplicas: 1 })] });
+    const rolling = computeConditions({
+      generation: 1,
+      deployments: [dep('x-saver', 1, { observedGeneration: 2, replicas: 1, updatedReplicas: 0, availableReplicas: 1 })],
+    });
+    expect(cond(rolling, 'Ready')).toMatchObject({
+      status: 'False',
+      message: 'x-saver 1/1 available (rolling out: 0/1 updated, 1 old pod(s) still running)',
+    });
+    const surplus = computeConditions({
+      generation: 1,
+      deployments: [dep('x-saver', 1, { observedGeneration: 2, replicas: 2, updatedReplicas: 1, availableReplicas: 1 })],
+    });
     expect(cond(surplus, 'Ready').message).toBe('x-saver 1/1 available (rolling out: 1 old pod(s) still running)');
-    const unseen = computeConditions({ generation: 1, deployments: [dep('x-saver', 1, { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 })] });
+    const unseen = computeConditions({
+      generation: 1,
+      deployments: [dep('x-saver', 1, { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 })],
+    });
     expect(cond(unseen, 'Ready').message).toBe('x-saver 1/1 available (new spec not yet seen by the Deployment controller)');
     expect(cond(computeConditions({ generation: 1, deployments: [ready('x-saver')] }), 'Ready').message).toBe('x-saver 1/1 available');
   });
   it('Degraded on a stalled rollout or a reconcile error', () => {
-    const stalled = dep('x-base', 1, { observedGeneration: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] });
-    expect(cond(computeConditions({ generation: 1, deployments: [stalled] }), 'Degraded')).toMatchObject({ status: 'True', reason: 'ProgressDeadlineExceeded' });
-    const cs = computeConditions({ generation: 1, deployments: [ready('a')], reconcileError: { reason: 'InvalidSpec', message: 'saver.model: bad' } });
+    const stalled = dep('x-base', 1, {
+      observedGeneration: 2,
+      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }],
+    });
+    expect(cond(computeConditions({ generation: 1, deployments: [stalled] }), 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'ProgressDeadlineExceeded',
+    });
+    const cs = computeConditions({
+      generation: 1,
+      deployments: [ready('a')],
+      reconcileError: { reason: 'InvalidSpec', message: 'saver.model: bad' },
+    });
     expect(cond(cs, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec', message: 'saver.model: bad' });
     expect(cond(cs, 'Ready').status).toBe('False');
   });
@@ -67,26 +104,65 @@ describe('pod failures in status (issue 10: they showed only Progressing=True Ro
   const rolling = dep('x-saver', 1, { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 0 });
 
   it('ImagePullBackOff: Degraded names the pod, container and the kubelet message; Progressing stays RollingOut', () => {
-    const cs = computeConditions({ generation: 1, deployments: [rolling], pods: [waiting('x-saver-1', 'router', 'ImagePullBackOff', 'Back-off pulling image "localhost/nope:1"')] });
-    expect(cond(cs, 'Degraded')).toMatchObject({ status: 'True', reason: 'ImagePullBackOff', message: 'pod x-saver-1 container router: ImagePullBackOff: Back-off pulling image "localhost/nope:1"' });
+    const cs = computeConditions({
+      generation: 1,
+      deployments: [rolling],
+      pods: [waiting('x-saver-1', 'router', 'ImagePullBackOff', 'Back-off pulling image "localhost/nope:1"')],
+    });
+    expect(cond(cs, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'ImagePullBackOff',
+      message: 'pod x-saver-1 container router: ImagePullBackOff: Back-off pulling image "localhost/nope:1"',
+    });
     expect(cond(cs, 'Ready').status).toBe('False');
     expect(cond(cs, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingOut' });
   });
   it('CrashLoopBackOff says how often and how it last exited', () => {
-    const pod = waiting('x-base-1', 'base', 'CrashLoopBackOff', 'back-off 40s', { restartCount: 3, lastState: { terminated: { exitCode: 1, reason: 'Error' } } });
-    expect(podProblems([pod])).toEqual([{ reason: 'CrashLoopBackOff', message: 'pod x-base-1 container base: CrashLoopBackOff: restarted 3 time(s), last exit 1 (Error)' }]);
+    const pod = waiting('x-base-1', 'base', 'CrashLoopBackOff', 'back-off 40s', {
+      restartCount: 3,
+      lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+    });
+    expect(podProblems([pod])).toEqual([
+      { reason: 'CrashLoopBackOff', message: 'pod x-base-1 container base: CrashLoopBackOff: restarted 3 time(s), last exit 1 (Error)' },
+    ]);
   });
   it('Unschedulable carries the scheduler message (missing PVC, insufficient CPU, no GPU)', () => {
-    const pod: PodLike = { metadata: { name: 'x-base-1' }, status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient nvidia.com/gpu.' }] } };
+    const pod: PodLike = {
+      metadata: { name: 'x-base-1' },
+      status: {
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/1 nodes are available: 1 Insufficient nvidia.com/gpu.',
+          },
+        ],
+      },
+    };
     const cs = computeConditions({ generation: 1, deployments: [rolling], pods: [pod] });
-    expect(cond(cs, 'Degraded')).toMatchObject({ status: 'True', reason: 'Unschedulable', message: 'pod x-base-1 unschedulable: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.' });
+    expect(cond(cs, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'Unschedulable',
+      message: 'pod x-base-1 unschedulable: 0/1 nodes are available: 1 Insufficient nvidia.com/gpu.',
+    });
   });
   it('a pod the kubelet rejected or evicted (phase Failed) is named with its reason', () => {
-    const pod: PodLike = { metadata: { name: 'x-base-2' }, status: { phase: 'Failed', reason: 'UnexpectedAdmissionError', message: 'Allocate failed' } };
-    expect(podProblems([pod])).toEqual([{ reason: 'UnexpectedAdmissionError', message: 'pod x-base-2 failed: UnexpectedAdmissionError: Allocate failed' }]);
+    const pod: PodLike = {
+      metadata: { name: 'x-base-2' },
+      status: { phase: 'Failed', reason: 'UnexpectedAdmissionError', message: 'Allocate failed' },
+    };
+    expect(podProblems([pod])).toEqual([
+      { reason: 'UnexpectedAdmissionError', message: 'pod x-base-2 failed: UnexpectedAdmissionError: Allocate failed' },
+    ]);
   });
   it('ignores containers still starting, pods being deleted, and caps the message at three problems', () => {
-    expect(podProblems([waiting('a', 'c', 'ContainerCreating'), { ...waiting('b', 'c', 'ErrImagePull'), metadata: { name: 'b', deletionTimestamp: 't' } }])).toEqual([]);
+    expect(
+      podProblems([
+        waiting('a', 'c', 'ContainerCreating'),
+        { ...waiting('b', 'c', 'ErrImagePull'), metadata: { name: 'b', deletionTimestamp: 't' } },
+      ]),
+    ).toEqual([]);
     const many = ['p1', 'p2', 'p3', 'p4', 'p5'].map((n) => waiting(n, 'c', 'ErrImagePull', 'not found'));
     const cs = computeConditions({ generation: 1, deployments: [rolling], pods: many });
     expect(cond(cs, 'Degraded').message).toMatch(/pod p1 .*; pod p2 .*; pod p3 [^;]*; and 2 more$/);

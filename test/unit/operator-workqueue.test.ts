@@ -10,13 +10,16 @@ describe('WorkQueue', () => {
     const runs: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const q = new WorkQueue(async (key) => {
-      active++;
-      maxActive = Math.max(maxActive, active);
-      runs.push(key);
-      if (runs.length === 1) await gate;
-      active--;
-    }, { workers: 4, baseMs: 1, maxMs: 10 });
+    const q = new WorkQueue(
+      async (key) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        runs.push(key);
+        if (runs.length === 1) await gate;
+        active--;
+      },
+      { workers: 4, baseMs: 1, maxMs: 10 },
+    );
     q.start();
     q.add('ns/a');
     await tick();
@@ -34,12 +37,15 @@ describe('WorkQueue', () => {
   it('runs different keys in parallel', async () => {
     let active = 0;
     let maxActive = 0;
-    const q = new WorkQueue(async () => {
-      active++;
-      maxActive = Math.max(maxActive, active);
-      await tick(10);
-      active--;
-    }, { workers: 3, baseMs: 1, maxMs: 10 });
+    const q = new WorkQueue(
+      async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await tick(10);
+        active--;
+      },
+      { workers: 3, baseMs: 1, maxMs: 10 },
+    );
     q.start();
     for (const k of ['a', 'b', 'c']) q.add(k);
     await tick(30);
@@ -50,10 +56,13 @@ describe('WorkQueue', () => {
   it('retries failures with backoff, reports them, and resets the count after a success', async () => {
     const delays: number[] = [];
     let calls = 0;
-    const q = new WorkQueue(async () => {
-      calls++;
-      if (calls <= 3) throw new Error(`fail ${calls}`);
-    }, { workers: 1, baseMs: 4, maxMs: 1000, onError: (_k, err, retryInMs) => delays.push(retryInMs) });
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        if (calls <= 3) throw new Error(`fail ${calls}`);
+      },
+      { workers: 1, baseMs: 4, maxMs: 1000, onError: (_k, err, retryInMs) => delays.push(retryInMs) },
+    );
     q.start();
     q.add('k');
     for (let i = 0; i < 200 && calls < 4; i++) await tick(10);
@@ -70,10 +79,13 @@ describe('WorkQueue', () => {
 
   it('stop() waits for in-flight work and drops pending retries', async () => {
     let finished = false;
-    const q = new WorkQueue(async () => {
-      await tick(20);
-      finished = true;
-    }, { workers: 1, baseMs: 1, maxMs: 10 });
+    const q = new WorkQueue(
+      async () => {
+        await tick(20);
+        finished = true;
+      },
+      { workers: 1, baseMs: 1, maxMs: 10 },
+    );
     q.start();
     q.add('k');
     await tick(2);

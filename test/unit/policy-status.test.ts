@@ -28,7 +28,12 @@ function decision(over: Partial<Decision> = {}): Decision {
 }
 
 function mc(spec: Partial<ModelCascade['spec']> = {}): ModelCascade {
-  return { apiVersion: 'tinysaver.io/v1alpha1', kind: 'ModelCascade', metadata: { name: 'a', namespace: 'n' }, spec: { saver: { model: 's' }, base: { model: 'b' }, ...spec } };
+  return {
+    apiVersion: 'tinysaver.io/v1alpha1',
+    kind: 'ModelCascade',
+    metadata: { name: 'a', namespace: 'n' },
+    spec: { saver: { model: 's' }, base: { model: 'b' }, ...spec },
+  };
 }
 
 describe('durations', () => {
@@ -51,12 +56,22 @@ describe('controlSettings', () => {
     const { settings, errors } = controlSettings(mc());
     expect(errors).toEqual([]);
     expect(settings).toMatchObject({ intervalMs: 30_000, windowMs: 600_000, initial: 0.9 });
-    expect(settings?.policy).toMatchObject({ mode: 'adaptive', min: 0.5, max: 1, epsilon: 0.01, maxStep: 0.02, minAudits: 200, auditRate: { min: 0.02, max: 0.25 } });
+    expect(settings?.policy).toMatchObject({
+      mode: 'adaptive',
+      min: 0.5,
+      max: 1,
+      epsilon: 0.01,
+      maxStep: 0.02,
+      minAudits: 200,
+      auditRate: { min: 0.02, max: 0.25 },
+    });
     expect(settings?.policy.delta).toBeCloseTo(0.05, 12);
   });
   it('names the bad field', () => {
     expect(controlSettings(mc({ control: { interval: '5 minutes' } })).errors.join()).toMatch(/spec.control.interval/);
-    expect(controlSettings(mc({ control: { interval: '1m', window: '30s' } })).errors.join()).toMatch(/window .* at least spec.control.interval/);
+    expect(controlSettings(mc({ control: { interval: '1m', window: '30s' } })).errors.join()).toMatch(
+      /window .* at least spec.control.interval/,
+    );
     expect(controlSettings(mc({ budget: { maxAccuracyLoss: 2 } })).errors.join()).toMatch(/maxAccuracyLoss/);
   });
   it('model key changes with the saver or base model, not with the threshold', () => {
@@ -70,12 +85,36 @@ describe('controlSettings', () => {
 describe('buildThresholdStatus', () => {
   const now = new Date('2026-03-01T12:00:00Z');
   it('a raise: status fields, lastChange, history and an Event in the documented words', () => {
-    const { status, event } = buildThresholdStatus({ decision: decision(), from: 0.8, mode: 'adaptive', windowMs: 600_000, now, epsilon: 0.01, generation: 3 });
-    expect(status).toMatchObject({ threshold: 0.86, recommendedThreshold: 0.86, lossBound: 0.008, saverShare: 0.72, auditsInWindow: 640, window: '10m' });
+    const { status, event } = buildThresholdStatus({
+      decision: decision(),
+      from: 0.8,
+      mode: 'adaptive',
+      windowMs: 600_000,
+      now,
+      epsilon: 0.01,
+      generation: 3,
+    });
+    expect(status).toMatchObject({
+      threshold: 0.86,
+      recommendedThreshold: 0.86,
+      lossBound: 0.008,
+      saverShare: 0.72,
+      auditsInWindow: 640,
+      window: '10m',
+    });
     expect(status.lastChange).toEqual({ from: 0.8, to: 0.86, reason: 'BoundExceeded', time: '2026-03-01T12:00:00.000Z' });
     expect(status.history).toEqual([status.lastChange]);
-    expect(status.conditions?.[0]).toMatchObject({ type: 'ThresholdControl', status: 'True', reason: 'BoundExceeded', observedGeneration: 3 });
-    expect(event).toEqual({ type: 'Warning', reason: 'ThresholdRaised', message: '0.8 -> 0.86, loss bound 1.40% > budget 1.00%; 640 audits, 20000 rows in window' });
+    expect(status.conditions?.[0]).toMatchObject({
+      type: 'ThresholdControl',
+      status: 'True',
+      reason: 'BoundExceeded',
+      observedGeneration: 3,
+    });
+    expect(event).toEqual({
+      type: 'Warning',
+      reason: 'ThresholdRaised',
+      message: '0.8 -> 0.86, loss bound 1.40% > budget 1.00%; 640 audits, 20000 rows in window',
+    });
   });
 
   it('a hold keeps lastChange/history, reports the guard as condition False, no Event', () => {
@@ -84,8 +123,26 @@ describe('buildThresholdStatus', () => {
       history: [{ from: 0.8, to: 0.86, reason: 'BoundExceeded', time: 't0' }],
       conditions: [{ type: 'ThresholdControl', status: 'False' as const, reason: 'NoData', lastTransitionTime: 'long-ago' }],
     };
-    const d = decision({ changed: false, direction: 'none', holding: true, reason: 'TelemetryStale', message: 'telemetry 120s old', bound: NaN, recommended: NaN, share: NaN, threshold: 0.86 });
-    const { status, event } = buildThresholdStatus({ decision: d, from: 0.86, mode: 'adaptive', windowMs: 60_000, now, epsilon: 0.01, previous });
+    const d = decision({
+      changed: false,
+      direction: 'none',
+      holding: true,
+      reason: 'TelemetryStale',
+      message: 'telemetry 120s old',
+      bound: NaN,
+      recommended: NaN,
+      share: NaN,
+      threshold: 0.86,
+    });
+    const { status, event } = buildThresholdStatus({
+      decision: d,
+      from: 0.86,
+      mode: 'adaptive',
+      windowMs: 60_000,
+      now,
+      epsilon: 0.01,
+      previous,
+    });
     expect(event).toBeUndefined();
     expect(status.lastChange).toEqual(previous.lastChange);
     expect(status.history).toEqual(previous.history);
@@ -96,7 +153,15 @@ describe('buildThresholdStatus', () => {
   it('keeps at most the last 10 changes; a lower is a Normal ThresholdLowered event', () => {
     const history = Array.from({ length: HISTORY_LIMIT }, (_, i) => ({ from: 0.9, to: 0.91, reason: 'Certified', time: `t${i}` }));
     const d = decision({ threshold: 0.84, direction: 'lower', reason: 'Certified', bound: 0.006, recommended: 0.8 });
-    const { status, event } = buildThresholdStatus({ decision: d, from: 0.86, mode: 'adaptive', windowMs: 60_000, now, epsilon: 0.01, previous: { history } });
+    const { status, event } = buildThresholdStatus({
+      decision: d,
+      from: 0.86,
+      mode: 'adaptive',
+      windowMs: 60_000,
+      now,
+      epsilon: 0.01,
+      previous: { history },
+    });
     expect(status.history).toHaveLength(HISTORY_LIMIT);
     expect(status.history?.[0].time).toBe('t1');
     expect(status.history?.[HISTORY_LIMIT - 1]).toMatchObject({ from: 0.86, to: 0.84, reason: 'Certified' });

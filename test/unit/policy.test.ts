@@ -23,8 +23,19 @@ const SPEC: PolicySpec = {
  */
 // confidence mass: 60% near 1, the rest spread down to 0.3
 const MASS: ConfidenceMass = [
-  [0.9999, 0.3], [0.999, 0.15], [0.995, 0.1], [0.985, 0.05], [0.97, 0.06], [0.95, 0.06], [0.92, 0.06],
-  [0.89, 0.05], [0.85, 0.05], [0.78, 0.04], [0.68, 0.03], [0.55, 0.03], [0.35, 0.02],
+  [0.9999, 0.3],
+  [0.999, 0.15],
+  [0.995, 0.1],
+  [0.985, 0.05],
+  [0.97, 0.06],
+  [0.95, 0.06],
+  [0.92, 0.06],
+  [0.89, 0.05],
+  [0.85, 0.05],
+  [0.78, 0.04],
+  [0.68, 0.03],
+  [0.55, 0.03],
+  [0.35, 0.02],
 ];
 function liveWindow(t: number, a: number, rows: number, dis: (c: number) => number): PolicyWindow {
   const c = routerWindowCounters(MASS, t, a, rows, dis);
@@ -39,7 +50,10 @@ describe('decide: guards', () => {
     const w = liveWindow(0.9, 0.1, 10_000, clean);
     const nan = { ...w, counters: { ...w.counters, all: w.counters.all.map((v, i) => (i === 3 ? NaN : v)) } };
     expect(decide({ window: nan, current: 0.9, spec: SPEC })).toMatchObject({ holding: true, reason: 'InvalidTelemetry', threshold: 0.9 });
-    expect(decide({ window: { ...w, ageMs: 200_000 }, current: 0.9, spec: SPEC })).toMatchObject({ holding: true, reason: 'TelemetryStale' });
+    expect(decide({ window: { ...w, ageMs: 200_000 }, current: 0.9, spec: SPEC })).toMatchObject({
+      holding: true,
+      reason: 'TelemetryStale',
+    });
     expect(decide({ window: { ...w, ageMs: Infinity }, current: 0.9, spec: SPEC }).message).toMatch(/missing/);
     const empty = liveWindow(0.9, 0.1, 0, clean);
     expect(decide({ window: empty, current: 0.9, spec: SPEC })).toMatchObject({ holding: true, reason: 'NoData' });

@@ -18,7 +18,11 @@ const key = (field: number, wire: number): Bytes => varint((field << 3) | wire);
 const vField = (field: number, v: number): Bytes => [...key(field, 0), ...varint(v)];
 const lenField = (field: number, payload: Bytes): Bytes => [...key(field, 2), ...varint(payload.length), ...payload];
 const strField = (field: number, s: string): Bytes => lenField(field, [...new TextEncoder().encode(s)]);
-const packedInts = (field: number, vs: number[]): Bytes => lenField(field, vs.flatMap((v) => varint(v)));
+const packedInts = (field: number, vs: number[]): Bytes =>
+  lenField(
+    field,
+    vs.flatMap((v) => varint(v)),
+  );
 
 export interface TensorSpec {
   name: string;

@@ -13,10 +13,23 @@ describe('profile: Conv', () => {
     const bytes = onnxModel({
       inputs: [{ name: 'x', dims: ['N', 8, 32, 32] }],
       outputs: [{ name: 'y', dims: ['N', 16, 15, 15] }],
-      initializers: [{ name: 'w', dims: [16, 4, 3, 3] }, { name: 'b', dims: [16] }],
-      nodes: [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: [
-        { name: 'group', i: 2 }, { name: 'strides', ints: [2, 2] }, { name: 'dilations', ints: [2, 2] }, { name: 'pads', ints: [1, 1, 1, 1] },
-      ] }],
+      initializers: [
+        { name: 'w', dims: [16, 4, 3, 3] },
+        { name: 'b', dims: [16] },
+      ],
+      nodes: [
+        {
+          op: 'Conv',
+          inputs: ['x', 'w', 'b'],
+          outputs: ['y'],
+          attrs: [
+            { name: 'group', i: 2 },
+            { name: 'strides', ints: [2, 2] },
+            { name: 'dilations', ints: [2, 2] },
+            { name: 'pads', ints: [1, 1, 1, 1] },
+          ],
+        },
+      ],
     });
     const p = profileOnnxBytes(bytes);
     expect(p.ops[0].outputShape).toEqual([1, 16, 15, 15]);
@@ -31,12 +44,31 @@ describe('profile: Conv', () => {
     const bytes = onnxModel({
       inputs: [{ name: 'x', dims: [1, 6, 10, 9] }],
       outputs: [{ name: 'z', dims: [] }],
-      initializers: [{ name: 'w', dims: [6, 1, 3, 3] }, { name: 'w2', dims: [4, 6, 1, 1] }],
+      initializers: [
+        { name: 'w', dims: [6, 1, 3, 3] },
+        { name: 'w2', dims: [4, 6, 1, 1] },
+      ],
       nodes: [
         // Hout = floor((10 + 0 + 2 - 3) / 1) + 1 = 10, Wout = floor((9 + 1 + 0 - 3)/1) + 1 = 8
-        { op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: [{ name: 'group', i: 6 }, { name: 'pads', ints: [0, 1, 2, 0] }] },
+        {
+          op: 'Conv',
+          inputs: ['x', 'w'],
+          outputs: ['y'],
+          attrs: [
+            { name: 'group', i: 6 },
+            { name: 'pads', ints: [0, 1, 2, 0] },
+          ],
+        },
         // SAME_UPPER, stride 3: ceil(10/3) = 4, ceil(8/3) = 3
-        { op: 'Conv', inputs: ['y', 'w2'], outputs: ['z'], attrs: [{ name: 'auto_pad', s: 'SAME_UPPER' }, { name: 'strides', ints: [3, 3] }] },
+        {
+          op: 'Conv',
+          inputs: ['y', 'w2'],
+          outputs: ['z'],
+          attrs: [
+            { name: 'auto_pad', s: 'SAME_UPPER' },
+            { name: 'strides', ints: [3, 3] },
+          ],
+        },
       ],
     });
     const p = profileOnnxBytes(bytes);
@@ -69,10 +101,17 @@ describe('profile: a small CNN classifier end to end', () => {
     inputs: [{ name: 'x', dims: ['batch', 1, 28, 28] }],
     outputs: [{ name: 'prob', dims: ['batch', 10] }],
     initializers: [
-      { name: 'cw', dims: [8, 1, 3, 3] }, { name: 'cb', dims: [8] },
-      { name: 'g', dims: [8] }, { name: 'beta', dims: [8] }, { name: 'mean', dims: [8] }, { name: 'var', dims: [8] },
-      { name: 'fw', dims: [10, 200] }, { name: 'fb', dims: [10] },
-      { name: 'idx0', dims: [], int64: [0] }, { name: 'minus1', dims: [1], int64: [-1] }, { name: 'ax0', dims: [1], int64: [0] },
+      { name: 'cw', dims: [8, 1, 3, 3] },
+      { name: 'cb', dims: [8] },
+      { name: 'g', dims: [8] },
+      { name: 'beta', dims: [8] },
+      { name: 'mean', dims: [8] },
+      { name: 'var', dims: [8] },
+      { name: 'fw', dims: [10, 200] },
+      { name: 'fb', dims: [10] },
+      { name: 'idx0', dims: [], int64: [0] },
+      { name: 'minus1', dims: [1], int64: [-1] },
+      { name: 'ax0', dims: [1], int64: [0] },
       { name: 'm', dims: [10, 10] },
     ],
     nodes: [
@@ -82,9 +121,26 @@ describe('profile: a small CNN classifier end to end', () => {
       { op: 'Conv', inputs: ['x', 'cw', 'cb'], outputs: ['c'], attrs: [{ name: 'pads', ints: [1, 1, 1, 1] }] }, // [1,8,28,28]
       { op: 'BatchNormalization', inputs: ['c', 'g', 'beta', 'mean', 'var'], outputs: ['bn'] },
       { op: 'Relu', inputs: ['bn'], outputs: ['r'] },
-      { op: 'MaxPool', inputs: ['r'], outputs: ['p'], attrs: [{ name: 'kernel_shape', ints: [2, 2] }, { name: 'strides', ints: [2, 2] }] }, // 14x14
+      {
+        op: 'MaxPool',
+        inputs: ['r'],
+        outputs: ['p'],
+        attrs: [
+          { name: 'kernel_shape', ints: [2, 2] },
+          { name: 'strides', ints: [2, 2] },
+        ],
+      }, // 14x14
       // ceil_mode: ceil((14 - 3) / 2) + 1 = 7 (floor would give 6)
-      { op: 'AveragePool', inputs: ['p'], outputs: ['a'], attrs: [{ name: 'kernel_shape', ints: [3, 3] }, { name: 'strides', ints: [2, 2] }, { name: 'ceil_mode', i: 1 }] },
+      {
+        op: 'AveragePool',
+        inputs: ['p'],
+        outputs: ['a'],
+        attrs: [
+          { name: 'kernel_shape', ints: [3, 3] },
+          { name: 'strides', ints: [2, 2] },
+          { name: 'ceil_mode', i: 1 },
+        ],
+      },
       { op: 'Shape', inputs: ['a'], outputs: ['s'] },
       { op: 'Gather', inputs: ['s', 'idx0'], outputs: ['n'] },
       { op: 'Unsqueeze', inputs: ['n', 'ax0'], outputs: ['n1'] },
@@ -141,7 +197,10 @@ describe('profile: unknown ops and bad input', () => {
 
   it('MatMul batched broadcast and Flatten', () => {
     const bytes = onnxModel({
-      inputs: [{ name: 'a', dims: [2, 1, 5, 6] }, { name: 'b', dims: [3, 6, 7] }],
+      inputs: [
+        { name: 'a', dims: [2, 1, 5, 6] },
+        { name: 'b', dims: [3, 6, 7] },
+      ],
       outputs: [{ name: 'f', dims: [] }],
       nodes: [
         { op: 'MatMul', inputs: ['a', 'b'], outputs: ['c'] }, // [2,3,5,7]

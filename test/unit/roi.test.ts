@@ -111,12 +111,18 @@ describe('roi arithmetic', () => {
   });
 
   it('bad input names the field', () => {
-    expect(() => computeRoi({ ...A, saver: { rowsPerSecond: 0, pricePerHour: 1 } })).toThrow(/saver capacity \(rows\/s per replica\): must be a finite number > 0, got 0/);
-    expect(() => computeRoi({ ...A, base: { rowsPerSecond: 300, pricePerHour: -1 } })).toThrow(/base price per replica-hour: must be a finite number >= 0/);
+    expect(() => computeRoi({ ...A, saver: { rowsPerSecond: 0, pricePerHour: 1 } })).toThrow(
+      /saver capacity \(rows\/s per replica\): must be a finite number > 0, got 0/,
+    );
+    expect(() => computeRoi({ ...A, base: { rowsPerSecond: 300, pricePerHour: -1 } })).toThrow(
+      /base price per replica-hour: must be a finite number >= 0/,
+    );
     expect(() => computeRoi({ ...A, base: { rowsPerSecond: 300, pricePerHour: 0 } })).toThrow(/base price per replica-hour: is 0/);
     expect(() => computeRoi({ ...A, saverShare: 1.5 })).toThrow(/saver share r: must be in \[0, 1\]/);
     expect(() => computeRoi({ ...A, headroom: 0.5 })).toThrow(/headroom: must be a number >= 1/);
-    expect(() => computeRoi({ ...A, traffic: { meanRowsPerSecond: 2000, peakRowsPerSecond: 1000 } })).toThrow(/mean 2000 rows\/s is above peak 1000/);
+    expect(() => computeRoi({ ...A, traffic: { meanRowsPerSecond: 2000, peakRowsPerSecond: 1000 } })).toThrow(
+      /mean 2000 rows\/s is above peak 1000/,
+    );
     expect(() => computeRoi({ ...A, traffic: { meanRowsPerSecond: NaN, peakRowsPerSecond: 1000 } })).toThrow(/traffic mean rows\/s/);
   });
 });
@@ -135,13 +141,17 @@ describe('price file', () => {
     expect(() => parsePriceFile('gpuHour: -2\n', 'p.yaml')).toThrow(/p\.yaml: gpuHour: must be >= 0, got -2/);
     expect(() => parsePriceFile('cpuCoreHour: cheap\n', 'p.yaml')).toThrow(/p\.yaml: cpuCoreHour: must be a number/);
     expect(() => parsePriceFile('nodeHour:\n  a: -1\n', 'p.yaml')).toThrow(/nodeHour\.a: must be >= 0/);
-    expect(() => parsePriceFile('currency: USD\n', 'p.yaml')).toThrow(/no prices: set cpuCoreHour, gpuHour or nodeHour \(nothing is defaulted\)/);
+    expect(() => parsePriceFile('currency: USD\n', 'p.yaml')).toThrow(
+      /no prices: set cpuCoreHour, gpuHour or nodeHour \(nothing is defaulted\)/,
+    );
     expect(() => parsePriceFile('- 1\n', 'p.yaml')).toThrow(/expected a mapping/);
   });
 
   it('a missing price is an error naming it, never a default', () => {
     const gpuOnly = parsePriceFile('gpuHour: 2\n');
-    expect(() => replicaPricePerHour(gpuOnly, { cores: 1, gpus: 0 }, 'saver')).toThrow(/cpuCoreHour is missing \(a saver replica takes 1 core\(s\)/);
+    expect(() => replicaPricePerHour(gpuOnly, { cores: 1, gpus: 0 }, 'saver')).toThrow(
+      /cpuCoreHour is missing \(a saver replica takes 1 core\(s\)/,
+    );
     expect(() => replicaPricePerHour(parsePriceFile('cpuCoreHour: 1\n'), { cores: 0, gpus: 1 }, 'base')).toThrow(/gpuHour is missing/);
     expect(() => replicaPricePerHour(gpuOnly, { node: 'x' }, 'base')).toThrow(/nodeHour\.x is missing/);
     expect(() => replicaPricePerHour(gpuOnly, { cores: 0, gpus: 0 }, 'base')).toThrow(/takes no cores and no GPUs/);
@@ -159,7 +169,11 @@ describe('roi inputs', () => {
     ],
     paper: null,
     paperNote: 'needs labels',
-    budget: { threshold: 0.9, evaluation: { saverShare: 0.8, accuracyLoss: 0.002, disagreement: 0.006 }, certification: { bound: 0.0087, epsilon: 0.01, delta: 0.05 } },
+    budget: {
+      threshold: 0.9,
+      evaluation: { saverShare: 0.8, accuracyLoss: 0.002, disagreement: 0.006 },
+      certification: { bound: 0.0087, epsilon: 0.01, delta: 0.05 },
+    },
   };
 
   it('reads simulate --json: point, certified bound, sweep without the base-only row', () => {
@@ -168,13 +182,20 @@ describe('roi inputs', () => {
     expect(p.confidence).toBeCloseTo(0.95, 12);
     expect(p.sweep).toHaveLength(3);
     expect(accuracyText(p)).toMatch(/at most 0\.87% of rows .* at 95% confidence, budget 1\.00%.*-0\.20 points/);
-    expect(() => parseOperatingPoint(JSON.stringify(sim), 'sim.json', { point: 'paper' })).toThrow(/no paper operating point \(needs labels\)/);
+    expect(() => parseOperatingPoint(JSON.stringify(sim), 'sim.json', { point: 'paper' })).toThrow(
+      /no paper operating point \(needs labels\)/,
+    );
     expect(() => parseOperatingPoint('{"a":1}', 'x.json')).toThrow(/expected the output of tinysaver simulate --json/);
     expect(() => parseOperatingPoint('nope', 'x.json')).toThrow(/x\.json: not JSON/);
   });
 
   it('reads select --json: rank 1 or the saver named', () => {
-    const sel = { ranking: [{ rank: 1, name: 'a', budget: sim.budget }, { rank: 2, name: 'b', budget: { ...sim.budget, evaluation: { saverShare: 0.5 } } }] };
+    const sel = {
+      ranking: [
+        { rank: 1, name: 'a', budget: sim.budget },
+        { rank: 2, name: 'b', budget: { ...sim.budget, evaluation: { saverShare: 0.5 } } },
+      ],
+    };
     expect(parseOperatingPoint(JSON.stringify(sel), 's.json').saverShare).toBe(0.8);
     expect(parseOperatingPoint(JSON.stringify(sel), 's.json', { saver: 'b' }).saverShare).toBe(0.5);
     expect(() => parseOperatingPoint(JSON.stringify(sel), 's.json', { saver: 'c' })).toThrow(/no saver "c" in the ranking \(have: a, b\)/);
@@ -183,11 +204,29 @@ describe('roi inputs', () => {
   it('capacities: a number, or a profile --measure file (its shape comes along); zero is refused', () => {
     expect(parseCapacityNumber('--base-capacity', '1200')?.rowsPerSecond).toBe(1200);
     expect(parseCapacityNumber('--base-capacity', 'cap.json')).toBeNull();
-    expect(() => parseCapacityNumber('--base-capacity', '0')).toThrow(/--base-capacity: capacity must be a number of rows\/s per replica > 0, got 0/);
-    const file = { kind: CAPACITY_KIND, model: 'm.onnx', provider: 'cpu', cores: 2, measuredAt: 'now', batches: [], capacity: { batch: 64, rowsPerSecond: 900, rowsPerSecondPerCore: 450 } };
-    expect(parseCapacityFile('--saver-capacity', 'c.json', JSON.stringify(file))).toMatchObject({ rowsPerSecond: 900, shape: { cores: 2, gpus: 0 } });
-    expect(parseCapacityFile('--saver-capacity', 'c.json', JSON.stringify({ ...file, provider: 'cuda' })).shape).toEqual({ cores: 0, gpus: 1 });
-    expect(() => parseCapacityFile('--saver-capacity', 'c.json', JSON.stringify({ ...file, capacity: { rowsPerSecond: 0 } }))).toThrow(/capacity\.rowsPerSecond must be a number > 0/);
+    expect(() => parseCapacityNumber('--base-capacity', '0')).toThrow(
+      /--base-capacity: capacity must be a number of rows\/s per replica > 0, got 0/,
+    );
+    const file = {
+      kind: CAPACITY_KIND,
+      model: 'm.onnx',
+      provider: 'cpu',
+      cores: 2,
+      measuredAt: 'now',
+      batches: [],
+      capacity: { batch: 64, rowsPerSecond: 900, rowsPerSecondPerCore: 450 },
+    };
+    expect(parseCapacityFile('--saver-capacity', 'c.json', JSON.stringify(file))).toMatchObject({
+      rowsPerSecond: 900,
+      shape: { cores: 2, gpus: 0 },
+    });
+    expect(parseCapacityFile('--saver-capacity', 'c.json', JSON.stringify({ ...file, provider: 'cuda' })).shape).toEqual({
+      cores: 0,
+      gpus: 1,
+    });
+    expect(() => parseCapacityFile('--saver-capacity', 'c.json', JSON.stringify({ ...file, capacity: { rowsPerSecond: 0 } }))).toThrow(
+      /capacity\.rowsPerSecond must be a number > 0/,
+    );
     expect(() => parseCapacityFile('--saver-capacity', 'c.json', '{"kind":"other"}')).toThrow(/not a capacity file/);
     const two = [file, { ...file, model: '/x/base.onnx' }];
     expect(parseCapacityFile('--base-capacity', 'c.json', JSON.stringify(two), 'base').source).toMatch(/^\/x\/base\.onnx/);
@@ -206,12 +245,23 @@ describe('roi report', () => {
     JSON.stringify({
       auditRate: 0,
       sweep: [0, 0.2, 0.4, 0.6, 0.8, 0.9, 1].map((t) => ({ threshold: t, saverShare: 1 - t * 0.9 })),
-      budget: { threshold: 0.8, evaluation: { saverShare: 0.28, accuracyLoss: 0.001 }, certification: { bound: 0.009, epsilon: 0.01, delta: 0.05 } },
+      budget: {
+        threshold: 0.8,
+        evaluation: { saverShare: 0.28, accuracyLoss: 0.001 },
+        certification: { bound: 0.009, epsilon: 0.01, delta: 0.05 },
+      },
       paper: null,
     }),
     'sim.json',
   );
-  const ctx = { point, auditRateSource: 'test', currency: 'EUR', shapes: { saver: { cores: 1, gpus: 0 }, base: { cores: 0, gpus: 1 } }, capacitySources: { saver: 's', base: 'b' }, plotFile: 'r.svg' };
+  const ctx = {
+    point,
+    auditRateSource: 'test',
+    currency: 'EUR',
+    shapes: { saver: { cores: 1, gpus: 0 }, base: { cores: 0, gpus: 1 } },
+    capacitySources: { saver: 's', base: 'b' },
+    plotFile: 'r.svg',
+  };
   const r = computeRoi({ ...A, saverShare: point.saverShare });
 
   it('table, Markdown and SVG carry the same numbers', () => {
@@ -260,7 +310,9 @@ describe('capacity measurement arithmetic', () => {
     const feeds = syntheticInputs([{ name: 'x', datatype: 'FP32', shape: [-1, 1, 28, 28] }], 3);
     expect(feeds.x.shape).toEqual([3, 1, 28, 28]);
     expect(feeds.x.data.length).toBe(3 * 784);
-    expect(() => syntheticInputs([{ name: 'x', datatype: 'FP32', shape: [-1, -1] }], 3)).toThrow(/input 'x' has a dynamic dimension at axis 1/);
+    expect(() => syntheticInputs([{ name: 'x', datatype: 'FP32', shape: [-1, -1] }], 3)).toThrow(
+      /input 'x' has a dynamic dimension at axis 1/,
+    );
     expect(() => syntheticInputs([{ name: 'x', datatype: 'FP32', shape: [1, 4] }], 3)).toThrow(/fixed batch dimension 1/);
   });
 });

@@ -44,7 +44,11 @@ describe('BoundedRunner', () => {
     expect(runner.inFlight).toBe(2);
     releases[0]();
     await new Promise((r) => setImmediate(r));
-    expect(runner.tryRun(async () => { throw new Error('a failing job does not leak its slot'); })).toBe(true);
+    expect(
+      runner.tryRun(async () => {
+        throw new Error('a failing job does not leak its slot');
+      }),
+    ).toBe(true);
     await new Promise((r) => setImmediate(r));
     releases[1]();
     await runner.idle();

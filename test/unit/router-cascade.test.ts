@@ -27,7 +27,11 @@ function gatedUpstream(label: string) {
           logits[i * 2] = v > 0 ? 20 : 0;
           logits[i * 2 + 1] = v < 0 ? v : 0;
         }
-        calls.push({ req, fail: reject, release: () => resolve({ model_name: label, outputs: [{ name: 'logits', datatype: 'FP32', shape: [rows, 2], data: logits }] }) });
+        calls.push({
+          req,
+          fail: reject,
+          release: () => resolve({ model_name: label, outputs: [{ name: 'logits', datatype: 'FP32', shape: [rows, 2], data: logits }] }),
+        });
       }),
   };
   return { up, calls };
@@ -57,7 +61,9 @@ function cascade(saver: Upstream, base: Upstream, maxQueueRows = 100, over: { ma
   });
 }
 
-const req = (...values: number[]): InferRequest => ({ inputs: [{ name: 'x', datatype: 'FP32', shape: [values.length, 1], data: Float32Array.from(values) }] });
+const req = (...values: number[]): InferRequest => ({
+  inputs: [{ name: 'x', datatype: 'FP32', shape: [values.length, 1], data: Float32Array.from(values) }],
+});
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('Cascade queueing', () => {
@@ -99,7 +105,11 @@ describe('Cascade queueing', () => {
     expect(saver.calls[0].req.inputs[0].shape).toEqual([4, 1]);
     saver.calls[0].release();
     const shapes = (await Promise.all(replies)).map((r) => r.response.outputs[0].shape);
-    expect(shapes).toEqual([[1, 2], [2, 2], [1, 2]]);
+    expect(shapes).toEqual([
+      [1, 2],
+      [2, 2],
+      [1, 2],
+    ]);
   });
 
   it('merges escalations that wait for a base call; each request gets its own base rows back', async () => {

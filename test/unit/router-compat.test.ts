@@ -45,11 +45,18 @@ describe('checkCompatible', () => {
     const r2 = checkCompatible(model('s'), model('b', { inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 28, 28] }] }));
     expect(r2.ok ? '' : r2.problems.join()).toMatch(/shape \[-1,1,28,28\], base "b" shape \[-1,3,28,28\]/);
     const r3 = checkCompatible(model('s'), model('b'), 'probs');
-    expect(r3.ok ? '' : r3.problems.join()).toMatch(/scores output "probs" \(--output\) is not an output of the saver "s" \(it has: logits\)/);
+    expect(r3.ok ? '' : r3.problems.join()).toMatch(
+      /scores output "probs" \(--output\) is not an output of the saver "s" \(it has: logits\)/,
+    );
   });
 
   it('drops saver outputs the base lacks, keeps the scores output', () => {
-    const saver = model('s', { outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }, { name: 'embedding', datatype: 'FP32', shape: [-1, 64] }] });
+    const saver = model('s', {
+      outputs: [
+        { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
+        { name: 'embedding', datatype: 'FP32', shape: [-1, 64] },
+      ],
+    });
     const r = checkCompatible(saver, model('b'));
     expect(r.ok && r.layout.dropped).toEqual(['embedding']);
     expect(r.ok && r.layout.outputs.map((t) => t.name)).toEqual(['logits']);

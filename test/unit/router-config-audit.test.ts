@@ -38,7 +38,10 @@ describe('router ConfigMap audit rate', () => {
 
   it('fixed and observe: spec.router.auditRate, whatever status says', () => {
     for (const mode of ['fixed', 'observe'] as const) {
-      expect(fileOf(mc({ router: { auditRate: 0.04 }, threshold: { mode, initial: 0.9 } }, { threshold: 0.7, auditRate: 0.2 }))).toEqual({ threshold: 0.9, auditRate: 0.04 });
+      expect(fileOf(mc({ router: { auditRate: 0.04 }, threshold: { mode, initial: 0.9 } }, { threshold: 0.7, auditRate: 0.2 }))).toEqual({
+        threshold: 0.9,
+        auditRate: 0.04,
+      });
     }
   });
 

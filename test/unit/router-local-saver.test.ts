@@ -24,6 +24,10 @@ describe('localSaver', () => {
 
   it('accepts a dynamic batch dimension and reports the graph as the saver metadata', () => {
     const s = localSaver(graph([-1, 784], [-1, 10]), 'my-saver');
-    expect(s.metadata).toMatchObject({ name: 'my-saver', inputs: [{ name: 'input', shape: [-1, 784] }], outputs: [{ name: 'logits', shape: [-1, 10] }] });
+    expect(s.metadata).toMatchObject({
+      name: 'my-saver',
+      inputs: [{ name: 'input', shape: [-1, 784] }],
+      outputs: [{ name: 'logits', shape: [-1, 10] }],
+    });
   });
 });

@@ -18,7 +18,13 @@ describe('replay summary math', () => {
   });
 
   it('formats share, accuracy, compute and latency from the run', () => {
-    const cascade: RunStats = { samples: 1000, correct: 912, routes: { saver: 700, base: 290, fallback: 10 }, latenciesMs: [1, 2, 3, 4], wallSeconds: 2 };
+    const cascade: RunStats = {
+      samples: 1000,
+      correct: 912,
+      routes: { saver: 700, base: 290, fallback: 10 },
+      latenciesMs: [1, 2, 3, 4],
+      wallSeconds: 2,
+    };
     const text = formatReplaySummary({
       label: 'cascade',
       cascade,

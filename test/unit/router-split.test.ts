@@ -47,9 +47,15 @@ describe('row gather, slice and merge', () => {
 
   it('refuses base outputs of the wrong shape, size or datatype', () => {
     const saver = { name: 'logits', datatype: 'FP32', shape: [2, 3], data: new Float32Array(6) };
-    expect(() => mergeRows(saver, { name: 'logits', datatype: 'FP32', shape: [1, 2], data: new Float32Array(2) }, [0])).toThrow(/shape \[1,2\] for 1 rows/);
-    expect(() => mergeRows(saver, { name: 'logits', datatype: 'FP32', shape: [2, 3], data: new Float32Array(6) }, [0])).toThrow(/for 1 rows/);
-    expect(() => mergeRows(saver, { name: 'logits', datatype: 'FP32', shape: [1, 3], data: new Float32Array(2) }, [0])).toThrow(/2 elements, expected 3/);
+    expect(() => mergeRows(saver, { name: 'logits', datatype: 'FP32', shape: [1, 2], data: new Float32Array(2) }, [0])).toThrow(
+      /shape \[1,2\] for 1 rows/,
+    );
+    expect(() => mergeRows(saver, { name: 'logits', datatype: 'FP32', shape: [2, 3], data: new Float32Array(6) }, [0])).toThrow(
+      /for 1 rows/,
+    );
+    expect(() => mergeRows(saver, { name: 'logits', datatype: 'FP32', shape: [1, 3], data: new Float32Array(2) }, [0])).toThrow(
+      /2 elements, expected 3/,
+    );
     expect(() => mergeRows(saver, { name: 'logits', datatype: 'FP64', shape: [1, 3], data: new Float64Array(3) }, [0])).toThrow(/FP64/);
   });
 });

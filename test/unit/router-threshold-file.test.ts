@@ -44,7 +44,12 @@ describe('ThresholdFileWatcher', () => {
     symlinkSync(join('..data', 'threshold.json'), join(dir, 'threshold.json'));
     const changes: ThresholdSettings[] = [];
     const errors: string[] = [];
-    const w = new ThresholdFileWatcher({ path: join(dir, 'threshold.json'), intervalMs: 1000, onChange: (v) => changes.push(v), onInvalid: (e) => errors.push(e) });
+    const w = new ThresholdFileWatcher({
+      path: join(dir, 'threshold.json'),
+      intervalMs: 1000,
+      onChange: (v) => changes.push(v),
+      onInvalid: (e) => errors.push(e),
+    });
     await w.poll();
     await w.poll(); // unchanged: no second event
     expect(changes).toEqual([{ threshold: 0.8 }]);

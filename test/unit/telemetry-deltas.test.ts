@@ -76,13 +76,28 @@ describe('targetsFromPods', () => {
   const ready = [{ type: 'Ready', status: 'True' }];
   it('keeps Running + Ready pods with an IP, honours the metrics-port annotation, brackets IPv6', () => {
     const t = targetsFromPods([
-      { metadata: { name: 'a', namespace: 'n', uid: 'u1' }, status: { phase: 'Running', podIP: '10.0.0.1', conditions: ready, startTime: '2026-01-01T00:00:00Z' } },
-      { metadata: { name: 'b', namespace: 'n', annotations: { 'tinysaver.io/metrics-port': '9100' } }, status: { phase: 'Running', podIP: 'fd00::5', conditions: ready } },
+      {
+        metadata: { name: 'a', namespace: 'n', uid: 'u1' },
+        status: { phase: 'Running', podIP: '10.0.0.1', conditions: ready, startTime: '2026-01-01T00:00:00Z' },
+      },
+      {
+        metadata: { name: 'b', namespace: 'n', annotations: { 'tinysaver.io/metrics-port': '9100' } },
+        status: { phase: 'Running', podIP: 'fd00::5', conditions: ready },
+      },
       { metadata: { name: 'pending', namespace: 'n' }, status: { phase: 'Pending', podIP: '10.0.0.2', conditions: ready } },
-      { metadata: { name: 'unready', namespace: 'n' }, status: { phase: 'Running', podIP: '10.0.0.3', conditions: [{ type: 'Ready', status: 'False' }] } },
+      {
+        metadata: { name: 'unready', namespace: 'n' },
+        status: { phase: 'Running', podIP: '10.0.0.3', conditions: [{ type: 'Ready', status: 'False' }] },
+      },
       { metadata: { name: 'noip', namespace: 'n' }, status: { phase: 'Running', conditions: ready } },
-      { metadata: { name: 'dying', namespace: 'n', deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { phase: 'Running', podIP: '10.0.0.4', conditions: ready } },
-      { metadata: { name: 'badport', namespace: 'n', annotations: { 'tinysaver.io/metrics-port': '99999' } }, status: { phase: 'Running', podIP: '10.0.0.5', conditions: ready } },
+      {
+        metadata: { name: 'dying', namespace: 'n', deletionTimestamp: '2026-01-01T00:00:00Z' },
+        status: { phase: 'Running', podIP: '10.0.0.4', conditions: ready },
+      },
+      {
+        metadata: { name: 'badport', namespace: 'n', annotations: { 'tinysaver.io/metrics-port': '99999' } },
+        status: { phase: 'Running', podIP: '10.0.0.5', conditions: ready },
+      },
     ]);
     expect(t).toEqual([
       { key: 'n/a', uid: 'u1', startedAtMs: Date.parse('2026-01-01T00:00:00Z'), url: 'http://10.0.0.1:8000/metrics' },

@@ -9,10 +9,18 @@ function routerRegistry() {
   const registry = new client.Registry();
   const conf = new client.Histogram({ name: 'tinysaver_confidence', help: 'c', buckets: [...CONFIDENCE_BUCKETS], registers: [registry] });
   const esc = new client.Histogram({
-    name: 'tinysaver_escalated_confidence', help: 'e', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers: [registry],
+    name: 'tinysaver_escalated_confidence',
+    help: 'e',
+    labelNames: ['agree'],
+    buckets: [...CONFIDENCE_BUCKETS],
+    registers: [registry],
   });
   const aud = new client.Histogram({
-    name: 'tinysaver_audit_confidence', help: 'a', labelNames: ['agree'], buckets: [...CONFIDENCE_BUCKETS], registers: [registry],
+    name: 'tinysaver_audit_confidence',
+    help: 'a',
+    labelNames: ['agree'],
+    buckets: [...CONFIDENCE_BUCKETS],
+    registers: [registry],
   });
   const rows = new client.Counter({ name: 'tinysaver_rows_total', help: 'r', labelNames: ['route'], registers: [registry] });
   const thr = new client.Gauge({ name: 'tinysaver_threshold', help: 't', registers: [registry] });
@@ -139,7 +147,9 @@ describe('parseRouterMetrics', () => {
     const grid = [...CONFIDENCE_BUCKETS.map(String), '+Inf'];
     const huge = ['# TYPE tinysaver_confidence histogram', ...grid.map((le) => `tinysaver_confidence_bucket{le="${le}"} 1e300`)].join('\n');
     expect(() => parseRouterMetrics(huge)).toThrow(/whole number of rows/);
-    const fractional = ['# TYPE tinysaver_confidence histogram', ...grid.map((le) => `tinysaver_confidence_bucket{le="${le}"} 2.5`)].join('\n');
+    const fractional = ['# TYPE tinysaver_confidence histogram', ...grid.map((le) => `tinysaver_confidence_bucket{le="${le}"} 2.5`)].join(
+      '\n',
+    );
     expect(() => parseRouterMetrics(fractional)).toThrow(/whole number of rows/);
   });
 });

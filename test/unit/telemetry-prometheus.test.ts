@@ -10,7 +10,9 @@ describe('Prometheus source parsing', () => {
     expect(v).toEqual([{ metric: { le: '0.5' }, value: 12.5 }]);
     expect(() => parseVectorResponse('<html>')).toThrow(/not JSON/);
     expect(() => parseVectorResponse(JSON.stringify({ status: 'error', error: 'parse error at char 3' }))).toThrow(/parse error at char 3/);
-    expect(() => parseVectorResponse(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }))).toThrow(/instant vector/);
+    expect(() => parseVectorResponse(JSON.stringify({ status: 'success', data: { resultType: 'matrix', result: [] } }))).toThrow(
+      /instant vector/,
+    );
     expect(() => parseVectorResponse(answer([{ metric: {}, value: [1, 3] }]))).toThrow(/result\[0\]/);
   });
 

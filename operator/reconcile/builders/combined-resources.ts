@@ -22,7 +22,11 @@ export function combinedResources(router: Resources, saver: Resources): Resource
   const requests: Record<string, Quantity> = {};
   const limits: Record<string, Quantity> = {};
   for (const k of [...keys].sort()) {
-    const side = (r: Resources) => ({ request: r.requests?.[k] ?? r.limits?.[k], limit: r.limits?.[k], explicit: r.requests?.[k] !== undefined });
+    const side = (r: Resources) => ({
+      request: r.requests?.[k] ?? r.limits?.[k],
+      limit: r.limits?.[k],
+      explicit: r.requests?.[k] !== undefined,
+    });
     const a = side(router);
     const b = side(saver);
     const request = a.explicit || b.explicit ? sum([a.request, b.request]) : undefined;

@@ -5,8 +5,5 @@ import { createHash } from 'node:crypto';
 import { stableStringify } from './json.js';
 
 export function configHash(podTemplate: unknown, routerConfigWithoutHotFields: unknown): string {
-  return createHash('sha256')
-    .update(stableStringify({ podTemplate, routerConfigWithoutHotFields }))
-    .digest('hex')
-    .slice(0, 16);
+  return createHash('sha256').update(stableStringify({ podTemplate, routerConfigWithoutHotFields })).digest('hex').slice(0, 16);
 }

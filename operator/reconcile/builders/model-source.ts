@@ -36,9 +36,12 @@ export function modelSource(uri: string, role: ModelRole, fetch: FetchContext): 
     const slash = rest.indexOf('/');
     const claim = slash > 0 ? rest.slice(0, slash) : '';
     const sub = slash > 0 ? rest.slice(slash + 1) : '';
-    if (!PVC_NAME.test(claim) || claim.length > 253) throw new ModelUriError(`${role}.model: "${uri}" has no valid claim name (pvc://CLAIM/PATH)`);
+    if (!PVC_NAME.test(claim) || claim.length > 253)
+      throw new ModelUriError(`${role}.model: "${uri}" has no valid claim name (pvc://CLAIM/PATH)`);
     if (!sub || sub.split('/').some((p) => p === '..' || p === '')) {
-      throw new ModelUriError(`${role}.model: "${uri}" needs a relative file path inside the claim without "..", e.g. pvc://${claim}/models/x.onnx`);
+      throw new ModelUriError(
+        `${role}.model: "${uri}" needs a relative file path inside the claim without "..", e.g. pvc://${claim}/models/x.onnx`,
+      );
     }
     return {
       kind: 'pvc',

@@ -1,6 +1,16 @@
 // Deployments: <name>-saver (saver model server + router sidecar; with spec.saver.mode InRouter the router
 // alone, running the saver model in-process) and <name>-base (GPU model server).
-import type { V1Container, V1Deployment, V1DeploymentSpec, V1PodSpec, V1PodTemplateSpec, V1Probe, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1Deployment,
+  V1DeploymentSpec,
+  V1PodSpec,
+  V1PodTemplateSpec,
+  V1Probe,
+  V1ResourceRequirements,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import { withDefaults, type DefaultedSpec, type ModelCascade, type Resources } from '../../api/model-cascade.js';
 import { CONFIG_HASH_ANNOTATION, objectLabels, objectMeta, names, selectorLabels } from './labels.js';
 import { modelSource } from './model-source.js';
@@ -25,16 +35,24 @@ export const DECISION_LOG_FILE = `${DECISION_LOG_DIR}/decisions.jsonl`;
  * here: it travels in the threshold file (hot reload). Model identities: the pinned sha256 when the spec has
  * one, else the model URI (an in-process saver is hashed by the router itself when no --saver-id is given).
  */
-export function decisionLogParts(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): { args: string[]; volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+export function decisionLogParts(
+  mc: ModelCascade,
+  s: DefaultedSpec = withDefaults(mc.spec),
+): { args: string[]; volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const d = s.router.decisionLog;
   if (!d) return { args: [], volumes: [], mounts: [] };
   const base = baseEndpoint(mc, s);
-  const id = (sha: string | undefined, uri: string | undefined, fallback: string) => (sha ? `sha256:${sha.toLowerCase()}` : uri ?? fallback);
+  const id = (sha: string | undefined, uri: string | undefined, fallback: string) =>
+    sha ? `sha256:${sha.toLowerCase()}` : (uri ?? fallback);
   const args = [
-    '--decision-log', d.sink === 'file' ? DECISION_LOG_FILE : '-',
-    '--decision-inputs', d.includeInputs,
-    '--saver-id', id(s.saver.modelSha256, s.saver.model, 'saver'),
-    '--base-id', id(s.base.modelSha256, s.base.model, `${base.url}/v2/models/${base.model}`),
+    '--decision-log',
+    d.sink === 'file' ? DECISION_LOG_FILE : '-',
+    '--decision-inputs',
+    d.includeInputs,
+    '--saver-id',
+    id(s.saver.modelSha256, s.saver.model, 'saver'),
+    '--base-id',
+    id(s.base.modelSha256, s.base.model, `${base.url}/v2/models/${base.model}`),
   ];
   if (d.sink !== 'file') return { args, volumes: [], mounts: [] };
   args.push('--decision-log-max-file-mib', String(d.maxFileMiB), '--decision-log-max-total-mib', String(d.maxTotalMiB));
@@ -64,28 +82,29 @@ function httpProbe(path: string, port: string, periodSeconds: number, failureThr
 }
 
 /** URL, model name and protocol the router sends escalated and audited rows with. */
-export function baseEndpoint(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): { url: string; model: string; protocol: 'http' | 'grpc' } {
+export function baseEndpoint(
+  mc: ModelCascade,
+  s: DefaultedSpec = withDefaults(mc.spec),
+): { url: string; model: string; protocol: 'http' | 'grpc' } {
   const base = s.base;
   if (base.external) {
     const url = base.external.url.replace(/\/+$/, '');
     // gRPC: the router dials host:port (grpc://host:port), whatever scheme the URL was written with
-    if (base.external.protocol === 'grpc') return { url: url.replace(/^[a-z]+:\/\//, 'grpc://'), model: base.external.modelName, protocol: 'grpc' };
+    if (base.external.protocol === 'grpc')
+      return { url: url.replace(/^[a-z]+:\/\//, 'grpc://'), model: base.external.modelName, protocol: 'grpc' };
     return { url, model: base.external.modelName, protocol: 'http' };
   }
   return { url: `http://${names.baseService(mc)}.${mc.metadata.namespace ?? 'default'}.svc:${BASE_PORT}`, model: 'base', protocol: 'http' };
 }
 
-function podTemplate(
-  mc: ModelCascade,
-  component: 'saver' | 'base',
-  spec: V1PodSpec,
-): V1PodTemplateSpec {
+function podTemplate(mc: ModelCascade, component: 'saver' | 'base', spec: V1PodSpec): V1PodTemplateSpec {
   return {
     metadata: {
       labels: objectLabels(mc, component),
-      annotations: component === 'saver'
-        ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ROUTER_PORT), 'prometheus.io/path': '/metrics' }
-        : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(BASE_PORT), 'prometheus.io/path': '/metrics' },
+      annotations:
+        component === 'saver'
+          ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(ROUTER_PORT), 'prometheus.io/path': '/metrics' }
+          : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(BASE_PORT), 'prometheus.io/path': '/metrics' },
     },
     spec,
   };
@@ -99,7 +118,13 @@ function withConfigHash(template: V1PodTemplateSpec): V1PodTemplateSpec {
   return template;
 }
 
-function deployment(mc: ModelCascade, name: string, component: 'saver' | 'base', replicas: number | undefined, template: V1PodTemplateSpec): V1Deployment {
+function deployment(
+  mc: ModelCascade,
+  name: string,
+  component: 'saver' | 'base',
+  replicas: number | undefined,
+  template: V1PodTemplateSpec,
+): V1Deployment {
   const spec: V1DeploymentSpec = {
     selector: { matchLabels: selectorLabels(mc, component) },
     revisionHistoryLimit: 3,
@@ -114,7 +139,10 @@ function deployment(mc: ModelCascade, name: string, component: 'saver' | 'base',
 export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDefaults(mc.spec)): V1Deployment {
   const csc = containerSecurityContext();
   const model = modelSource(s.saver.model, 'saver', {
-    image: s.saver.image, imagePullPolicy: s.imagePullPolicy, securityContext: csc, sha256: s.saver.modelSha256,
+    image: s.saver.image,
+    imagePullPolicy: s.imagePullPolicy,
+    securityContext: csc,
+    sha256: s.saver.modelSha256,
   });
   const base = baseEndpoint(mc, s);
   const inRouter = s.saver.mode === 'InRouter';
@@ -124,11 +152,23 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
     image: s.saver.image,
     imagePullPolicy: s.imagePullPolicy,
     args: [
-      'serve-model', '--model', model.path, '--name', 'saver', '--host', '127.0.0.1', '--port', String(SAVER_PORT),
-      '--max-batch-size', String(s.saver.maxBatchSize), '--max-queue-delay-ms', String(s.saver.maxQueueDelayMs),
+      'serve-model',
+      '--model',
+      model.path,
+      '--name',
+      'saver',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(SAVER_PORT),
+      '--max-batch-size',
+      String(s.saver.maxBatchSize),
+      '--max-queue-delay-ms',
+      String(s.saver.maxQueueDelayMs),
       // A saver run is shorter than a hand-off to a worker thread and back (~0.1 ms plus a wake-up);
       // measured: routed p50 ~0.1 ms lower with the saver on the main thread (bench/router.ts).
-      '--inference-thread', 'main',
+      '--inference-thread',
+      'main',
     ],
     // The saver listens on 127.0.0.1 only (the router is its one client), so kubelet probes cannot reach it;
     // the router's readiness covers it.
@@ -147,16 +187,31 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
     imagePullPolicy: s.imagePullPolicy,
     // --audit-rate is left to the threshold file (it overrides the flag) so changing it needs no restart.
     args: [
-      'route', '--host', '0.0.0.0', '--port', String(ROUTER_PORT), '--name', 'cascade',
+      'route',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      String(ROUTER_PORT),
+      '--name',
+      'cascade',
       ...saverArgs,
-      '--base-url', base.url, '--base-model', base.model,
+      '--base-url',
+      base.url,
+      '--base-model',
+      base.model,
       ...(base.protocol === 'grpc' ? ['--base-protocol', 'grpc'] : []),
-      '--threshold-file', `${ROUTER_CONFIG_DIR}/${THRESHOLD_FILE_KEY}`,
-      '--confidence', s.router.confidence,
-      '--audit-concurrency', String(s.router.auditConcurrency),
-      '--failure-policy', s.router.failurePolicy,
-      '--base-timeout-ms', String(s.router.baseTimeoutMs),
-      '--grpc-port', String(ROUTER_GRPC_PORT),
+      '--threshold-file',
+      `${ROUTER_CONFIG_DIR}/${THRESHOLD_FILE_KEY}`,
+      '--confidence',
+      s.router.confidence,
+      '--audit-concurrency',
+      String(s.router.auditConcurrency),
+      '--failure-policy',
+      s.router.failurePolicy,
+      '--base-timeout-ms',
+      String(s.router.baseTimeoutMs),
+      '--grpc-port',
+      String(ROUTER_GRPC_PORT),
       ...decisionLog.args,
     ],
     ports: [
@@ -197,7 +252,10 @@ export function buildBaseDeployment(mc: ModelCascade, s: DefaultedSpec = withDef
   if (s.base.external || !s.base.model) return null;
   const csc = containerSecurityContext();
   const model = modelSource(s.base.model, 'base', {
-    image: s.base.image, imagePullPolicy: s.imagePullPolicy, securityContext: csc, sha256: s.base.modelSha256,
+    image: s.base.image,
+    imagePullPolicy: s.imagePullPolicy,
+    securityContext: csc,
+    sha256: s.base.modelSha256,
   });
   const gpuLimits: Record<string, number> = s.base.gpus > 0 ? { 'nvidia.com/gpu': s.base.gpus } : {};
   const base: V1Container = {
@@ -205,10 +263,23 @@ export function buildBaseDeployment(mc: ModelCascade, s: DefaultedSpec = withDef
     image: s.base.image,
     imagePullPolicy: s.imagePullPolicy,
     args: [
-      'serve-model', '--model', model.path, '--name', 'base', '--host', '0.0.0.0', '--port', String(BASE_PORT),
-      '--provider', s.base.provider,
-      '--max-batch-size', String(s.base.maxBatchSize), '--max-queue-delay-ms', String(s.base.maxQueueDelayMs),
-      '--grpc-port', String(BASE_GRPC_PORT),
+      'serve-model',
+      '--model',
+      model.path,
+      '--name',
+      'base',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      String(BASE_PORT),
+      '--provider',
+      s.base.provider,
+      '--max-batch-size',
+      String(s.base.maxBatchSize),
+      '--max-queue-delay-ms',
+      String(s.base.maxQueueDelayMs),
+      '--grpc-port',
+      String(BASE_GRPC_PORT),
     ],
     ports: [
       { name: 'http', containerPort: BASE_PORT, protocol: 'TCP' },

@@ -104,8 +104,35 @@ export async function issueClientCert(cluster: Cluster, user: string, groups: st
   if (!cluster.clientCa) throw new Error('issueClientCert: start the cluster with { clientCa: true }');
   const base = join(cluster.dir, `client-${user.replace(/[^a-z0-9-]/gi, '_')}`);
   const subj = `/CN=${user}${groups.map((g) => `/O=${g}`).join('')}`;
-  await execFileP('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subj]);
-  await execFileP('openssl', ['x509', '-req', '-in', `${base}.csr`, '-CA', cluster.clientCa.cert, '-CAkey', cluster.clientCa.key, '-CAcreateserial', '-out', `${base}.crt`, '-days', '1']);
+  await execFileP('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${base}.key`,
+    '-out',
+    `${base}.csr`,
+    '-subj',
+    subj,
+  ]);
+  await execFileP('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    `${base}.csr`,
+    '-CA',
+    cluster.clientCa.cert,
+    '-CAkey',
+    cluster.clientCa.key,
+    '-CAcreateserial',
+    '-out',
+    `${base}.crt`,
+    '-days',
+    '1',
+  ]);
   return { cert: `${base}.crt`, key: `${base}.key` };
 }
 
@@ -114,16 +141,28 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const dir = await mkdtemp(join(tmpdir(), 'tinysaver-envtest-'));
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
 
-  const etcd = startProcess(assets.etcd, [
-    '--name', 'default',
-    '--data-dir', join(dir, 'etcd'),
-    '--listen-client-urls', `http://127.0.0.1:${etcdClient}`,
-    '--advertise-client-urls', `http://127.0.0.1:${etcdClient}`,
-    '--listen-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-    '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeer}`,
-    '--initial-cluster', `default=http://127.0.0.1:${etcdPeer}`,
-    '--log-level', 'warn',
-  ], join(dir, 'etcd.log'));
+  const etcd = startProcess(
+    assets.etcd,
+    [
+      '--name',
+      'default',
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdClient}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${etcdPeer}`,
+      '--initial-cluster',
+      `default=http://127.0.0.1:${etcdPeer}`,
+      '--log-level',
+      'warn',
+    ],
+    join(dir, 'etcd.log'),
+  );
 
   const token = randomBytes(24).toString('hex');
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -135,31 +174,51 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   let clientCa: Cluster['clientCa'];
   if (options.clientCa) {
     clientCa = { cert: join(dir, 'client-ca.crt'), key: join(dir, 'client-ca.key') };
-    await execFileP('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', clientCa.key, '-out', clientCa.cert, '-subj', '/CN=tinysaver-e2e-client-ca', '-days', '1']);
+    await execFileP('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      clientCa.key,
+      '-out',
+      clientCa.cert,
+      '-subj',
+      '/CN=tinysaver-e2e-client-ca',
+      '-days',
+      '1',
+    ]);
   }
 
-  const api = startProcess(assets.kubeApiserver, [
-    `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-    `--cert-dir=${join(dir, 'certs')}`,
-    `--secure-port=${apiPort}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
-    // Loopback cannot be published as the kubernetes Service endpoint; envtest does the same.
-    '--endpoint-reconciler-type=none',
-    // Room for thousands of Services (the scale benchmark creates two per ModelCascade).
-    '--service-cluster-ip-range=10.0.0.0/16',
-    '--service-account-issuer=https://kubernetes.default.svc',
-    `--service-account-key-file=${join(dir, 'sa.pub')}`,
-    `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-    `--token-auth-file=${join(dir, 'tokens.csv')}`,
-    '--authorization-mode=RBAC',
-    '--allow-privileged=true',
-    '--enable-priority-and-fairness=false',
-    '--disable-admission-plugins=ServiceAccount',
-    '--v=1',
-    ...(clientCa ? [`--client-ca-file=${clientCa.cert}`] : []),
-    ...(options.apiserverArgs ?? []),
-  ], join(dir, 'kube-apiserver.log'));
+  const api = startProcess(
+    assets.kubeApiserver,
+    [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      `--cert-dir=${join(dir, 'certs')}`,
+      `--secure-port=${apiPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      // Loopback cannot be published as the kubernetes Service endpoint; envtest does the same.
+      '--endpoint-reconciler-type=none',
+      // Room for thousands of Services (the scale benchmark creates two per ModelCascade).
+      '--service-cluster-ip-range=10.0.0.0/16',
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--allow-privileged=true',
+      '--enable-priority-and-fairness=false',
+      '--disable-admission-plugins=ServiceAccount',
+      '--v=1',
+      ...(clientCa ? [`--client-ca-file=${clientCa.cert}`] : []),
+      ...(options.apiserverArgs ?? []),
+    ],
+    join(dir, 'kube-apiserver.log'),
+  );
 
   const server = `https://127.0.0.1:${apiPort}`;
   const stop = async () => {
@@ -168,33 +227,48 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     if (!process.env.TINYSAVER_KEEP_ENVTEST) await rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor('kube-apiserver /readyz', 120_000, async () => {
-      if (api.child.exitCode !== null) throw new Error(`kube-apiserver exited (${api.child.exitCode}):\n${(await api.logs()).split('\n').slice(-30).join('\n')}`);
-      if (etcd.child.exitCode !== null) throw new Error(`etcd exited (${etcd.child.exitCode}):\n${(await etcd.logs()).split('\n').slice(-30).join('\n')}`);
-      return (await getStatus(`${server}/readyz`, token)) === 200;
-    }, api.logs);
+    await waitFor(
+      'kube-apiserver /readyz',
+      120_000,
+      async () => {
+        if (api.child.exitCode !== null)
+          throw new Error(`kube-apiserver exited (${api.child.exitCode}):\n${(await api.logs()).split('\n').slice(-30).join('\n')}`);
+        if (etcd.child.exitCode !== null)
+          throw new Error(`etcd exited (${etcd.child.exitCode}):\n${(await etcd.logs()).split('\n').slice(-30).join('\n')}`);
+        return (await getStatus(`${server}/readyz`, token)) === 200;
+      },
+      api.logs,
+    );
     // The self-signed serving cert is written once the secure port is up; verify TLS against it from here on.
     const ca = await readFile(join(dir, 'certs', 'apiserver.crt'));
-    await waitFor('default namespace', 30_000, async () => (await getStatus(`${server}/api/v1/namespaces/default`, token, ca)) === 200, api.logs);
+    await waitFor(
+      'default namespace',
+      30_000,
+      async () => (await getStatus(`${server}/api/v1/namespaces/default`, token, ca)) === 200,
+      api.logs,
+    );
     const kubeconfig = join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: envtest',
-      '  cluster:',
-      `    server: ${server}`,
-      `    certificate-authority-data: ${ca.toString('base64')}`,
-      'users:',
-      '- name: admin',
-      '  user:',
-      `    token: ${token}`,
-      'contexts:',
-      '- name: envtest',
-      '  context: {cluster: envtest, user: admin, namespace: default}',
-      'current-context: envtest',
-      '',
-    ].join('\n'));
+    await writeFile(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: envtest',
+        '  cluster:',
+        `    server: ${server}`,
+        `    certificate-authority-data: ${ca.toString('base64')}`,
+        'users:',
+        '- name: admin',
+        '  user:',
+        `    token: ${token}`,
+        'contexts:',
+        '- name: envtest',
+        '  context: {cluster: envtest, user: admin, namespace: default}',
+        'current-context: envtest',
+        '',
+      ].join('\n'),
+    );
     const kubectl = (args: string[], input?: string) => runKubectl(assets.kubectl, kubeconfig, args, input);
     return { server, port: apiPort, ca, token, clientCa, kubeconfig, dir, assets, kubectl, stop };
   } catch (err) {

@@ -15,7 +15,14 @@ export interface OperatorHandle {
 
 export async function startOperator(
   cluster: Cluster,
-  over: { identity?: string; leaseName?: string; leaseNamespace?: string; leaseDurationSeconds?: number; workers?: number; access?: ClusterAccess } = {},
+  over: {
+    identity?: string;
+    leaseName?: string;
+    leaseNamespace?: string;
+    leaseDurationSeconds?: number;
+    workers?: number;
+    access?: ClusterAccess;
+  } = {},
 ): Promise<OperatorHandle> {
   const logs: string[] = [];
   const identity = over.identity ?? `op-${randomBytes(3).toString('hex')}`;
@@ -85,8 +92,22 @@ export async function markDeploymentReady(client: KubeClient, ns: string, name: 
         readyReplicas: n,
         availableReplicas: n,
         conditions: [
-          { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'ok', lastUpdateTime: now, lastTransitionTime: now },
-          { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: 'ok', lastUpdateTime: now, lastTransitionTime: now },
+          {
+            type: 'Available',
+            status: 'True',
+            reason: 'MinimumReplicasAvailable',
+            message: 'ok',
+            lastUpdateTime: now,
+            lastTransitionTime: now,
+          },
+          {
+            type: 'Progressing',
+            status: 'True',
+            reason: 'NewReplicaSetAvailable',
+            message: 'ok',
+            lastUpdateTime: now,
+            lastTransitionTime: now,
+          },
         ],
       },
     },
