@@ -56,7 +56,11 @@ export const SIMULATE_FLAGS: Record<string, FlagDef> = {
   step: { kind: 'fraction', default: 0.01, help: 'fine grid step of the sweep (bucket edges are always included)' },
   json: { kind: 'boolean', default: false, help: 'print the full report as JSON' },
   plot: { kind: 'string', meta: 'FILE.svg', help: 'write the accuracy vs relative compute plot' },
-  snippet: { kind: 'string', meta: 'FILE.yaml', help: 'write a ModelCascade manifest for the budget operating point' },
+  snippet: {
+    kind: 'string',
+    meta: 'FILE.yaml',
+    help: 'write a ModelCascade manifest for the budget operating point, with spec.threshold.calibration (the warm start) when every calibration row has both answers; - prints it to stdout (the report then goes to stderr)',
+  },
   name: { kind: 'string', default: 'my-cascade', help: 'metadata.name in the snippet' },
   'saver-uri': { kind: 'string', meta: 'URI', help: 'spec.saver.model in the snippet (default: file:// of the local saver file)' },
   'base-uri': { kind: 'string', meta: 'URI', help: 'spec.base.model in the snippet (default: file:// of the local base file)' },
@@ -184,7 +188,7 @@ export async function run(argvIn: string[]): Promise<number> {
   }
   if (f.plot) await writeFile(f.plot as string, plotSvg(report, title.replace('tinysaver simulate: ', '')));
   if (f.snippet) {
-    await writeFile(
+    await writeSnippet(
       f.snippet as string,
       modelCascadeSnippet(report, {
         name: f.name as string,
@@ -196,9 +200,16 @@ export async function run(argvIn: string[]): Promise<number> {
       }),
     );
   }
-  if (f.json) console.log(reportJson({ ...report, title }));
-  else console.log(formatReport(report, title));
+  const out = f.snippet === '-' ? console.error : console.log;
+  if (f.json) out(reportJson({ ...report, title }));
+  else out(formatReport(report, title));
   return 0;
+}
+
+/** --snippet FILE writes the manifest; --snippet - prints it on stdout (the caller then reports on stderr). */
+async function writeSnippet(dest: string, text: string): Promise<void> {
+  if (dest === '-') process.stdout.write(text);
+  else await writeFile(dest, text);
 }
 
 /** `simulate --decisions LOG...`: the what-if on logged traffic (runtime/simulate/decisions.ts). */
@@ -254,7 +265,7 @@ async function runDecisions(logs: string[], f: FlagValues, argv: string[]): Prom
     await writeFile(f.plot as string, plotSvg(asSimulationReport(first), `decisions: ${first.cascade}`));
   }
   if (f.snippet) {
-    await writeFile(
+    await writeSnippet(
       f.snippet as string,
       modelCascadeSnippet(asSimulationReport(first), {
         name: f.name as string,
@@ -266,7 +277,8 @@ async function runDecisions(logs: string[], f: FlagValues, argv: string[]): Prom
       }),
     );
   }
-  if (f.json) console.log(reportJson({ title, ...result }));
-  else console.log(formatDecisionsReport(result, title));
+  const out = f.snippet === '-' ? console.error : console.log;
+  if (f.json) out(reportJson({ title, ...result }));
+  else out(formatDecisionsReport(result, title));
   return 0;
 }

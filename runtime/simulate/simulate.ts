@@ -45,6 +45,11 @@ export interface OperatingPoint {
   certification?: Pick<CertifyResult, 'certifiedThreshold' | 'bound' | 'saverShare' | 'auditsUsed' | 'reason' | 'epsilon' | 'delta'>;
   /** one line on how it was picked */
   why: string;
+  /**
+   * budget rule on calibration rows that all carry both answers: the certification's evidence per bucket of the
+   * shared confidence grid (+Inf last), what spec.threshold.calibration carries for the controller's warm start
+   */
+  evidence?: { rows: number[]; disagreements: number[] };
 }
 
 export interface SimulationReport {
@@ -119,6 +124,7 @@ export function simulate(p: Predictions, o: SimulateOptions): SimulationReport {
       delta: cert.delta,
     },
     why: cert.reason,
+    evidence: { rows: counts.all.slice(), disagreements: counts.auditDisagree.slice() },
   };
   const saverOnly = at(evaluation, 0);
   const baseOnly = at(evaluation, Infinity);

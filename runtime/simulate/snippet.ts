@@ -1,4 +1,8 @@
 // A ready-to-apply ModelCascade manifest (crds/modelcascade.yaml) for the chosen operating point.
+// With the certification's evidence (simulate on predictions: every calibration row has both answers) it also
+// carries spec.threshold.calibration, the per-bucket rows and disagreements the threshold controller counts as
+// audited evidence at its start (warm start, README "Adaptive threshold"), so it holds the offline-certified
+// threshold instead of raising it while its own audits accumulate.
 
 import yaml from 'js-yaml';
 import type { SimulationReport } from './simulate.js';
@@ -15,6 +19,7 @@ export interface SnippetOptions {
 export function modelCascadeSnippet(r: SimulationReport, o: SnippetOptions): string {
   const c = r.budget.certification!;
   const t = r.budget.threshold;
+  const ev = r.budget.evidence;
   const doc = {
     apiVersion: 'tinysaver.io/v1alpha1',
     kind: 'ModelCascade',
@@ -23,7 +28,13 @@ export function modelCascadeSnippet(r: SimulationReport, o: SnippetOptions): str
       saver: { model: o.saverModel },
       base: { model: o.baseModel },
       router: { confidence: o.measure },
-      threshold: { initial: t, min: Math.min(o.min, t), max: Math.max(o.max, t), mode: 'adaptive' },
+      threshold: {
+        initial: t,
+        min: Math.min(o.min, t),
+        max: Math.max(o.max, t),
+        mode: 'adaptive',
+        ...(ev ? { calibration: { rows: ev.rows, disagreements: ev.disagreements } } : {}),
+      },
       budget: { maxAccuracyLoss: c.epsilon, confidence: Number((1 - c.delta).toPrecision(12)) },
     },
   };
@@ -35,7 +46,11 @@ export function modelCascadeSnippet(r: SimulationReport, o: SnippetOptions): str
         ? '.'
         : `, accuracy ${(100 * (e.accuracy as number)).toFixed(2)}% (base ${(100 * (r.baseAccuracy as number)).toFixed(2)}%).`),
     `# ${c.reason}`,
+    ev
+      ? `# threshold.calibration: the ${ev.rows.reduce((a, b) => a + b, 0)} calibration rows and ${ev.disagreements.reduce((a, b) => a + b, 0)} saver/base disagreements per confidence bucket (+Inf last): the controller's warm start.`
+      : '# No threshold.calibration: these rows are a weighted sample of logged traffic, not rows that all carry both answers.',
     '# Point saver.model / base.model at where the cluster finds the models (pvc://CLAIM/PATH, https://..., /path in the image).',
   ];
-  return header.join('\n') + '\n' + yaml.dump(doc, { lineWidth: 120, noRefs: true });
+  // the count arrays in flow style (one line each), the rest in block style
+  return header.join('\n') + '\n' + yaml.dump(doc, { lineWidth: -1, noRefs: true, flowLevel: 4 });
 }

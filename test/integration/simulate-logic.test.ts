@@ -9,6 +9,10 @@ import { paperThreshold, simulate } from '../../runtime/simulate/simulate.js';
 import { modelCascadeSnippet } from '../../runtime/simulate/snippet.js';
 import { allRows, defaultThresholds, evaluateThreshold, seededSplit } from '../../runtime/simulate/sweep.js';
 import { plotSvg } from '../../runtime/simulate/plot.js';
+import { certifyThreshold } from '../../core/cascade/certify.js';
+import { controlSettings } from '../../operator/threshold/spec.js';
+import { decide } from '../../operator/threshold/policy.js';
+import { zeroCounters } from '../../operator/telemetry/counters.js';
 
 function preds(rows: Array<[number, number, number, number]>): Predictions {
   return {
@@ -199,11 +203,68 @@ describe('simulate: operating points', () => {
     const check = (obj: any, sch: any, path: string) => {
       for (const [k, v] of Object.entries(obj)) {
         expect(sch.properties?.[k], `${path}.${k} in the CRD`).toBeDefined();
-        if (v && typeof v === 'object') check(v, sch.properties[k], `${path}.${k}`);
+        if (Array.isArray(v)) {
+          // count arrays (threshold.calibration): lengths and item types as the schema declares them
+          const a = sch.properties[k];
+          expect(a.type, `${path}.${k}`).toBe('array');
+          expect(v.length).toBeGreaterThanOrEqual(a.minItems ?? 0);
+          expect(v.length).toBeLessThanOrEqual(a.maxItems ?? Infinity);
+          for (const x of v)
+            expect(a.items.type === 'integer' ? Number.isInteger(x) && x >= (a.items.minimum ?? -Infinity) : true).toBe(true);
+        } else if (v && typeof v === 'object') check(v, sch.properties[k], `${path}.${k}`);
         else if (sch.properties[k].enum) expect(sch.properties[k].enum).toContain(v);
       }
     };
     check(doc.spec, schema, 'spec');
+  });
+
+  it('snippet: spec.threshold.calibration carries the certification evidence; the controller parses it and holds initial at its start', () => {
+    const text = modelCascadeSnippet(rep, {
+      name: 'fmnist',
+      saverModel: 'pvc://models/s.onnx',
+      baseModel: 'pvc://models/b.onnx',
+      measure: 'max-prob',
+      min: 0.5,
+      max: 1,
+    });
+    expect(text).toMatch(/# threshold\.calibration: the 10000 calibration rows/);
+    const doc = yaml.load(text) as any;
+    const cal = doc.spec.threshold.calibration;
+    expect(cal.rows.reduce((a: number, b: number) => a + b, 0)).toBe(rep.split.calibrationRows);
+    // the same evidence certifies the same threshold (strata as simulate used: its default 3)
+    const counts = zeroCounters();
+    cal.rows.forEach((r: number, b: number) => {
+      counts.all[b] = r;
+      counts.auditDisagree[b] = cal.disagreements[b];
+      counts.auditAgree[b] = r - cal.disagreements[b];
+    });
+    expect(certifyThreshold(counts, { epsilon: 0.02, delta: 0.05, min: 0, max: 1, strata: 3 }).threshold).toBe(doc.spec.threshold.initial);
+    // the operator reads it as prior evidence (errors would name spec.threshold.calibration)
+    const { settings, errors } = controlSettings({ ...doc, metadata: { name: 'fmnist', namespace: 'ns' } });
+    expect(errors).toEqual([]);
+    expect(settings!.prior!.auditDisagree).toEqual(cal.disagreements);
+    // warm start: on a first, small window of clean traffic at initial (no audits yet) the controller keeps
+    // initial with the prior, and would ask for audits without it
+    const window = zeroCounters();
+    const initial = doc.spec.threshold.initial;
+    const hi = window.all.length - 2;
+    window.all[hi] = 300;
+    window.rowsSaver = 300;
+    const input = { window: { counters: window, rows: 300, ageMs: 0 }, current: initial, spec: settings!.policy };
+    const warm = decide({ ...input, prior: settings!.prior });
+    expect(warm.direction).not.toBe('raise');
+    expect(warm.boundAtCurrent).toBeLessThanOrEqual(0.02);
+    const cold = decide(input);
+    expect(cold.boundAtCurrent).toBeGreaterThan(0.02);
+  });
+
+  it('snippet from logged decisions (a weighted sample): no calibration, and the header says why', () => {
+    const text = modelCascadeSnippet(
+      { ...rep, budget: { ...rep.budget, evidence: undefined } },
+      { name: 'x', saverModel: 's', baseModel: 'b', measure: 'max-prob', min: 0.5, max: 1 },
+    );
+    expect((yaml.load(text) as any).spec.threshold.calibration).toBeUndefined();
+    expect(text).toMatch(/No threshold\.calibration/);
   });
 });
 

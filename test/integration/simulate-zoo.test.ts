@@ -106,6 +106,23 @@ describe('tinysaver simulate on the bundled saver/base', () => {
     expect(doc.spec.threshold.initial).toBe(report.budget.threshold);
     expect(doc.spec.budget).toEqual({ maxAccuracyLoss: 0.01, confidence: 0.95 });
     expect(doc.spec.saver.model).toBe(`file://${zooModelPath(SAVER)}`);
+    // the warm start: every calibration row with its saver/base agreement, per confidence bucket
+    const cal = doc.spec.threshold.calibration;
+    expect(cal.rows.reduce((a: number, b: number) => a + b, 0)).toBe(report.split.calibrationRows);
+    expect(cal.disagreements).toEqual(report.budget.evidence.disagreements);
+    expect(cal.disagreements.every((d: number, i: number) => d <= cal.rows[i])).toBe(true);
+  });
+
+  it('--snippet - prints the manifest on stdout (the report on stderr)', async () => {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['bin/tinysaver.js', 'simulate', '--limit', '500', '--snippet', '-', '--name', 'piped'],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    const doc = yaml.load(stdout) as any;
+    expect(doc.metadata.name).toBe('piped');
+    expect(doc.spec.threshold.calibration.rows.reduce((a: number, b: number) => a + b, 0)).toBe(250);
+    expect(stderr).toMatch(/\(b\) budget/);
   });
 
   it('rejects bad flags with exit code 2 and the flag named', async () => {
