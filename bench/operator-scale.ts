@@ -169,6 +169,7 @@ async function main(): Promise<void> {
       },
       'idle-seconds': { kind: 'string', default: '60', help: 'seconds of operator CPU sampled once every cascade is idle' },
       timeout: { kind: 'string', default: '600', help: 'seconds to wait for every object and status before giving up' },
+      'cpu-prof': { kind: 'string', default: '', help: "directory for the operator's V8 CPU profile (node --cpu-prof); empty: none" },
     },
   ) as Record<string, string>;
   const floorConcurrency = values['floor-concurrency']!.split(',')
@@ -199,9 +200,11 @@ async function main(): Promise<void> {
       const r = await cluster.kubectl(args);
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     }
+    const prof = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
     const proc = spawn(
       process.execPath,
       [
+        ...prof,
         BIN,
         'operator',
         '--kubeconfig',

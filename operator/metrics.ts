@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface OperatorMetrics {
   registry: Registry;
   reconciles: Counter<'result'>;
+  applies: Counter<'result'>;
   reconcileDuration: Histogram<string>;
   queueDepth: Gauge<string>;
   isLeader: Gauge<string>;
@@ -20,6 +21,12 @@ export function createOperatorMetrics(): OperatorMetrics {
     reconciles: new Counter({
       name: 'tinysaver_operator_reconcile_total',
       help: 'Reconciles by result (success, error, invalid, gone, stale).',
+      labelNames: ['result'],
+      registers,
+    }),
+    applies: new Counter({
+      name: 'tinysaver_operator_applies_total',
+      help: 'Owned objects per reconcile: applied (server-side apply sent) or skipped (unchanged since our last apply).',
       labelNames: ['result'],
       registers,
     }),

@@ -10,7 +10,8 @@ import { WorkQueue } from './kube/workqueue.js';
 import { OWNED_KINDS } from './reconcile/builders/index.js';
 import { CASCADE_LABEL } from './reconcile/builders/labels.js';
 import { EventRecorder } from './reconcile/events.js';
-import { Reconciler, controllerKey } from './reconcile/reconciler.js';
+import { Reconciler, cascadeIndex, controllerKey } from './reconcile/reconciler.js';
+import type { PodLike } from './telemetry/scrape.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
 import { startOperatorHttp } from './http-server.js';
 import type { ClusterAccess } from './kube/kubeconfig.js';
@@ -64,6 +65,8 @@ export class Operator {
   };
   /** the ModelCascade informer's cache while controllers run (the threshold controller reads it) */
   private cascadeCache?: Informer<ModelCascade & KubeObject>;
+  /** the cascades' pods while controllers run, indexed by "namespace/cascade" (the threshold controller reads it) */
+  private podCache?: Informer<KubeObject>;
   private controllerTransition: Promise<void> = Promise.resolve();
   private started = false;
   /** Lets stop() interrupt a startControllers() still waiting for caches to sync. */
@@ -74,7 +77,10 @@ export class Operator {
     this.client = new KubeClient(opts.cluster);
     const thresholdEvents = new EventRecorder(this.client, opts.identity, (msg, extra) => opts.log('warn', msg, extra));
     this.threshold = new ThresholdController({
-      io: kubeControllerIO(this.client, thresholdEvents),
+      // router pods from the operator's pod informer while it runs (no pod list per cycle)
+      io: kubeControllerIO(this.client, thresholdEvents, (mc) =>
+        this.podCache?.hasSynced ? (this.podCache.byIndex(objectKey(mc)) as unknown as PodLike[]) : undefined,
+      ),
       get: (key) => this.cascadeCache?.get(key),
       registry: this.metrics.registry,
       log: (line) => opts.log('info', line),
@@ -157,9 +163,11 @@ export class Operator {
     const cascades = new Informer<ModelCascade & KubeObject>(this.client, {
       name: 'modelcascades',
       path: resourcePath(API_VERSION, PLURAL, ns),
-      onEvent: (type, obj) => {
+      onEvent: (type, obj, old) => {
         const key = objectKey(obj);
-        if (type !== 'DELETED') queue.add(key);
+        // a status-only write (the threshold controller's numbers, our own conditions) changes nothing we
+        // build: no reconcile (controller-runtime's GenerationChanged + label/annotation predicates)
+        if (type === 'ADDED' || (type === 'MODIFIED' && (!old || reconcileInputsChanged(old, obj)))) queue.add(key);
         // The threshold controller: a second consumer of the same informer cache, on its own queue.
         if (type === 'DELETED') {
           generations.delete(key);
@@ -178,6 +186,7 @@ export class Operator {
         name: kind.plural,
         path: resourcePath(kind.apiVersion, kind.plural, ns),
         labelSelector: CASCADE_LABEL,
+        indexBy: cascadeIndex,
         onEvent: (_type, obj) => {
           const key = controllerKey(obj);
           if (key) queue.add(key);
@@ -194,9 +203,10 @@ export class Operator {
       name: 'pods',
       path: resourcePath('v1', 'pods', ns),
       labelSelector: CASCADE_LABEL,
+      indexBy: cascadeIndex,
       onEvent: (_type, obj) => {
-        const cascade = (obj.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL];
-        if (cascade && obj.metadata.namespace) queue.add(`${obj.metadata.namespace}/${cascade}`);
+        const key = cascadeIndex(obj);
+        if (key) queue.add(key);
       },
       onError: (err) => this.watchError('pods', err),
       onRelist: (reason) => this.metrics.relists.inc({ resource: 'pods', reason }),
@@ -210,6 +220,7 @@ export class Operator {
       events: new EventRecorder(this.client, this.opts.identity, log),
       log,
       defaultImage: this.opts.defaultImage,
+      onApply: (result) => this.metrics.applies.inc({ result }),
     });
     queue = new WorkQueue(
       async (key) => {
@@ -259,6 +270,7 @@ export class Operator {
     }
     queue.start();
     this.cascadeCache = cascades;
+    this.podCache = pods;
     thresholdQueue.start();
     const resync = setInterval(() => {
       for (const mc of cascades.list()) queue.add(objectKey(mc));
@@ -277,6 +289,7 @@ export class Operator {
     await c.thresholdQueue.stop();
     this.threshold.reset();
     this.cascadeCache = undefined;
+    this.podCache = undefined;
     c.abort.abort();
     await c.queue.stop();
     await Promise.all(c.informers.map((i) => i.stopped()));
@@ -286,4 +299,26 @@ export class Operator {
     this.metrics.watchErrors.inc({ resource });
     this.opts.log('warn', 'list/watch error', { resource, error: (err as Error).message });
   }
+}
+
+/**
+ * True when a ModelCascade update changes something the reconciler builds from: the spec (generation),
+ * labels, annotations, owner references, deletion, or the status fields the router ConfigMap carries
+ * (status.threshold, status.auditRate from the threshold controller). The periodic resync still
+ * reconciles everything, and drift in owned objects arrives through their own informers.
+ */
+export function reconcileInputsChanged(old: KubeObject, obj: KubeObject): boolean {
+  const a = old as unknown as ModelCascade;
+  const b = obj as unknown as ModelCascade;
+  const same = (x: unknown, y: unknown) => x === y || JSON.stringify(x) === JSON.stringify(y);
+  return (
+    a.metadata.uid !== b.metadata.uid ||
+    a.metadata.generation !== b.metadata.generation ||
+    a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp ||
+    !same(a.metadata.labels, b.metadata.labels) ||
+    !same(a.metadata.annotations, b.metadata.annotations) ||
+    !same(a.metadata.ownerReferences, b.metadata.ownerReferences) ||
+    a.status?.threshold !== b.status?.threshold ||
+    a.status?.auditRate !== b.status?.auditRate
+  );
 }

@@ -17,9 +17,10 @@ import { type ReplicaShape, parsePriceFile, replicaPricePerHour } from '../../ru
 import { type RoiContext, formatRoi, roiMarkdown, roiPlotSvg } from '../../runtime/roi/report.js';
 import { HOURS_PER_MONTH, computeRoi, profileStats } from '../../runtime/roi/roi.js';
 import { reportJson } from './simulate.js';
+import { SPEC_DEFAULTS } from '../../operator/api/model-cascade.js';
 
-/** spec.router.auditRate's default (crds/modelcascade.yaml): the floor a cascade audits at in production. */
-const ROUTER_AUDIT_RATE_DEFAULT = 0.02;
+/** spec.router.auditRate's default (withDefaults): the floor a cascade audits at in production. */
+const ROUTER_AUDIT_RATE_DEFAULT = SPEC_DEFAULTS.router.auditRate;
 
 export const ROI_FLAGS: Record<string, FlagDef> = {
   from: {

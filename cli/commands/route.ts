@@ -5,6 +5,7 @@ import { untilSignal } from '../../runtime/oip/edge.js';
 import { listenUrl, parseFlags, type FlagDef, type FlagValues } from '../flags.js';
 import { ROUTER_DEFAULTS as D, ROUTER_GRPC_PORT, UPSTREAM_PROTOCOLS, type RouterOptions } from '../../runtime/router/options.js';
 import { startRouter } from '../../runtime/router/server.js';
+import { SPEC_DEFAULTS } from '../../operator/api/model-cascade.js';
 
 export const ROUTE_FLAGS: Record<string, FlagDef> = {
   host: { kind: 'string', default: D.host, help: 'address to listen on (the operator passes 0.0.0.0)' },
@@ -65,7 +66,11 @@ export const ROUTE_FLAGS: Record<string, FlagDef> = {
     default: D.reloadIntervalMs,
     help: 'how often the threshold file is polled (symlink swaps of a ConfigMap defeat fs.watch)',
   },
-  'audit-rate': { kind: 'fraction', default: D.auditRate, help: 'fraction of saver-answered rows also sent to the base, off the hot path' },
+  'audit-rate': {
+    kind: 'fraction',
+    default: SPEC_DEFAULTS.router.auditRate,
+    help: 'fraction of saver-answered rows also sent to the base, off the hot path (spec.router.auditRate)',
+  },
   'audit-concurrency': {
     kind: 'int',
     min: 0,

@@ -63,7 +63,11 @@ export const UP_FLAGS: Record<string, FlagDef> = {
     meta: 'PATH',
     help: 'threshold file the router hot-reloads (a number or {"threshold": t, "auditRate": a}); with --control adaptive|observe the controller writes it (default: a temporary file)',
   },
-  'audit-rate': { kind: 'fraction', default: ROUTER_DEFAULTS.auditRate, help: 'fraction of saver-answered rows audited by the base' },
+  'audit-rate': {
+    kind: 'fraction',
+    default: D.router.auditRate,
+    help: 'fraction of saver-answered rows audited by the base (spec.router.auditRate)',
+  },
   'confidence-measure': {
     kind: 'string',
     default: ROUTER_DEFAULTS.confidence,

@@ -264,6 +264,12 @@ export function withDefaults(spec: ModelCascadeSpec) {
   };
 }
 
+/**
+ * The defaults of a spec that sets nothing optional: the one place code outside a reconcile reads a default
+ * from (a fallback for a field that does not parse, a CLI flag that mirrors a spec field).
+ */
+export const SPEC_DEFAULTS: DefaultedSpec = withDefaults({ saver: { model: '' }, base: {} });
+
 function autoscalingDefaults(t: AutoscalingTarget | undefined): Required<AutoscalingTarget> | undefined {
   if (!t) return undefined;
   return { minReplicas: t.minReplicas ?? 1, maxReplicas: t.maxReplicas, targetCPUUtilization: t.targetCPUUtilization ?? 70 };

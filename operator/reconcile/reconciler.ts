@@ -11,6 +11,7 @@ import { effectiveThreshold } from './builders/router-config.js';
 import { computeConditions, conditionsEqual, mergeConditions, type DeploymentLike, type PodLike } from './status.js';
 import type { EventRecorder } from './events.js';
 import type { JsonObject } from './builders/json.js';
+import { AppliedRecords, desiredHash, type LiveObject } from './applied.js';
 
 export interface ReconcilerDeps {
   client: KubeClient;
@@ -23,6 +24,8 @@ export interface ReconcilerDeps {
   pods?: Informer<KubeObject>;
   /** Image for cascades whose spec.image is absent (operator --default-image); DEFAULT_IMAGE when unset. */
   defaultImage?: string;
+  /** counts each owned object per reconcile: applied (sent) or skipped (unchanged, nothing sent) */
+  onApply?: (result: 'applied' | 'skipped') => void;
 }
 
 /**
@@ -62,13 +65,18 @@ function controlledBy(obj: { metadata?: unknown }, mc: ModelCascade): boolean {
 }
 
 export class Reconciler {
+  /** what was last applied per owned object: unchanged objects are not sent again (applied.ts) */
+  private readonly records = new AppliedRecords();
+
   constructor(private readonly d: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const mc = this.d.cascades.get(key);
-    if (!mc) return 'gone'; // deleted: owner references let the garbage collector remove what we created
-    if (mc.metadata.deletionTimestamp) return 'gone';
-    const ns = mc.metadata.namespace ?? 'default';
+    // deleted: owner references let the garbage collector remove what we created
+    if (!mc || mc.metadata.deletionTimestamp) {
+      this.records.forget(key);
+      return 'gone';
+    }
     // defaults applied once per reconcile, shared by the builders and the status; spec.image absent ->
     // the operator's --default-image
     const d = withDefaults(withDefaultImage(mc, this.d.defaultImage).spec);
@@ -83,51 +91,86 @@ export class Reconciler {
     }
 
     const applied: JsonObject[] = [];
+    const created: string[] = [];
     try {
-      for (const obj of desired) {
-        const meta = obj.metadata as { name: string };
-        const { apiVersion, plural } = pluralOf(obj.kind!);
-        const path = resourcePath(apiVersion, plural, ns, meta.name);
-        // Our caches hold only labelled objects; anything else with this name needs a look before we apply.
-        // A list with a name field selector, not a GET: the operator's RBAC grants list/watch, not get.
-        const current =
-          this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`) ??
-          (
-            await this.d.client.get<{ items: JsonObject[] }>(resourcePath(apiVersion, plural, ns), {
-              query: { fieldSelector: `metadata.name=${meta.name}` },
-            })
-          ).items[0];
-        if (current && !controlledBy(current, mc)) {
-          throw new NameConflictError(
-            `${obj.kind} ${meta.name} already exists and is not controlled by this ModelCascade; delete or rename it`,
-          );
-        }
-        const { object, created } = await retryOnConflict(() => this.d.client.applyReportingCreation<JsonObject>(path, obj));
-        applied.push(object);
-        if (created) void this.d.events.record(mc, 'Normal', 'Created', `created ${obj.kind} ${meta.name}`);
+      // The ConfigMap first (the pods mount it), then the rest side by side: one round trip per step, not per object.
+      const first = desired.filter((o) => o.kind === 'ConfigMap');
+      const rest = desired.filter((o) => o.kind !== 'ConfigMap');
+      for (const group of [first, rest]) {
+        const results = await Promise.allSettled(group.map((obj) => this.applyOne(mc, key, obj)));
+        for (const r of results) if (r.status === 'fulfilled' && r.value) applied.push(r.value.object);
+        for (const [i, r] of results.entries()) if (r.status === 'fulfilled' && r.value?.created) created.push(describe(group[i]!));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
       await this.prune(mc, desired);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const reason = err instanceof NameConflictError ? err.reason : 'ApplyFailed';
+      this.createdEvent(mc, created);
       await this.writeStatus(mc, d, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[], {
         reason,
         message,
       }).catch(() => {});
       throw err;
     }
+    this.createdEvent(mc, created);
     const written = await this.writeStatus(mc, d, applied.filter((o) => o.kind === 'Deployment') as unknown as DeploymentLike[]);
     return written ? 'applied' : 'stale';
+  }
+
+  /**
+   * One owned object: nothing to send when the last apply is still what the live object shows (applied.ts),
+   * else a server-side apply. Answers the object as it now is (for status) and whether the apply created it.
+   */
+  private async applyOne(mc: ModelCascade, key: string, obj: OwnedObject): Promise<{ object: JsonObject; created: boolean }> {
+    const ns = mc.metadata.namespace ?? 'default';
+    const meta = obj.metadata as { name: string };
+    const { apiVersion, plural } = pluralOf(obj.kind!);
+    const path = resourcePath(apiVersion, plural, ns, meta.name);
+    const objectId = `${obj.kind}/${meta.name}`;
+    const cached = this.d.owned.get(obj.kind as string)?.get(`${ns}/${meta.name}`);
+    const hash = desiredHash(obj);
+    if (cached && controlledBy(cached, mc) && this.records.upToDate(key, objectId, hash, obj, cached)) {
+      this.d.onApply?.('skipped');
+      return { object: cached as unknown as JsonObject, created: false };
+    }
+    // Our caches hold only labelled objects; anything else with this name needs a look before we apply.
+    // A list with a name field selector, not a GET: the operator's RBAC grants list/watch, not get.
+    // resourceVersion=0: served from the apiserver's watch cache (no etcd read); a stale answer is caught
+    // by the next reconcile, and the apply itself is the same race either way.
+    const current =
+      cached ??
+      (
+        await this.d.client.get<{ items: JsonObject[] }>(resourcePath(apiVersion, plural, ns), {
+          query: { fieldSelector: `metadata.name=${meta.name}`, resourceVersion: '0' },
+        })
+      ).items[0];
+    if (current && !controlledBy(current, mc)) {
+      throw new NameConflictError(
+        `${obj.kind} ${meta.name} already exists and is not controlled by this ModelCascade; delete or rename it`,
+      );
+    }
+    const res = await retryOnConflict(() => this.d.client.applyReportingCreation<JsonObject>(path, obj));
+    this.d.onApply?.('applied');
+    this.records.record(key, objectId, hash, obj, res.object as unknown as LiveObject);
+    return res;
+  }
+
+  /** One Event per reconcile naming every object its applies created (not one per object). */
+  private createdEvent(mc: ModelCascade, created: string[]): void {
+    if (created.length) void this.d.events.record(mc, 'Normal', 'Created', `created ${created.join(', ')}`);
   }
 
   /** Deletes objects this cascade controls that the current spec no longer produces (e.g. base -> external). */
   private async prune(mc: ModelCascade, desired: OwnedObject[]): Promise<void> {
     const ns = mc.metadata.namespace ?? 'default';
     const want = new Set(desired.map((o) => `${o.kind}/${(o.metadata as { name: string }).name}`));
+    const key = `${ns}/${mc.metadata.name}`;
     for (const kind of OWNED_KINDS) {
       const cache = this.d.owned.get(kind.kind);
       if (!cache) continue;
-      for (const obj of cache.list()) {
+      for (const obj of cache.byIndex(key)) {
         if (obj.metadata.namespace !== ns) continue;
         const labels = (obj.metadata as { labels?: Record<string, string> }).labels;
         if (labels?.[CASCADE_LABEL] !== mc.metadata.name) continue;
@@ -138,6 +181,7 @@ export class Reconciler {
           await this.d.client.request('DELETE', resourcePath(kind.apiVersion, kind.plural, ns, obj.metadata.name), {
             body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', preconditions: { uid: obj.metadata.uid } },
           });
+          this.records.forget(key, `${kind.kind}/${obj.metadata.name}`);
           void this.d.events.record(mc, 'Normal', 'Deleted', `deleted ${kind.kind} ${obj.metadata.name} (no longer in spec)`);
         } catch (err) {
           if (!(err instanceof ApiError && (err.status === 404 || err.status === 409))) throw err;
@@ -155,7 +199,7 @@ export class Reconciler {
   ): Promise<boolean> {
     const generation = mc.metadata.generation ?? 1;
     const ns = mc.metadata.namespace ?? 'default';
-    const pods = (this.d.pods?.list() ?? []).filter(
+    const pods = (this.d.pods?.byIndex(`${ns}/${mc.metadata.name}`) ?? []).filter(
       (p) =>
         p.metadata.namespace === ns && (p.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL] === mc.metadata.name,
     ) as unknown as PodLike[];
@@ -207,6 +251,17 @@ export class Reconciler {
 export function withDefaultImage(mc: ModelCascade, defaultImage: string | undefined): ModelCascade {
   if (mc.spec.image || !defaultImage) return mc;
   return { ...mc, spec: { ...mc.spec, image: defaultImage } };
+}
+
+/** "Kind name" for Event messages. */
+function describe(o: OwnedObject): string {
+  return `${o.kind} ${(o.metadata as { name: string }).name}`;
+}
+
+/** "namespace/cascade" from an object's tinysaver.io/cascade label: the owned and pod caches' index. */
+export function cascadeIndex(obj: KubeObject): string | undefined {
+  const cascade = (obj.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL];
+  return cascade && obj.metadata.namespace ? `${obj.metadata.namespace}/${cascade}` : undefined;
 }
 
 /** Owner key (namespace/name) of an object a ModelCascade controls, or undefined. */

@@ -9,9 +9,10 @@
 // and nothing a router sends can throw out of a cycle. Only the leader runs it.
 
 import type { Registry } from 'prom-client';
-import { type ModelCascade } from '../api/model-cascade.js';
+import { type ModelCascade, SPEC_DEFAULTS } from '../api/model-cascade.js';
 import { CostReporter } from '../cost/reporter.js';
 import { effectiveAuditRate, effectiveThreshold } from '../reconcile/builders/router-config.js';
+import { stableStringify } from '../reconcile/builders/json.js';
 import { zeroCounters } from '../telemetry/counters.js';
 import { TelemetryPipeline, type IngestReport } from '../telemetry/pipeline.js';
 import { prometheusWindow } from '../telemetry/prometheus.js';
@@ -21,7 +22,7 @@ import { type DetectorResult, type DetectorState, confirmIntervals, detectChange
 import { addInto, cloneCounters } from '../telemetry/counters.js';
 import { ThresholdMetrics } from './metrics.js';
 import { type Decision, type PolicySpec, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
-import { type ControlSettings, controlSettings } from './spec.js';
+import { type ControlSettings, controlSettings, parseDuration } from './spec.js';
 import { CONDITION_TYPE, type ThresholdStatus, buildThresholdStatus } from './status.js';
 
 export interface ThresholdControllerOptions {
@@ -87,7 +88,7 @@ interface Loop {
 
 const keyOf = (mc: ModelCascade) => `${mc.metadata.namespace ?? ''}/${mc.metadata.name}`;
 /** spec.control.interval's default, for a spec that does not parse */
-const DEFAULT_INTERVAL_MS = 30_000;
+const DEFAULT_INTERVAL_MS = parseDuration(SPEC_DEFAULTS.control.interval);
 /** how long a cycle waits for the cache to catch up with our own status write */
 const CACHE_WAIT_MS = 200;
 
@@ -381,7 +382,9 @@ export class ThresholdController {
     // a new audit rate reaches the routers through the ConfigMap, like a new threshold
     const auditRateChanged =
       settings.policy.mode === 'adaptive' && status.auditRate !== undefined && status.auditRate !== effectiveAuditRate(mc);
-    if (json !== l.lastStatusJson || d.changed || auditRateChanged || nowMs - (l.lastStatusWriteMs ?? -Infinity) >= refreshMs) {
+    // (the refresh is skipped when the cached object already shows every field: idle cascades write nothing)
+    const refresh = nowMs - (l.lastStatusWriteMs ?? -Infinity) >= refreshMs && !statusShows(mc.status, status);
+    if (json !== l.lastStatusJson || d.changed || auditRateChanged || refresh) {
       updated = await this.opts.io.applyStatus(mc, status);
       l.lastStatusJson = json;
       l.lastStatusWriteMs = nowMs;
@@ -432,6 +435,20 @@ export class ThresholdController {
     await this.opts.io.applyStatus(mc, status);
     l.lastStatusJson = json;
   }
+}
+
+/** True when `current` (the cached status) already holds every field of `next` (our condition by type). */
+function statusShows(current: ModelCascade['status'], next: ThresholdStatus): boolean {
+  if (!current) return false;
+  for (const [k, v] of Object.entries(next)) {
+    if (k === 'conditions') {
+      for (const c of v as NonNullable<ThresholdStatus['conditions']>) {
+        const have = current.conditions?.find((x) => x.type === c.type);
+        if (!have || stableStringify(have) !== stableStringify(c)) return false;
+      }
+    } else if (stableStringify((current as Record<string, unknown>)[k]) !== stableStringify(v)) return false;
+  }
+  return true;
 }
 
 /** max S / h over the detector's worse-direction statistics */

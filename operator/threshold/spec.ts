@@ -2,7 +2,7 @@
 // withDefaults() (the one source in code of the CRD's defaults), so objects that skipped the apiserver behave the same.
 
 import type { ModelCascade } from '../api/model-cascade.js';
-import { withDefaults } from '../api/model-cascade.js';
+import { SPEC_DEFAULTS, withDefaults } from '../api/model-cascade.js';
 import { auditRateBounds } from '../reconcile/builders/router-config.js';
 import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { type RouterCounters, zeroCounters } from '../telemetry/counters.js';
@@ -103,9 +103,10 @@ export function controlSettings(mc: ModelCascade, maxAuditRate = MAX_AUDIT_RATE)
   const errors: string[] = [];
   const control = d.control;
   const budget = d.budget;
-  let intervalMs = 30_000;
-  let windowMs = 600_000;
-  let maxWindowMs = 3_600_000;
+  // a field that does not parse is reported; the default stands in for it meanwhile
+  let intervalMs = parseDuration(SPEC_DEFAULTS.control.interval);
+  let windowMs = parseDuration(SPEC_DEFAULTS.control.window);
+  let maxWindowMs = parseDuration(SPEC_DEFAULTS.control.maxWindow);
   try {
     intervalMs = parseDuration(control.interval);
   } catch (e) {

@@ -82,6 +82,9 @@ export const ROUTER_DEFAULTS: Readonly<
   probabilities: false,
   threshold: 0.9,
   reloadIntervalMs: 1000,
+  // auditRate, auditConcurrency, confidence, failurePolicy and baseTimeoutMs mirror the ModelCascade's
+  // spec.router defaults (withDefaults); this layer cannot import operator/, so test/unit/crd-defaults.test.ts
+  // ties them, and the CLI's --audit-rate flags read withDefaults itself
   auditRate: 0.02,
   auditConcurrency: 4,
   seed: 1,

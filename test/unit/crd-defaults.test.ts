@@ -100,3 +100,43 @@ describe('CRD defaults and withDefaults()', () => {
     expect(filled.autoscaling.base).toBeUndefined();
   });
 });
+
+describe('defaults mirrored outside withDefaults()', () => {
+  it("the router's own defaults for the spec.router fields equal withDefaults() (runtime/ cannot import it)", async () => {
+    const { ROUTER_DEFAULTS } = await import('../../runtime/router/options.js');
+    const r = withDefaults(minimal).router;
+    expect({
+      auditRate: ROUTER_DEFAULTS.auditRate,
+      auditConcurrency: ROUTER_DEFAULTS.auditConcurrency,
+      confidence: ROUTER_DEFAULTS.confidence,
+      failurePolicy: ROUTER_DEFAULTS.failurePolicy,
+      baseTimeoutMs: ROUTER_DEFAULTS.baseTimeoutMs,
+    }).toEqual({
+      auditRate: r.auditRate,
+      auditConcurrency: r.auditConcurrency,
+      confidence: r.confidence,
+      failurePolicy: r.failurePolicy,
+      baseTimeoutMs: r.baseTimeoutMs,
+    });
+  });
+
+  it('`tinysaver route` and `tinysaver up` take --audit-rate from withDefaults()', async () => {
+    const { ROUTE_FLAGS } = await import('../../cli/commands/route.js');
+    const { UP_FLAGS } = await import('../../cli/commands/up.js');
+    expect(ROUTE_FLAGS['audit-rate']!.default).toBe(withDefaults(minimal).router.auditRate);
+    expect(UP_FLAGS['audit-rate']!.default).toBe(withDefaults(minimal).router.auditRate);
+  });
+
+  it('the threshold controller falls back to the CRD defaults for durations that do not parse', async () => {
+    const { controlSettings, parseDuration } = await import('../../operator/threshold/spec.js');
+    const out = controlSettings({
+      apiVersion: 'tinysaver.io/v1alpha1',
+      kind: 'ModelCascade',
+      metadata: { name: 'x', namespace: 'ns' },
+      spec: { ...minimal, control: { interval: 'soon' } },
+    });
+    expect(out.errors.join(' ')).toContain('spec.control.interval');
+    // the default itself parses (the fallback is never NaN)
+    expect(parseDuration(withDefaults(minimal).control.interval)).toBe(30_000);
+  });
+});
