@@ -87,11 +87,14 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
   };
   const edge = createV2HttpServer(service);
 
-  /** the cascade, or the 503 saying why there is none to serve with */
+  /**
+   * The cascade, or the 503 saying why there is none to serve with. A request read during the drain is
+   * served like any other (the cascade stays intact until the drain ends; its response says
+   * `Connection: close`): in a rolling update such requests arrive on clients' keep-alive connections, and a
+   * 503 there would be a failed request the client cannot tell from an outage.
+   */
   function serving(): Cascade {
-    if (!cascade || closing) {
-      throw new OipError(503, closing ? 'router shutting down' : 'router not ready: waiting for the saver and base metadata');
-    }
+    if (!cascade) throw new OipError(503, closing ? 'router shutting down' : 'router not ready: waiting for the saver and base metadata');
     return cascade;
   }
 

@@ -6,6 +6,7 @@
 // DNS (the router reaches its base by the Service's DNS name). No assertion on wall-clock times: the
 // waits are generous for a loaded 2-core machine, and the durations are printed for the README/bench.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
 import { V2Client } from '../../runtime/oip/client.js';
@@ -13,7 +14,18 @@ import { replayDataset, type RunStats } from '../../runtime/replay/replay.js';
 import { freePort } from '../e2e/harness/free-port.js';
 import { REPO_ROOT } from '../e2e/harness/assets.js';
 import { corruptedStream } from '../integration/controller-helpers.js';
-import { CHART_DIR, OPERATOR_IMAGE, RUNTIME_IMAGE, eventually, helm, kubectl, kubectlJson, kubectlOk, serviceUrl } from './harness.js';
+import {
+  CHART_DIR,
+  CLUSTER_DIR,
+  OPERATOR_IMAGE,
+  RUNTIME_IMAGE,
+  eventually,
+  helm,
+  kubectl,
+  kubectlJson,
+  kubectlOk,
+  serviceUrl,
+} from './harness.js';
 
 const SYSTEM_NS = 'tinysaver-system';
 const RELEASE = 'tinysaver';
@@ -335,6 +347,191 @@ describe('the user story on a real single-node cluster', () => {
     await kubectlOk(['delete', '-n', NS, 'mc', name, '--wait=true', '--timeout=300s']);
   });
 
+  it('5. rolling update under load: changing the pod template while requests flow through the Service fails none', async () => {
+    const name = 'fashion-inrouter';
+    const url = await serviceUrl(NS, name);
+    const before = await podUids(name, 'saver');
+    const load = startLoad(url, 4);
+    await sleep(3000);
+    const t0 = Date.now();
+    // any pod-template field rolls the pods; a resource request is one a user changes often
+    await kubectlOk([
+      'patch',
+      '-n',
+      NS,
+      'mc',
+      name,
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { saver: { resources: { requests: { cpu: '60m', memory: '64Mi' } } } } }),
+    ]);
+    await eventually('a new saver pod', async () => (await podUids(name, 'saver')).some((u) => !before.includes(u)), 120_000);
+    const rollout = await kubectl(['rollout', 'status', '-n', NS, `deployment/${name}-saver`, '--timeout=600s']);
+    expect(rollout.code, rollout.stderr).toBe(0);
+    await eventually('old saver pods gone', async () => (await podUids(name, 'saver')).every((u) => !before.includes(u)), 120_000);
+    const rolled = Date.now() - t0;
+    await sleep(3000);
+    const stats = await load.stop();
+    note('rolling update under load', `${stats.ok} requests, ${stats.failures.length} failed, rollout ${(rolled / 1000).toFixed(1)} s`);
+    expect(stats.failures).toEqual([]);
+    expect(stats.ok).toBeGreaterThan(50);
+  });
+
+  it('a router pod deleted or killed under load: the Service keeps answering from the other replica (2 replicas)', async () => {
+    const name = 'fashion-inrouter';
+    await kubectlOk(['patch', '-n', NS, 'mc', name, '--type', 'merge', '-p', JSON.stringify({ spec: { saver: { replicas: 2 } } })]);
+    await eventually(
+      'two saver pods Ready',
+      async () => {
+        const d = await kubectlJson(['get', '-n', NS, 'deployment', `${name}-saver`]);
+        return d.status?.readyReplicas === 2 && d.status?.updatedReplicas === 2 && d.status?.replicas === 2;
+      },
+      600_000,
+      2000,
+    );
+    const url = await serviceUrl(NS, name);
+    // graceful delete (scale-down, eviction, node drain): not one request fails
+    const [victim] = await podNames(name, 'saver');
+    let load = startLoad(url, 4);
+    await sleep(2000);
+    await kubectlOk(['delete', 'pod', '-n', NS, victim, '--wait=false']);
+    await eventually(
+      'the deleted pod gone and a replacement Ready',
+      async () => {
+        const d = await kubectlJson(['get', '-n', NS, 'deployment', `${name}-saver`]);
+        return !(await podNames(name, 'saver')).includes(victim) && d.status?.readyReplicas === 2;
+      },
+      600_000,
+      1000,
+    );
+    let stats = await load.stop();
+    note('router pod deleted under load (2 replicas)', `${stats.ok} requests, ${stats.failures.length} failed`);
+    expect(stats.failures).toEqual([]);
+    // a crash (SIGKILL of the router process): requests on its connections fail until the readiness probe
+    // takes the pod out; the other replica keeps answering throughout, and the container restarts
+    const [crashed] = await podNames(name, 'saver');
+    const pod = await kubectlJson(['get', 'pod', '-n', NS, crashed]);
+    const containerId = String(pod.status.containerStatuses[0].containerID).replace(/^containerd:\/\//, '');
+    load = startLoad(url, 4);
+    await sleep(2000);
+    const killedAt = Date.now();
+    const kill = await ctr(['-n', 'k8s.io', 'task', 'kill', '-s', 'SIGKILL', containerId]);
+    expect(kill.code, kill.stderr).toBe(0);
+    await eventually(
+      'the killed container restarted and Ready again',
+      async () => {
+        const p = await kubectlJson(['get', 'pod', '-n', NS, crashed]);
+        const cs = p.status.containerStatuses[0];
+        return cs.restartCount >= 1 && cs.ready ? true : undefined;
+      },
+      600_000,
+      1000,
+    );
+    await sleep(2000);
+    stats = await load.stop();
+    const after = stats.okAt.filter((t) => t > killedAt);
+    note(
+      'router process SIGKILLed under load (2 replicas)',
+      `${stats.ok} requests, ${stats.failures.length} failed (${[...new Set(stats.failures.map((f) => f.error.split(':')[0]))].join(', ')})`,
+    );
+    // the other replica answered in every 2 s slot after the kill
+    for (let t = killedAt; t < Math.max(...after) - 2000; t += 2000) {
+      expect(
+        after.some((x) => x >= t && x < t + 2000),
+        `no answer between ${t - killedAt} and ${t - killedAt + 2000} ms after the kill`,
+      ).toBe(true);
+    }
+    // what failed, failed as a connection error (the dead pod), never a wrong or 5xx answer from a live one
+    for (const f of stats.failures) expect(f.error).toMatch(/ECONNRESET|ECONNREFUSED|socket hang up|EPIPE|ETIMEDOUT|timed out/i);
+  });
+
+  it('7. HPAs from spec.autoscaling: accepted and reconciled by the real HPA controller, which says why it cannot scale', async () => {
+    const name = 'fashion-sidecar';
+    await kubectlOk([
+      'patch',
+      '-n',
+      NS,
+      'mc',
+      name,
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { autoscaling: { saver: { minReplicas: 1, maxReplicas: 3, targetCPUUtilization: 70 } } } }),
+    ]);
+    const hpa = await eventually(
+      'the HPA controller reports on the HPA',
+      async () => {
+        const h = await kubectlJson(['get', '-n', NS, 'hpa', `${name}-saver`]).catch(() => undefined);
+        const c = h?.status?.conditions?.find((x: any) => x.type === 'ScalingActive');
+        return c ? h : undefined;
+      },
+      300_000,
+      2000,
+    );
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: `${name}-saver` });
+    expect(hpa.spec.minReplicas).toBe(1);
+    expect(hpa.spec.maxReplicas).toBe(3);
+    const able = hpa.status.conditions.find((x: any) => x.type === 'AbleToScale');
+    expect(able?.status).toBe('True');
+    // no metrics server in this cluster: the controller says it cannot read CPU utilization
+    const active = hpa.status.conditions.find((x: any) => x.type === 'ScalingActive');
+    expect(active.status).toBe('False');
+    expect(active.reason).toMatch(/FailedGetResourceMetric/);
+    note('HPA ScalingActive without a metrics server', `${active.reason}: ${String(active.message).slice(0, 120)}`);
+    // the operator leaves replicas to the HPA: its Deployment apply no longer owns spec.replicas
+    const d = await kubectlJson(['get', '-n', NS, 'deployment', `${name}-saver`, '--show-managed-fields']);
+    const mine = d.metadata.managedFields.find((f: any) => f.manager === 'tinysaver-operator' && f.operation === 'Apply');
+    expect(JSON.stringify(mine?.fieldsV1 ?? {})).not.toContain('"f:replicas"');
+    // removing spec.autoscaling removes the HPA
+    await kubectlOk(['patch', '-n', NS, 'mc', name, '--type', 'json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/autoscaling' }])]);
+    await eventually('HPA removed', async () => (await kubectl(['get', '-n', NS, 'hpa', `${name}-saver`])).code !== 0, 120_000);
+  });
+
+  it('the operator pod killed mid-reconcile: the new leader converges with nothing lost', async () => {
+    const name = 'fashion-failover';
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(cascade(name, 'InRouter')));
+    // kill as soon as the operator has started on it (its first owned object exists), before it is Ready
+    await eventually(
+      'reconcile started',
+      async () => (await kubectl(['get', '-n', NS, 'configmap', `${name}-router`])).code === 0,
+      120_000,
+      100,
+    );
+    const killed = operatorPod;
+    await kubectlOk(['delete', 'pod', '-n', SYSTEM_NS, killed, '--grace-period=0', '--force']);
+    const t0 = Date.now();
+    const next = await eventually(
+      'a new operator pod holds the lease',
+      async () => {
+        const pods = await kubectlJson(['get', '-n', SYSTEM_NS, 'pods', '-l', 'app.kubernetes.io/name=tinysaver-operator']);
+        const fresh = pods.items.find((p: any) => p.metadata.name !== killed && !p.metadata.deletionTimestamp);
+        if (!fresh) return undefined;
+        const l = await kubectlJson(['get', '-n', SYSTEM_NS, 'lease', fullname]);
+        return l.spec?.holderIdentity === fresh.metadata.name ? fresh.metadata.name : undefined;
+      },
+      300_000,
+      1000,
+    );
+    operatorPod = next;
+    const w = await kubectl(['wait', '-n', NS, `mc/${name}`, '--for=condition=Ready', '--timeout=600s']);
+    expect(w.code, w.stderr).toBe(0);
+    note('operator killed mid-reconcile: new leader has the cascade Ready', `${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
+    expect(obj.status.observedGeneration).toBe(obj.metadata.generation);
+    // every owned object exactly once, owned by the cascade; the other cascades untouched and Ready
+    const owned = await kubectlJson(['get', '-n', NS, 'deployments,services,configmaps', '-l', `tinysaver.io/cascade=${name}`]);
+    const kinds = owned.items.map((o: any) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(kinds).toEqual(
+      [`ConfigMap/${name}-router`, `Deployment/${name}-base`, `Deployment/${name}-saver`, `Service/${name}`, `Service/${name}-base`].sort(),
+    );
+    for (const o of owned.items) expect(o.metadata.ownerReferences?.[0]?.uid).toBe(obj.metadata.uid);
+    for (const l of ['fashion-sidecar', 'fashion-inrouter']) {
+      const other = await kubectlJson(['get', '-n', NS, 'mc', l]);
+      expect(other.status.conditions.find((c: any) => c.type === 'Ready')?.status, l).toBe('True');
+    }
+  });
+
   it('6. kubectl delete mc: the garbage collector removes every owned object; helm uninstall keeps the CRD', async () => {
     const t0 = Date.now();
     await kubectlOk(['delete', '-n', NS, 'mc', '--all', '--wait=true', '--timeout=300s']);
@@ -357,6 +554,87 @@ describe('the user story on a real single-node cluster', () => {
     expect((await kubectl(['get', 'crd', 'modelcascades.tinysaver.io'])).code).toBe(0);
   });
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function podNames(cascadeName: string, component: string): Promise<string[]> {
+  const pods = await kubectlJson([
+    'get',
+    '-n',
+    NS,
+    'pods',
+    '-l',
+    `tinysaver.io/cascade=${cascadeName},app.kubernetes.io/component=${component}`,
+  ]);
+  return pods.items.filter((p: any) => !p.metadata.deletionTimestamp).map((p: any) => p.metadata.name);
+}
+
+async function podUids(cascadeName: string, component: string): Promise<string[]> {
+  const pods = await kubectlJson([
+    'get',
+    '-n',
+    NS,
+    'pods',
+    '-l',
+    `tinysaver.io/cascade=${cascadeName},app.kubernetes.io/component=${component}`,
+  ]);
+  return pods.items.map((p: any) => p.metadata.uid);
+}
+
+/** ctr against the cluster's containerd (the node's container runtime). */
+function ctr(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ctr', ['--address', join(CLUSTER_DIR, 'containerd', 'containerd.sock'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+interface LoadStats {
+  ok: number;
+  okAt: number[];
+  failures: { at: number; error: string }[];
+}
+
+/**
+ * A bounded load loop through the Service: `workers` clients each sending 4-image requests back to back on
+ * keep-alive connections (as a real client does), every answer checked for shape. stop() returns the counts.
+ */
+function startLoad(url: string, workers: number): { stop: () => Promise<LoadStats> } {
+  const stats: LoadStats = { ok: 0, okAt: [], failures: [] };
+  let running = true;
+  const rows = 4;
+  const data = new Float32Array(rows * 784).map((_, i) => ((i * 7919) % 256) / 255);
+  const client = new V2Client(url, { timeoutMs: 30_000 });
+  const worker = async () => {
+    while (running) {
+      try {
+        const res = await client.infer('cascade', { inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, 1, 28, 28], data }] });
+        if (res.outputs[0].shape.join(',') !== `${rows},10`) throw new Error(`bad shape ${JSON.stringify(res.outputs[0].shape)}`);
+        stats.ok++;
+        stats.okAt.push(Date.now());
+      } catch (e) {
+        stats.failures.push({ at: Date.now(), error: `${(e as NodeJS.ErrnoException).code ?? ''}: ${(e as Error).message}` });
+        await sleep(50);
+      }
+    }
+  };
+  const all = Array.from({ length: workers }, worker);
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(all);
+      client.close();
+      return stats;
+    },
+  };
+}
 
 /** Runs `tinysaver up` on loopback at the same threshold, calls fn with its URL, stops it. */
 async function localUp<T>(saverViaHttp: boolean, fn: (url: string) => Promise<T>): Promise<T> {

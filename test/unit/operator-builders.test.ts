@@ -185,6 +185,33 @@ describe('base Deployment', () => {
   });
 });
 
+describe('termination (rolling updates lose no request)', () => {
+  const sleepOf = (c: any): number => c.lifecycle?.preStop?.sleep?.seconds ?? 0;
+  const grace = (d: any): number => d.spec.template.spec.terminationGracePeriodSeconds ?? 30;
+  // the router drains for at most 10 s after SIGTERM (runtime/router/server.ts)
+  const ROUTER_DRAIN_S = 10;
+
+  it('router and base wait for kube-proxy before SIGTERM; the saver sidecar outlives the router drain', () => {
+    const sidecar = buildSaverDeployment(mc({ saver: { model: 'file:///models/saver.onnx', mode: 'Sidecar' } }));
+    const router = container(sidecar, 'router');
+    const saver = container(sidecar, 'saver');
+    expect(sleepOf(router)).toBeGreaterThanOrEqual(1);
+    expect(sleepOf(saver)).toBeGreaterThanOrEqual(sleepOf(router) + ROUTER_DRAIN_S);
+    expect(sleepOf(saver) + ROUTER_DRAIN_S).toBeLessThanOrEqual(grace(sidecar));
+    const base = buildBaseDeployment(mc())!;
+    expect(sleepOf(container(base, 'base'))).toBeGreaterThanOrEqual(1);
+    const inRouter = buildSaverDeployment(mc({ saver: { model: 'file:///models/saver.onnx', mode: 'InRouter' } }));
+    expect(sleepOf(container(inRouter, 'router'))).toBe(sleepOf(router));
+    expect(sleepOf(container(inRouter, 'router')) + ROUTER_DRAIN_S).toBeLessThanOrEqual(grace(inRouter));
+  });
+
+  it('rolls out with a surge pod and none unavailable', () => {
+    for (const d of [buildSaverDeployment(mc()), buildBaseDeployment(mc())!]) {
+      expect(d.spec!.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    }
+  });
+});
+
 describe('model URIs', () => {
   const ctx = { image: 'img', imagePullPolicy: 'IfNotPresent', securityContext: {} };
   it('http(s) -> init container fetch-model into an emptyDir, with sha256', () => {

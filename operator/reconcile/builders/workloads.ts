@@ -25,6 +25,17 @@ export const SAVER_PORT = 8001;
 export const BASE_PORT = 8080;
 /** gRPC v2 ports (the runtime's defaults): router and in-cluster base. */
 export { ROUTER_GRPC_PORT, MODEL_SERVER_GRPC_PORT as BASE_GRPC_PORT } from '../../../runtime/oip/ports.js';
+/**
+ * Rolling updates and scale-downs lose no request. A terminating pod leaves the Service's endpoints at
+ * once, but kube-proxy applies that on each node a moment later (an iptables sync, about a second; more on
+ * a busy node), so new connections may still reach it: preStop waits that out while the container keeps
+ * serving, then SIGTERM starts the drain (every request read is answered, with `Connection: close`). The
+ * saver sidecar outlives the router's drain (at most 10 s, runtime/router/server.ts), since the router in
+ * its pod keeps calling it until then. preStop `sleep` needs Kubernetes >= 1.30 (beta, on by default).
+ */
+export const PRESTOP_ENDPOINT_DELAY_S = 5;
+const ROUTER_DRAIN_S = 10;
+const preStop = (seconds: number): V1Container['lifecycle'] => ({ preStop: { sleep: { seconds } } });
 const ROUTER_CONFIG_VOLUME = 'router-config';
 const DECISION_LOG_VOLUME = 'decision-log';
 export const DECISION_LOG_DIR = '/var/log/tinysaver';
@@ -172,6 +183,7 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
     ],
     // The saver listens on 127.0.0.1 only (the router is its one client), so kubelet probes cannot reach it;
     // the router's readiness covers it.
+    lifecycle: preStop(PRESTOP_ENDPOINT_DELAY_S + ROUTER_DRAIN_S),
     resources: resources(s.saver.resources),
     securityContext: csc,
     volumeMounts: [...model.mounts, TMP_MOUNT],
@@ -220,6 +232,7 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
     ],
     readinessProbe: httpProbe('/v2/health/ready', 'http', 5, 3),
     livenessProbe: httpProbe('/v2/health/live', 'http', 10, 6),
+    lifecycle: preStop(PRESTOP_ENDPOINT_DELAY_S),
     // InRouter: this container does the saver's work too, so it gets both resource figures added up.
     resources: resources(inRouter ? combinedResources(s.router.resources, s.saver.resources) : s.router.resources),
     securityContext: csc,
@@ -289,6 +302,7 @@ export function buildBaseDeployment(mc: ModelCascade, s: DefaultedSpec = withDef
     startupProbe: httpProbe('/v2/health/ready', 'http', 5, 120),
     readinessProbe: httpProbe('/v2/health/ready', 'http', 5, 3),
     livenessProbe: httpProbe('/v2/health/live', 'http', 10, 6),
+    lifecycle: preStop(PRESTOP_ENDPOINT_DELAY_S),
     resources: resources(s.base.resources, gpuLimits),
     securityContext: csc,
     volumeMounts: [...model.mounts, TMP_MOUNT],
