@@ -305,11 +305,11 @@ describe('values.schema.json rejects bad values', () => {
     expect(res.code).not.toBe(0);
     expect(res.stderr).toMatch(message);
   });
-  it('refuses Kubernetes older than 1.29 (CEL rules in the CRD) and accepts 1.29+', async () => {
-    const old = await helm(['template', 'ts', CHART_DIR, '--kube-version', '1.28.9']);
+  it('refuses Kubernetes older than 1.30 (CEL rules in the CRD, preStop sleep in the pods) and accepts 1.30+', async () => {
+    const old = await helm(['template', 'ts', CHART_DIR, '--kube-version', '1.29.9']);
     expect(old.code).not.toBe(0);
     expect(old.stderr).toMatch(/kubeVersion|incompatible/i);
-    expect((await helm(['template', 'ts', CHART_DIR, '--kube-version', '1.29.0'])).code).toBe(0);
+    expect((await helm(['template', 'ts', CHART_DIR, '--kube-version', '1.30.0'])).code).toBe(0);
   });
   it('refuses a PodDisruptionBudget that would block every drain (minAvailable >= replicas)', async () => {
     const res = await helm(['template', 'ts', CHART_DIR, '--set', 'podDisruptionBudget.enabled=true']);
