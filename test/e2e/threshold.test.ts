@@ -3,6 +3,7 @@
 // servers on 127.0.0.2 / 127.0.0.3, real ONNX models) are registered as Pod objects whose status (podIP,
 // Ready) the test patches, and the router ConfigMap is mirrored into the routers' watched file.
 
+import { ROUTER_CONFIG_ANNOTATION, routerConfigDigest } from '../../operator/threshold/kube.js';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../operator/kube/client.js';
@@ -178,6 +179,18 @@ describe('threshold controller against a real kube-apiserver', () => {
     expect(synced.status.auditRate).toBeLessThanOrEqual(0.5);
     expect(hashOf(await kubectlJson(cluster, ['get', '-n', NS, 'deployment', `${NAME}-saver`]))).toBe(hashBefore);
     const fileContent = synced.content;
+    // the router pods carry the digest of that content (the nudge that makes the kubelet refresh the mounted
+    // file at once); nothing in the pod template moved
+    await eventually(
+      'router pods annotated with the ConfigMap digest',
+      async () => {
+        const c = await kubectlJson(cluster, ['get', '-n', NS, 'configmap', `${NAME}-router`]);
+        const want = routerConfigDigest(c.data);
+        const pods = await kubectlJson(cluster, ['get', '-n', NS, 'pods', '-l', `tinysaver.io/cascade=${NAME}`]);
+        return pods.items.length > 0 && pods.items.every((p: any) => p.metadata.annotations?.[ROUTER_CONFIG_ANNOTATION] === want);
+      },
+      30_000,
+    );
     if (process.env.DEBUG_THRESHOLD_E2E) console.log('audit rate', synced.status.auditRate, fileContent);
 
     // Event ThresholdRaised with the reason in words

@@ -38,7 +38,7 @@ const EXPECTED_WORKLOAD_GRANTS: Record<string, string[]> = {
   'core/services': OWNED,
   'apps/deployments': OWNED,
   'autoscaling/horizontalpodautoscalers': OWNED,
-  'core/pods': ['list', 'watch'],
+  'core/pods': ['list', 'patch', 'watch'],
   'core/events': ['create'],
 };
 
