@@ -11,6 +11,7 @@ import { effectiveThreshold } from './builders/router-config.js';
 import { computeConditions, conditionsEqual, mergeConditions, type DeploymentLike, type PodLike } from './status.js';
 import type { EventRecorder } from './events.js';
 import type { JsonObject } from './builders/json.js';
+import { nudgeRouterPods } from './router-nudge.js';
 import { AppliedRecords, desiredHash, type LiveObject } from './applied.js';
 
 export interface ReconcilerDeps {
@@ -98,6 +99,13 @@ export class Reconciler {
       const rest = desired.filter((o) => o.kind !== 'ConfigMap');
       for (const group of [first, rest]) {
         const results = await Promise.allSettled(group.map((obj) => this.applyOne(mc, key, obj)));
+        // a changed router ConfigMap (not a new one: no pod mounts that yet): nudge the kubelets (router-nudge.ts)
+        for (const [i, r] of results.entries()) {
+          if (group === first && r.status === 'fulfilled' && r.value.sent && !r.value.created) {
+            const data = (group[i] as { data?: Record<string, string> }).data ?? {};
+            await nudgeRouterPods(this.d.client, this.d.pods?.byIndex(key) ?? [], mc.metadata.name, data);
+          }
+        }
         for (const r of results) if (r.status === 'fulfilled' && r.value) applied.push(r.value.object);
         for (const [i, r] of results.entries()) if (r.status === 'fulfilled' && r.value?.created) created.push(describe(group[i]!));
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -123,7 +131,11 @@ export class Reconciler {
    * One owned object: nothing to send when the last apply is still what the live object shows (applied.ts),
    * else a server-side apply. Answers the object as it now is (for status) and whether the apply created it.
    */
-  private async applyOne(mc: ModelCascade, key: string, obj: OwnedObject): Promise<{ object: JsonObject; created: boolean }> {
+  private async applyOne(
+    mc: ModelCascade,
+    key: string,
+    obj: OwnedObject,
+  ): Promise<{ object: JsonObject; created: boolean; sent: boolean }> {
     const ns = mc.metadata.namespace ?? 'default';
     const meta = obj.metadata as { name: string };
     const { apiVersion, plural } = pluralOf(obj.kind!);
@@ -133,7 +145,7 @@ export class Reconciler {
     const hash = desiredHash(obj);
     if (cached && controlledBy(cached, mc) && this.records.upToDate(key, objectId, hash, obj, cached)) {
       this.d.onApply?.('skipped');
-      return { object: cached as unknown as JsonObject, created: false };
+      return { object: cached as unknown as JsonObject, created: false, sent: false };
     }
     // Our caches hold only labelled objects; anything else with this name needs a look before we apply.
     // A list with a name field selector, not a GET: the operator's RBAC grants list/watch, not get.
@@ -154,7 +166,7 @@ export class Reconciler {
     const res = await retryOnConflict(() => this.d.client.applyReportingCreation<JsonObject>(path, obj));
     this.d.onApply?.('applied');
     this.records.record(key, objectId, hash, obj, res.object as unknown as LiveObject);
-    return res;
+    return { ...res, sent: true };
   }
 
   /** One Event per reconcile naming every object its applies created (not one per object). */

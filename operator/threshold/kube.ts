@@ -4,42 +4,19 @@
 //   status apply (Ready/Progressing/...) and this one never remove each other's fields.
 // - ConfigMap: the reconciler's own builder (buildRouterConfigMap) and field manager, so the object is
 //   byte-for-byte what the next reconcile would write: no fight, no pod restart (routers poll the file).
-// - Router pods: an annotation naming the new ConfigMap content. The kubelet refreshes a pod's ConfigMap
-//   volumes when it syncs the pod, which it does on any change to the pod object, else only every
-//   --sync-frequency (1 min by default, plus jitter): measured on the cluster tier, 61 s from status to the
-//   router without this, a few seconds with it. Not the pod template: nothing restarts.
+// - Router pods: annotated with the new ConfigMap content's digest, so the kubelet refreshes the mounted
+//   file at once (operator/reconcile/router-nudge.ts).
 
-import { createHash } from 'node:crypto';
 import { API_VERSION, KIND, PLURAL, type ModelCascade } from '../api/model-cascade.js';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import { buildRouterConfigMap } from '../reconcile/builders/router-config.js';
 import type { EventRecorder } from '../reconcile/events.js';
+import { nudgeRouterPods } from '../reconcile/router-nudge.js';
 import { CASCADE_LABEL, COMPONENT_LABEL, names } from '../reconcile/builders/labels.js';
 import type { PodLike } from '../telemetry/scrape.js';
 import type { ThresholdEvent, ThresholdStatus } from './status.js';
 
 export const STATUS_FIELD_MANAGER = 'tinysaver-threshold-controller';
-/** On router pods: digest of the router ConfigMap's data they were last nudged for (see the header). */
-export const ROUTER_CONFIG_ANNOTATION = 'tinysaver.io/router-config';
-
-/** Digest of a ConfigMap's data (keys sorted), the value of ROUTER_CONFIG_ANNOTATION. */
-export function routerConfigDigest(data: Record<string, string>): string {
-  const h = createHash('sha256');
-  for (const k of Object.keys(data).sort()) h.update(`${k}\0${data[k]}\0`);
-  return h.digest('hex').slice(0, 16);
-}
-
-/** The router pods to nudge for `digest`: running, not terminating, not already annotated with it. */
-export function podsToNudge(pods: PodLike[], digest: string): { name: string; namespace: string }[] {
-  const out: { name: string; namespace: string }[] = [];
-  for (const p of pods) {
-    const m = p.metadata ?? {};
-    if (!m.name || !m.namespace || m.deletionTimestamp) continue;
-    if (m.annotations?.[ROUTER_CONFIG_ANNOTATION] === digest) continue;
-    out.push({ name: m.name, namespace: m.namespace });
-  }
-  return out;
-}
 
 export interface ControllerKube {
   /** the cascade's router pods (the saver Deployment's pods carry the router sidecar) */
@@ -90,18 +67,7 @@ export function kubeControllerIO(
     async applyRouterConfig(mc) {
       const cm = buildRouterConfigMap(mc);
       await client.apply(resourcePath('v1', 'configmaps', mc.metadata.namespace, names.routerConfig(mc)), cm);
-      // Best effort: without the nudge (no pods/patch permission, a pod just gone) the routers still get the
-      // new file at the kubelet's next periodic sync.
-      const digest = routerConfigDigest((cm.data ?? {}) as Record<string, string>);
-      const pods = await io.listRouterPods(mc).catch(() => [] as PodLike[]);
-      await Promise.allSettled(
-        podsToNudge(pods, digest).map((p) =>
-          client.request('PATCH', resourcePath('v1', 'pods', p.namespace, p.name), {
-            body: { metadata: { annotations: { [ROUTER_CONFIG_ANNOTATION]: digest } } },
-            contentType: 'application/merge-patch+json',
-          }),
-        ),
-      );
+      await nudgeRouterPods(client, await io.listRouterPods(mc).catch(() => []), mc.metadata.name, cm.data ?? {});
     },
     async emitEvent(mc, e) {
       await events.record(mc, e.type, e.reason, e.message);

@@ -13,6 +13,7 @@ import {
   type OperatorHandle,
 } from './harness/operator.js';
 import type { KubeClient } from '../../operator/kube/client.js';
+import { ROUTER_CONFIG_ANNOTATION, routerConfigDigest } from '../../operator/reconcile/router-nudge.js';
 
 let cluster: Cluster;
 let operator: OperatorHandle;
@@ -178,6 +179,44 @@ describe('apply examples', () => {
     expect(mc.status.threshold).toBe(0.9);
     const base = await get('obs', 'deployment', 'fashion-observe-base');
     expect(base.spec.template.spec.containers[0].resources.limits?.['nvidia.com/gpu']).toBeUndefined();
+
+    // a new fixed threshold changes the ConfigMap; the router pods get the digest of its data (so the kubelet
+    // refreshes the mounted file now, not at its next periodic sync), the base pod does not
+    const pod = (name: string, component: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, labels: { 'tinysaver.io/cascade': 'fashion-observe', 'app.kubernetes.io/component': component } },
+      spec: { containers: [{ name: 'c', image: 'x' }] },
+    });
+    for (const [n, c] of [
+      ['router-a', 'saver'],
+      ['router-b', 'saver'],
+      ['base-a', 'base'],
+    ])
+      expect((await cluster.kubectl(['apply', '-n', 'obs', '-f', '-'], JSON.stringify(pod(n, c)))).code).toBe(0);
+    const patched = await cluster.kubectl([
+      'patch',
+      '-n',
+      'obs',
+      'mc',
+      'fashion-observe',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ spec: { threshold: { initial: 0.93 } } }),
+    ]);
+    expect(patched.code, patched.stderr).toBe(0);
+    const cm = await eventually('ConfigMap with 0.93', async () => {
+      const c = await get('obs', 'configmap', 'fashion-observe-router');
+      return JSON.parse(c.data['threshold.json']).threshold === 0.93 ? c : null;
+    });
+    const digest = routerConfigDigest(cm.data);
+    await eventually('router pods annotated', async () => {
+      const a = await get('obs', 'pod', 'router-a');
+      const b = await get('obs', 'pod', 'router-b');
+      return a.metadata.annotations?.[ROUTER_CONFIG_ANNOTATION] === digest && b.metadata.annotations?.[ROUTER_CONFIG_ANNOTATION] === digest;
+    });
+    expect((await get('obs', 'pod', 'base-a')).metadata.annotations?.[ROUTER_CONFIG_ANNOTATION]).toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@
 // servers on 127.0.0.2 / 127.0.0.3, real ONNX models) are registered as Pod objects whose status (podIP,
 // Ready) the test patches, and the router ConfigMap is mirrored into the routers' watched file.
 
-import { ROUTER_CONFIG_ANNOTATION, routerConfigDigest } from '../../operator/threshold/kube.js';
+import { ROUTER_CONFIG_ANNOTATION, routerConfigDigest } from '../../operator/reconcile/router-nudge.js';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../operator/kube/client.js';

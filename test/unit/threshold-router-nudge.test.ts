@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { podsToNudge, ROUTER_CONFIG_ANNOTATION, routerConfigDigest } from '../../operator/threshold/kube.js';
+import { podsToNudge, ROUTER_CONFIG_ANNOTATION, routerConfigDigest } from '../../operator/reconcile/router-nudge.js';
 
 describe('router pod nudge after a ConfigMap change', () => {
   it('the digest follows the data, not the key order', () => {
@@ -10,16 +10,19 @@ describe('router pod nudge after a ConfigMap change', () => {
     expect(routerConfigDigest({ ab: 'c' })).not.toBe(routerConfigDigest({ a: 'bc' }));
   });
 
-  it('nudges live pods not yet annotated with the digest; skips terminating and up-to-date ones', () => {
+  it("nudges the cascade's live router pods not yet annotated with the digest; skips others", () => {
     const d = routerConfigDigest({ 'threshold.json': '{"threshold":0.9}' });
+    const labels = { 'tinysaver.io/cascade': 'fashion', 'app.kubernetes.io/component': 'saver' };
     const pods = [
-      { metadata: { name: 'fresh', namespace: 'ml' } },
-      { metadata: { name: 'old', namespace: 'ml', annotations: { [ROUTER_CONFIG_ANNOTATION]: 'stale' } } },
-      { metadata: { name: 'done', namespace: 'ml', annotations: { [ROUTER_CONFIG_ANNOTATION]: d } } },
-      { metadata: { name: 'going', namespace: 'ml', deletionTimestamp: '2026-12-01T00:00:00Z' } },
-      { metadata: { namespace: 'ml' } },
+      { metadata: { name: 'fresh', namespace: 'ml', labels } },
+      { metadata: { name: 'old', namespace: 'ml', labels, annotations: { [ROUTER_CONFIG_ANNOTATION]: 'stale' } } },
+      { metadata: { name: 'done', namespace: 'ml', labels, annotations: { [ROUTER_CONFIG_ANNOTATION]: d } } },
+      { metadata: { name: 'going', namespace: 'ml', labels, deletionTimestamp: '2026-12-01T00:00:00Z' } },
+      { metadata: { name: 'base', namespace: 'ml', labels: { ...labels, 'app.kubernetes.io/component': 'base' } } },
+      { metadata: { name: 'other', namespace: 'ml', labels: { ...labels, 'tinysaver.io/cascade': 'other' } } },
+      { metadata: { namespace: 'ml', labels } },
     ];
-    expect(podsToNudge(pods, d)).toEqual([
+    expect(podsToNudge(pods, 'fashion', d)).toEqual([
       { name: 'fresh', namespace: 'ml' },
       { name: 'old', namespace: 'ml' },
     ]);

@@ -83,8 +83,8 @@ operator under exactly these rules and checks that broader verbs are refused.
   verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["pods"]
-  # patch: the threshold controller annotates router pods after a ConfigMap change, so the kubelet
-  # refreshes the mounted file at once instead of at its next periodic sync (operator/threshold/kube.ts)
+  # patch: the operator annotates router pods after a ConfigMap change, so the kubelet
+  # refreshes the mounted file at once instead of at its next periodic sync (operator/reconcile/router-nudge.ts)
   verbs: ["list", "watch", "patch"]
 - apiGroups: [""]
   resources: ["events"]
