@@ -259,7 +259,9 @@ async function bringUpTable(): Promise<string> {
 const broughtUp = await ensureCluster();
 console.log(`\nCascade Service on real pods vs local \`tinysaver up\` (${flags.samples} test images, batch 1, threshold ${THRESHOLD})\n`);
 console.log(await latencyTable(flags.samples as number));
-console.log(`\nThreshold propagation over ${flags.changes} changes (kubelet default ConfigMap sync)\n`);
+console.log(
+  `\nThreshold propagation over ${flags.changes} changes (ConfigMap volume, kubelet defaults; the operator annotates the router pods after each change)\n`,
+);
 console.log(await propagationTable(flags.changes as number));
 console.log('\nMemory (RSS of the cluster processes; pod memory cgroups)\n');
 console.log(await memoryTable());
