@@ -6,6 +6,8 @@
 // controller read the defaulted spec, computed once per event (reconcile / controller upsert).
 // test/unit/crd-defaults.test.ts checks every `default:` in crds/modelcascade.yaml against it.
 
+import type { RoutersStatus } from '../telemetry/router-health.js';
+
 export const GROUP = 'tinysaver.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -103,6 +105,8 @@ export interface ModelCascadeSpec {
     falseAlarmRate?: number;
   };
   autoscaling?: { saver?: AutoscalingTarget; base?: AutoscalingTarget };
+  /** when the routers' view makes the cascade Degraded (crds/modelcascade.yaml documents each field) */
+  health?: HealthSpec;
   /** optional prices and capacities: the threshold controller reports live savings (operator/cost) */
   cost?: CostSpec;
 }
@@ -112,6 +116,16 @@ export interface CostSpec {
   currency?: string;
   saver: { rowsPerSecond: number; pricePerHour: number };
   base: { rowsPerSecond: number; pricePerHour: number };
+}
+
+/** spec.health: the routers' view of the base in the Degraded condition (operator/telemetry/router-health.ts). */
+export interface HealthSpec {
+  /** span of the fallback share and base failure counts (Go duration; at least one control interval) */
+  window?: string;
+  /** Degraded (FallbackServing) above this share of rows answered by fallback; default spec.budget.maxAccuracyLoss */
+  maxFallbackShare?: number;
+  /** rows the window needs before the fallback share is judged */
+  minRows?: number;
 }
 
 /** status.savings, written by the threshold controller when spec.cost is set (operator/cost/savings.ts). */
@@ -163,6 +177,8 @@ export interface ModelCascadeStatus {
   auditsInWindow?: number;
   window?: string;
   savings?: SavingsStatus;
+  /** the routers' view: fallback share, base state, thresholds in use (threshold controller) */
+  routers?: RoutersStatus;
   lastChange?: ThresholdChange;
   history?: ThresholdChange[];
   conditions?: Condition[];
@@ -203,6 +219,10 @@ export type DefaultedSpec = ReturnType<typeof withDefaults>;
 
 export function withDefaults(spec: ModelCascadeSpec) {
   const image = spec.image ?? DEFAULT_IMAGE;
+  const budget = {
+    maxAccuracyLoss: spec.budget?.maxAccuracyLoss ?? 0.01,
+    confidence: spec.budget?.confidence ?? 0.95,
+  };
   return {
     image,
     imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
@@ -244,10 +264,7 @@ export function withDefaults(spec: ModelCascadeSpec) {
       max: spec.threshold?.max ?? 1,
       mode: spec.threshold?.mode ?? 'adaptive',
     },
-    budget: {
-      maxAccuracyLoss: spec.budget?.maxAccuracyLoss ?? 0.01,
-      confidence: spec.budget?.confidence ?? 0.95,
-    },
+    budget,
     control: {
       interval: spec.control?.interval ?? '30s',
       window: spec.control?.window ?? '10m',
@@ -256,6 +273,16 @@ export function withDefaults(spec: ModelCascadeSpec) {
       maxAuditRate: spec.control?.maxAuditRate ?? 0.25,
       maxWindow: spec.control?.maxWindow ?? '1h',
       falseAlarmRate: spec.control?.falseAlarmRate ?? 0.01,
+    },
+    health: {
+      // 1m: two scrapes at the default 30 s interval, so Degraded follows an outage within one interval
+      // and clears within a minute of the recovery
+      window: spec.health?.window ?? '1m',
+      // Each fallback row is a saver answer below the certified threshold: once they are more than the
+      // accuracy-loss budget of all rows, they alone can break the budget, whatever the controller certifies.
+      maxFallbackShare: spec.health?.maxFallbackShare ?? budget.maxAccuracyLoss,
+      // one stray fallback row among fewer rows would already pass a 1% limit
+      minRows: spec.health?.minRows ?? 100,
     },
     autoscaling: {
       saver: autoscalingDefaults(spec.autoscaling?.saver),

@@ -8,7 +8,7 @@ import { buildOwnedObjects, OWNED_KINDS, type OwnedObject } from './builders/ind
 import { CASCADE_LABEL } from './builders/labels.js';
 import { ModelUriError } from './builders/model-source.js';
 import { effectiveThreshold } from './builders/router-config.js';
-import { computeConditions, conditionsEqual, mergeConditions, type DeploymentLike, type PodLike } from './status.js';
+import { ROUTER_HEALTH_REASONS, computeConditions, conditionsEqual, mergeConditions, type DeploymentLike, type PodLike } from './status.js';
 import type { EventRecorder } from './events.js';
 import type { JsonObject } from './builders/json.js';
 import { nudgeRouterPods } from './router-nudge.js';
@@ -215,7 +215,8 @@ export class Reconciler {
       (p) =>
         p.metadata.namespace === ns && (p.metadata as { labels?: Record<string, string> }).labels?.[CASCADE_LABEL] === mc.metadata.name,
     ) as unknown as PodLike[];
-    const computed = computeConditions({ generation, deployments, reconcileError, pods });
+    // status.routers: the routers' view of the base, written by the threshold controller
+    const computed = computeConditions({ generation, deployments, reconcileError, pods, routers: mc.status?.routers, health: d.health });
     const old = mc.status ?? {};
     // The threshold controller (issue 5) owns status.threshold in mode adaptive; reconcile only fills it in
     // when unset and keeps it equal to the ConfigMap's value otherwise.
@@ -253,9 +254,18 @@ export class Reconciler {
     if (ready.status !== 'True' && was('Ready')?.status === 'True')
       void this.d.events.record(mc, 'Warning', 'NotReady', ready.message ?? 'not ready');
     const deg = now('Degraded');
-    if (deg.status === 'True' && (was('Degraded')?.status !== 'True' || was('Degraded')?.message !== deg.message)) {
+    const prev = was('Degraded');
+    // a new cause, or a changed message of the same cause; the routers' messages carry live numbers (one
+    // Event when the cause starts, not one per scrape)
+    const changed =
+      prev?.status !== 'True' ||
+      prev.reason !== deg.reason ||
+      (prev.message !== deg.message && !ROUTER_HEALTH_REASONS.has(deg.reason ?? ''));
+    if (deg.status === 'True' && changed) {
       void this.d.events.record(mc, 'Warning', deg.reason ?? 'Degraded', deg.message ?? 'degraded');
     }
+    if (deg.status !== 'True' && prev?.status === 'True')
+      void this.d.events.record(mc, 'Normal', 'Recovered', `no longer degraded (was ${prev.reason ?? 'Degraded'}: ${prev.message ?? ''})`);
   }
 }
 

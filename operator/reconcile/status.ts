@@ -1,7 +1,12 @@
 // Pure status logic: Ready / Progressing / Degraded conditions from the owned Deployments and their pods
-// (waiting reasons, scheduling failures), and the
+// (waiting reasons, scheduling failures) and from the routers' view of the base (status.routers, written by
+// the threshold controller from the routers' metrics: fallback share, circuit breaker), and the
 // merge that keeps lastTransitionTime stable while a condition's status does not change.
 import type { Condition } from '../api/model-cascade.js';
+import { routerHealthProblem, type HealthLimits, type RoutersStatus } from '../telemetry/router-health.js';
+
+/** Degraded reasons that come from the routers' view; their messages carry live numbers. */
+export const ROUTER_HEALTH_REASONS: ReadonlySet<string> = new Set(['BaseUnavailable', 'FallbackServing']);
 
 export interface DeploymentLike {
   metadata: { name: string; generation?: number };
@@ -136,6 +141,9 @@ export interface ConditionInputs {
   pods?: PodLike[];
   /** Set when building or applying the owned objects failed this round. */
   reconcileError?: { reason: string; message: string };
+  /** status.routers (the threshold controller's scrape) and spec.health, defaulted: Degraded when the base fails */
+  routers?: RoutersStatus;
+  health?: HealthLimits;
 }
 
 export function computeConditions(inp: ConditionInputs): Condition[] {
@@ -145,6 +153,7 @@ export function computeConditions(inp: ConditionInputs): Condition[] {
   const stalled = states.filter((s) => s.stalled);
   const failed = states.filter((s) => s.failure);
   const problems = podProblems(inp.pods ?? []);
+  const routers = inp.health ? routerHealthProblem(inp.routers, inp.health) : undefined;
   const g = inp.generation;
   const ready: Condition =
     !inp.reconcileError && allOut
@@ -185,10 +194,14 @@ export function computeConditions(inp: ConditionInputs): Condition[] {
         problems
           .slice(0, 3)
           .map((x) => x.message)
-          .join('; ') + more,
+          .join('; ') +
+        more +
+        (routers ? `; routers: ${routers.message}` : ''),
       observedGeneration: g,
     };
-  } else if (stalled.length)
+  } else if (routers)
+    degraded = { type: 'Degraded', status: 'True', reason: routers.reason, message: routers.message, observedGeneration: g };
+  else if (stalled.length)
     degraded = {
       type: 'Degraded',
       status: 'True',

@@ -7,7 +7,7 @@ import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 /** Histograms kept per bucket; each has CONFIDENCE_BUCKETS.length + 1 entries (the last is +Inf). */
 export const HISTOGRAM_KEYS = ['all', 'escalatedAgree', 'escalatedDisagree', 'auditAgree', 'auditDisagree'] as const;
 export type HistogramKey = (typeof HISTOGRAM_KEYS)[number];
-export const SCALAR_KEYS = ['rowsSaver', 'rowsBase', 'rowsFallback', 'auditDropped', 'requests'] as const;
+export const SCALAR_KEYS = ['rowsSaver', 'rowsBase', 'rowsFallback', 'auditDropped', 'requests', 'baseFailures'] as const;
 export type ScalarKey = (typeof SCALAR_KEYS)[number];
 
 export type RouterCounters = Record<HistogramKey, number[]> & Record<ScalarKey, number>;

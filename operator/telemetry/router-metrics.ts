@@ -3,7 +3,7 @@
 // CONFIDENCE_BUCKETS grid, otherwise the counts cannot be pooled and the snapshot is rejected.
 
 import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
-import { ROUTER_METRICS } from '../../core/metrics/router-metric-names.js';
+import { BASE_STATES, ROUTER_METRICS, type BaseState } from '../../core/metrics/router-metric-names.js';
 import { type RouterCounters, zeroCounters } from './counters.js';
 import { type MetricFamily, PromParseError, histogramSeries, labelsMatch, parsePromText, type ParseLimits } from './prom-text.js';
 
@@ -15,6 +15,8 @@ export interface RouterSnapshot {
   auditRate: number;
   /** process start time in seconds since the epoch, when exposed (a change means a restart) */
   processStartSeconds?: number;
+  /** the router's view of its base (tinysaver_base_state), when exposed */
+  baseState?: BaseState;
 }
 
 /** Counter families in prom-client text may be named with or without `_total` in # TYPE. */
@@ -81,6 +83,7 @@ export function routerSnapshotFromFamilies(
   c.rowsFallback = sumSamples(rows, ROUTER_METRICS.rows, { route: 'fallback' });
   c.requests = sumSamples(findFamily(families, ROUTER_METRICS.requests), ROUTER_METRICS.requests);
   c.auditDropped = sumSamples(findFamily(families, ROUTER_METRICS.auditDropped), ROUTER_METRICS.auditDropped);
+  c.baseFailures = sumSamples(findFamily(families, ROUTER_METRICS.baseFailures), ROUTER_METRICS.baseFailures);
   const start = gauge(families.get(ROUTER_METRICS.processStart));
   const snap: RouterSnapshot = {
     counters: c,
@@ -88,7 +91,17 @@ export function routerSnapshotFromFamilies(
     auditRate: gauge(families.get(ROUTER_METRICS.auditRate)),
   };
   if (Number.isFinite(start)) snap.processStartSeconds = start;
+  const state = baseStateOf(families.get(ROUTER_METRICS.baseState));
+  if (state) snap.baseState = state;
   return snap;
+}
+
+/** The state whose series of the tinysaver_base_state state set reads 1 (undefined: absent or none set). */
+function baseStateOf(f: MetricFamily | undefined): BaseState | undefined {
+  if (!f) return undefined;
+  const on = f.samples.find((x) => x.name === f.name && x.value === 1);
+  const state = on?.labels.state;
+  return (BASE_STATES as readonly string[]).includes(state ?? '') ? (state as BaseState) : undefined;
 }
 
 /** Parse + extract in one step (the scraper's entry point). */

@@ -9,7 +9,7 @@
 // and nothing a router sends can throw out of a cycle. Only the leader runs it.
 
 import type { Registry } from 'prom-client';
-import { type ModelCascade, SPEC_DEFAULTS } from '../api/model-cascade.js';
+import { type ModelCascade, SPEC_DEFAULTS, withDefaults } from '../api/model-cascade.js';
 import { CostReporter } from '../cost/reporter.js';
 import { effectiveAuditRate, effectiveThreshold } from '../reconcile/builders/router-config.js';
 import { stableStringify } from '../reconcile/builders/json.js';
@@ -23,6 +23,7 @@ import { addInto, cloneCounters } from '../telemetry/counters.js';
 import { ThresholdMetrics } from './metrics.js';
 import { type Decision, type PolicySpec, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
 import { type ControlSettings, controlSettings, parseDuration } from './spec.js';
+import { RoutersView, THRESHOLD_APPLIED } from '../telemetry/router-health.js';
 import { CONDITION_TYPE, type ThresholdStatus, buildThresholdStatus } from './status.js';
 
 export interface ThresholdControllerOptions {
@@ -82,6 +83,8 @@ interface Loop {
   calibration?: { state: DetectorState; quiet: number };
   lastStatusJson?: string;
   lastStatusWriteMs?: number;
+  /** the routers' view: status.routers and ThresholdApplied (scrape source only) */
+  routers?: RoutersView;
   /** our last status write (uid, resourceVersion, when): the cache may lag behind it for a moment */
   written?: { uid?: string; rv: number; atMs: number };
 }
@@ -264,7 +267,13 @@ export class ThresholdController {
     });
     // spec.cost set: status.savings from the same window (operator/cost)
     const status = this.cost.withSavings(built.status, mc, report.window, settings.intervalMs, !!this.opts.prometheus);
-    const applied = await this.apply(l, mc, decision, status, built.event, settings);
+    // the routers' own view (operator/telemetry/router-health.ts): thresholds in use, fallback share, base state
+    const view = this.opts.prometheus ? undefined : this.routersView(l, mc, scrape, report, nowMs, settings, status.threshold ?? current);
+    if (view) {
+      status.routers = view.routers;
+      status.conditions = [...(status.conditions ?? []), view.condition];
+    }
+    const applied = await this.apply(l, mc, decision, status, built.event, settings, view?.key);
     this.metrics?.update(labels, {
       threshold: applied ? decision.threshold : current,
       max: settings.policy.max,
@@ -280,6 +289,34 @@ export class ThresholdController {
       applied,
       ...(detector ? { detector } : {}),
     };
+  }
+
+  private routersView(
+    l: Loop,
+    mc: ModelCascade,
+    scrape: ScrapeResult,
+    report: IngestReport,
+    nowMs: number,
+    settings: ControlSettings,
+    desired: number,
+  ): ReturnType<RoutersView['observe']> {
+    const health = withDefaults(mc.spec).health;
+    let windowMs = parseDuration(SPEC_DEFAULTS.health.window);
+    try {
+      windowMs = parseDuration(health.window);
+    } catch {
+      // the CRD's pattern admits only durations; an object that skipped the apiserver keeps the default
+    }
+    return (l.routers ??= new RoutersView()).observe({
+      observed: scrape.observed,
+      delta: report.delta,
+      nowMs,
+      windowMs: Math.max(windowMs, settings.intervalMs),
+      desired,
+      limits: health,
+      previous: mc.status?.conditions?.find((c) => c.type === THRESHOLD_APPLIED),
+      generation: mc.metadata.generation,
+    });
   }
 
   private async fromScrape(
@@ -362,6 +399,8 @@ export class ThresholdController {
     status: ThresholdStatus,
     event: import('./status.js').ThresholdEvent | undefined,
     settings: ControlSettings,
+    /** changes when the routers' verdict does (health, threshold applied): written at once */
+    routersKey?: string,
   ): Promise<boolean> {
     // Every status write wakes the reconciler (a MODIFIED event), so write when something material
     // changed (threshold, recommendation, condition status/reason, telemetry problems) and otherwise
@@ -375,6 +414,7 @@ export class ThresholdController {
       s: cond?.status,
       reason: cond?.reason,
       notes: d.scrapeNotes,
+      routers: routersKey,
     });
     const nowMs = this.now();
     const refreshMs = Math.max(2 * settings.intervalMs, 10_000);

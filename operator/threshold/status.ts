@@ -21,6 +21,7 @@ export type ThresholdStatus = Pick<
   | 'lastChange'
   | 'history'
   | 'conditions'
+  | 'routers'
 >;
 
 export interface ThresholdEvent {

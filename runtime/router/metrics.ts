@@ -4,7 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
-import { ROUTER_METRICS as M } from '../../core/metrics/router-metric-names.js';
+import { BASE_STATES, ROUTER_METRICS as M, type BaseState } from '../../core/metrics/router-metric-names.js';
 
 export type RowRoute = 'saver' | 'base' | 'fallback';
 
@@ -25,6 +25,8 @@ export interface RouterMetrics {
   auditRate: Gauge<string>;
   baseFailures: Counter<string>;
   thresholdReloadErrors: Counter<string>;
+  /** where tinysaver_base_state reads the base's state at each scrape (default: unverified) */
+  setBaseState(source: () => BaseState): void;
   duration: { saver: Histogram.Internal<'stage'>; base: Histogram.Internal<'stage'>; total: Histogram.Internal<'stage'> };
 }
 
@@ -86,6 +88,18 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
     help: 'Threshold file reads that were invalid; the last good value was kept.',
     registers,
   });
+  // The base's state as the router sees it, read at scrape time (the operator's Degraded condition uses it).
+  let baseStateSource: () => BaseState = () => 'unverified';
+  new Gauge({
+    name: M.baseState,
+    help: 'Base model state (1 for the current state): up (escalations go to the base), circuit-open (base calls skipped by the circuit breaker), unverified (base not reachable since startup; fallback answers).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const now = baseStateSource();
+      for (const state of BASE_STATES) this.set({ state }, state === now ? 1 : 0);
+    },
+  });
   // Lets a scraper tell a restart (counters back to zero) from a quiet period: the router's start time.
   const started = new Gauge({ name: M.processStart, help: 'Start time of this router in seconds since the Unix epoch.', registers });
   started.set(Math.floor(Date.now() / 1000));
@@ -122,6 +136,9 @@ export function createRouterMetrics(modelName: string): RouterMetrics {
     auditRate,
     baseFailures,
     thresholdReloadErrors,
+    setBaseState: (source) => {
+      baseStateSource = source;
+    },
     duration: {
       saver: durationH.labels({ stage: 'saver' }),
       base: durationH.labels({ stage: 'base' }),

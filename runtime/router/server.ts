@@ -149,6 +149,8 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
         log,
       },
     );
+    const breaker = new CircuitBreaker({ failureThreshold: opts.breakerFailures, cooldownMs: opts.breakerCooldownMs });
+    metrics.setBaseState(() => (upstreams.baseState !== undefined ? 'unverified' : breaker.state === 'closed' ? 'up' : 'circuit-open'));
     cascade = new Cascade({
       ...opts,
       saver: upstreams.saver,
@@ -156,7 +158,7 @@ export async function startRouter(partial: Partial<RouterOptions> = {}): Promise
       layout,
       metrics,
       settings: settings.values,
-      breaker: new CircuitBreaker({ failureThreshold: opts.breakerFailures, cooldownMs: opts.breakerCooldownMs }),
+      breaker,
       baseUsable: () => upstreams.baseState,
       decisions: decisions?.router,
     });

@@ -47,7 +47,7 @@ const at = (obj: any, path: string[]) => path.reduce((o, k) => (o == null ? unde
  * the CRD leaves unset on purpose: the operator fills it in from --default-image (chart value
  * operator.defaultRuntimeImage), ghcr.io/tinysaver/runtime:<version> when that is not set.
  */
-const DERIVED = new Set(['saver.image', 'base.image', 'image']);
+const DERIVED = new Set(['saver.image', 'base.image', 'image', 'health.maxFallbackShare']);
 
 function leaves(obj: any, path: string[] = [], out: string[][] = []): string[][] {
   if (obj !== null && typeof obj === 'object' && !Array.isArray(obj) && Object.keys(obj).length) {

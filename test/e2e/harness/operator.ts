@@ -122,8 +122,13 @@ export async function createNamespace(cluster: Cluster, name: string): Promise<v
 export async function installCrd(cluster: Cluster): Promise<void> {
   const r = await cluster.kubectl(['apply', '-f', 'crds/modelcascade.yaml']);
   if (r.code !== 0) throw new Error(`kubectl apply CRD: ${r.stderr}`);
-  const w = await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/modelcascades.tinysaver.io']);
-  if (w.code !== 0) throw new Error(`CRD not established: ${w.stderr}`);
+  for (let attempt = 0; ; attempt++) {
+    const w = await cluster.kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/modelcascades.tinysaver.io']);
+    if (w.code === 0) return;
+    // kubectl wait reads status.conditions before the apiserver has written any: "accessor error: <nil>"
+    if (!/accessor error/.test(w.stderr) || attempt >= 20) throw new Error(`CRD not established: ${w.stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 export async function kubectlJson(cluster: Cluster, args: string[]): Promise<any> {
