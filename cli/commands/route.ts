@@ -218,7 +218,31 @@ export async function run(argv: string[]): Promise<number> {
   const at = listenUrl(p.values.host as string, router.url);
   console.error(`router: serving model "${p.values.name}" at ${at} and gRPC ${router.grpcAddress} (${saver}; metrics at ${at}/metrics)`);
   const sig = await untilSignal();
-  console.error(`router: ${sig}, shutting down`);
+  const t0 = Date.now();
+  console.error(`router: ${sig}, draining`);
   await router.close();
+  exitOnceClosed(t0);
   return 0;
+}
+
+/**
+ * After the drain (every request read is answered, audits and the decision log are done) the process exits
+ * at once instead of when its last handle ends (a keep-alive socket, a re-probe of the base, a timer). The
+ * timer is unref'd: with nothing pending the process ends by itself first. A DNS lookup in flight still ends
+ * first (libuv joins its thread pool at exit and getaddrinfo cannot be cancelled); the upstream clients
+ * keep at most one per name (runtime/router/lookup.ts).
+ */
+function exitOnceClosed(t0: number): void {
+  console.error(`router: drained in ${Date.now() - t0} ms, exiting`);
+  setTimeout(() => {
+    const pending = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap' && r !== 'Timeout');
+    if (pending.length) console.error(`router: exiting with ${summarize(pending)} pending`);
+    process.exit();
+  }, 0).unref();
+}
+
+function summarize(resources: string[]): string {
+  const n = new Map<string, number>();
+  for (const r of resources) n.set(r, (n.get(r) ?? 0) + 1);
+  return [...n].map(([k, v]) => `${v} ${k}`).join(', ');
 }

@@ -3,6 +3,7 @@
 // answered, 503 when it could not be reached, 504 on timeout, 502 when its answer was malformed.
 
 import http from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { decodeInferResponse, encodeInferRequest, parseHeaderLength, HEADER_LENGTH_HEADER } from './codec.js';
 import { BodyCollector } from './body.js';
 import { OipError, type InferRequest, type InferResponse, type ModelMetadata } from './types.js';
@@ -14,6 +15,8 @@ export interface V2ClientOptions {
   maxSockets?: number;
   /** largest response body accepted (bytes); default 256 MiB */
   maxResponseBytes?: number;
+  /** name resolution for new connections (default dns.lookup); the router shares one lookup per name */
+  lookup?: LookupFunction;
 }
 
 export interface InferOptions {
@@ -37,6 +40,7 @@ export class V2Client {
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
+  private readonly lookup: LookupFunction | undefined;
 
   constructor(baseUrl: string, opts: V2ClientOptions = {}) {
     const u = new URL(baseUrl);
@@ -47,6 +51,7 @@ export class V2Client {
     this.prefix = u.pathname.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.maxResponseBytes = opts.maxResponseBytes ?? 256 * 1024 * 1024;
+    this.lookup = opts.lookup;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 64, scheduling: 'lifo' });
   }
 
@@ -123,6 +128,7 @@ export class V2Client {
           path: this.prefix + path,
           agent: this.agent,
           headers,
+          ...(this.lookup ? { lookup: this.lookup } : {}),
         },
         (res) => {
           const tooBig = (): void => {

@@ -9,6 +9,7 @@ import type { Upstream } from './cascade.js';
 import { cascadeMetadata, checkCompatible, type CascadeLayout, type ModelMeta } from './compat.js';
 import { localSaver, loadLocalSaver, type LocalSaver } from './local-saver.js';
 import type { RouterOptions } from './options.js';
+import { singleFlightLookup } from './lookup.js';
 
 /** Longest startup wait for the base under the fallback policy before serving saver-only. */
 const FALLBACK_BASE_WAIT_MS = 10_000;
@@ -94,11 +95,13 @@ export class Upstreams {
     private readonly log: (line: string) => void,
     private readonly onLayout: (layout: CascadeLayout) => void,
   ) {
-    this.saverClient = new V2Client(opts.saverUrl, { timeoutMs: opts.saverTimeoutMs });
+    // one DNS lookup in flight per name (lookup.ts): an unresolvable base must not fill the thread pool
+    const lookup = singleFlightLookup();
+    this.saverClient = new V2Client(opts.saverUrl, { timeoutMs: opts.saverTimeoutMs, lookup });
     this.baseClient =
       opts.baseProtocol === 'grpc'
         ? new GrpcV2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs })
-        : new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs });
+        : new V2Client(opts.baseUrl, { timeoutMs: opts.baseTimeoutMs, lookup });
     this.baseState = `base "${opts.baseModel}" at ${opts.baseUrl} not verified yet`;
   }
 
