@@ -116,7 +116,7 @@ describe('apply examples', () => {
     expect(withStatus.status.threshold).toBe(0.9);
     // Printer columns work through kubectl.
     const table = await cluster.kubectl(['get', '-n', 'basic', 'mc']);
-    expect(table.stdout).toMatch(/NAME\s+THRESHOLD\s+SAVER-SHARE\s+LOSS-BOUND\s+SAVED\s+READY\s+AGE/);
+    expect(table.stdout).toMatch(/NAME\s+THRESHOLD\s+SAVER-SHARE\s+LOSS-BOUND\s+IN-USE\s+SAVED\s+READY\s+AGE/);
     expect(table.stdout).toMatch(/fashion\s+0\.9\s+False/);
     const explain = await cluster.kubectl(['explain', 'mc.spec.threshold.mode']);
     expect(explain.stdout).toContain('observe computes and reports');
