@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import './telemetry-off.js'; // before onnxruntime-node
 import ort from 'onnxruntime-node';
 import type { Datatype, Tensor, TensorData, TensorMetadata } from '../oip/types.js';
 

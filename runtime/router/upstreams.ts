@@ -9,7 +9,7 @@ import type { Upstream } from './cascade.js';
 import { cascadeMetadata, checkCompatible, type CascadeLayout, type ModelMeta } from './compat.js';
 import { localSaver, loadLocalSaver, type LocalSaver } from './local-saver.js';
 import type { RouterOptions } from './options.js';
-import { singleFlightLookup } from './lookup.js';
+import { upstreamLookup, type UpstreamLookup } from './lookup.js';
 
 /** Longest startup wait for the base under the fallback policy before serving saver-only. */
 const FALLBACK_BASE_WAIT_MS = 10_000;
@@ -89,14 +89,16 @@ export class Upstreams {
   /** the base's model versions from its metadata, once verified (decision-log identity) */
   baseVersions: string[] | undefined;
   private stopped = false;
+  private readonly dns: UpstreamLookup;
 
   constructor(
     private readonly opts: UpstreamSettings,
     private readonly log: (line: string) => void,
     private readonly onLayout: (layout: CascadeLayout) => void,
   ) {
-    // one DNS lookup in flight per name (lookup.ts): an unresolvable base must not fill the thread pool
-    const lookup = singleFlightLookup();
+    // one DNS lookup in flight per name, none into a dead resolver (lookup.ts): exit is not held by getaddrinfo
+    this.dns = upstreamLookup();
+    const lookup = this.dns.lookup;
     this.saverClient = new V2Client(opts.saverUrl, { timeoutMs: opts.saverTimeoutMs, lookup });
     this.baseClient =
       opts.baseProtocol === 'grpc'
@@ -162,6 +164,7 @@ export class Upstreams {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.dns.close();
     this.saverClient.close();
     this.baseClient.close();
     await this.local?.close();
