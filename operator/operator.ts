@@ -2,7 +2,7 @@
 // reconciler; an HTTP server for /metrics, /healthz, /readyz; graceful shutdown.
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { API_VERSION, PLURAL, type ModelCascade } from './api/model-cascade.js';
+import { API_VERSION, PLURAL, type ModelCascade, withDefaults } from './api/model-cascade.js';
 import { KubeClient, resourcePath } from './kube/client.js';
 import { Informer, objectKey, type KubeObject } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
@@ -16,6 +16,7 @@ import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
 import { startOperatorHttp } from './http-server.js';
 import type { ClusterAccess } from './kube/kubeconfig.js';
 import { ThresholdController } from './threshold/controller.js';
+import { routersVerdict } from './telemetry/router-health.js';
 import { kubeControllerIO } from './threshold/kube.js';
 
 export interface OperatorOptions {
@@ -319,6 +320,8 @@ export function reconcileInputsChanged(old: KubeObject, obj: KubeObject): boolea
     !same(a.metadata.annotations, b.metadata.annotations) ||
     !same(a.metadata.ownerReferences, b.metadata.ownerReferences) ||
     a.status?.threshold !== b.status?.threshold ||
-    a.status?.auditRate !== b.status?.auditRate
+    a.status?.auditRate !== b.status?.auditRate ||
+    // the routers' view turned Degraded on or off (or its cause changed): status.routers, threshold controller
+    routersVerdict(a.status?.routers, withDefaults(a.spec).health) !== routersVerdict(b.status?.routers, withDefaults(b.spec).health)
   );
 }

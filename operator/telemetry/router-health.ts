@@ -144,6 +144,15 @@ export function routerHealthProblem(r: RoutersStatus | undefined, limits: Health
   return { reason: down > 0 ? 'BaseUnavailable' : 'FallbackServing', message: parts.join('; ') };
 }
 
+/**
+ * What of status.routers the Degraded condition depends on, as a key: the problem's reason and the router
+ * counts behind it (not the live numbers). The operator reconciles a status-only change when it moves.
+ */
+export function routersVerdict(r: RoutersStatus | undefined, limits: HealthLimits): string {
+  const p = routerHealthProblem(r, limits);
+  return p && r ? `${p.reason}|${r.observed}|${r.circuitOpen}|${r.unverified}` : '';
+}
+
 export const THRESHOLD_APPLIED = 'ThresholdApplied';
 
 /**

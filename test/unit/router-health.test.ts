@@ -11,6 +11,7 @@ import {
   percent,
   routerHealthProblem,
   routersStatus,
+  routersVerdict,
   thresholdAppliedCondition,
   type RoutersStatus,
 } from '../../operator/telemetry/router-health.js';
@@ -228,5 +229,18 @@ describe('RoutersView (the controller keeps one per cascade)', () => {
     const c = v.observe(input(90_000, delta(1000, 0), 'up'));
     expect(c.routers).toMatchObject({ rows: 1000, fallbackRows: 0, circuitOpen: 0 });
     expect(c.key).toBe(a.key);
+  });
+});
+
+describe('routersVerdict (status-only writes that reconcile)', () => {
+  it('moves with the cause and the router counts, not with the live numbers', () => {
+    const healthy = routersVerdict(status({}), limits);
+    expect(healthy).toBe('');
+    expect(routersVerdict(status({ rows: 5000 }), limits)).toBe(healthy);
+    const open = routersVerdict(status({ circuitOpen: 1, fallbackRows: 100 }), limits);
+    expect(open).toBe('BaseUnavailable|2|1|0');
+    expect(routersVerdict(status({ circuitOpen: 1, fallbackRows: 300 }), limits)).toBe(open);
+    expect(routersVerdict(status({ circuitOpen: 2, fallbackRows: 300 }), limits)).not.toBe(open);
+    expect(routersVerdict(status({ fallbackRows: 300 }), limits)).toBe('FallbackServing|2|0|0');
   });
 });
