@@ -177,8 +177,8 @@ export function thresholdAppliedCondition(
       reason: 'Propagating',
       message:
         `${r.atThreshold}/${r.observed} routers use threshold ${desired}; the others still ${r.thresholdInUse} ` +
-        '(the mounted ConfigMap reaches the pods after the kubelet sync, up to --sync-frequency (1m) + its ConfigMap cache TTL, ' +
-        'then the router file poll)',
+        '(the mounted ConfigMap reaches a pod when the kubelet refreshes it: at once after the operator annotates the pod, ' +
+        'else at its periodic sync, --sync-frequency 1m + its ConfigMap cache TTL; then the router polls the file every 1 s)',
     };
   }
   const out: Condition = {
