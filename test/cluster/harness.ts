@@ -39,11 +39,10 @@ async function kubectlBin(): Promise<string> {
   return kubectlPath;
 }
 
-/** kubectl against the cluster; never throws on a non-zero exit. */
-export async function kubectl(args: string[], input?: string): Promise<Result> {
-  const bin = await kubectlBin();
+/** Runs a program with stdin `input`, stdout and stderr captured; never throws on a non-zero exit. */
+export function run(bin: string, args: string[], input?: string): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, ['--kubeconfig', KUBECONFIG, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -52,6 +51,16 @@ export async function kubectl(args: string[], input?: string): Promise<Result> {
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     child.stdin.end(input ?? '');
   });
+}
+
+/** kubectl against the cluster; never throws on a non-zero exit. */
+export async function kubectl(args: string[], input?: string): Promise<Result> {
+  return run(await kubectlBin(), ['--kubeconfig', KUBECONFIG, ...args], input);
+}
+
+/** ctr against the node's containerd; never throws on a non-zero exit. */
+export function ctr(args: string[]): Promise<Result> {
+  return run('ctr', ['--address', join(CLUSTER_DIR, 'containerd', 'containerd.sock'), ...args]);
 }
 
 /** kubectl ... -o json, parsed; throws with kubectl's message on failure. */

@@ -6,7 +6,6 @@
 // DNS (the router reaches its base by the Service's DNS name). No assertion on wall-clock times: the
 // waits are generous for a loaded 2-core machine, and the durations are printed for the README/bench.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
 import { V2Client } from '../../runtime/oip/client.js';
@@ -14,18 +13,7 @@ import { replayDataset, type RunStats } from '../../runtime/replay/replay.js';
 import { freePort } from '../e2e/harness/free-port.js';
 import { REPO_ROOT } from '../e2e/harness/assets.js';
 import { corruptedStream } from '../integration/controller-helpers.js';
-import {
-  CHART_DIR,
-  CLUSTER_DIR,
-  OPERATOR_IMAGE,
-  RUNTIME_IMAGE,
-  eventually,
-  helm,
-  kubectl,
-  kubectlJson,
-  kubectlOk,
-  serviceUrl,
-} from './harness.js';
+import { CHART_DIR, OPERATOR_IMAGE, ctr, RUNTIME_IMAGE, eventually, helm, kubectl, kubectlJson, kubectlOk, serviceUrl } from './harness.js';
 
 const SYSTEM_NS = 'tinysaver-system';
 const RELEASE = 'tinysaver';
@@ -579,21 +567,6 @@ async function podUids(cascadeName: string, component: string): Promise<string[]
     `tinysaver.io/cascade=${cascadeName},app.kubernetes.io/component=${component}`,
   ]);
   return pods.items.map((p: any) => p.metadata.uid);
-}
-
-/** ctr against the cluster's containerd (the node's container runtime). */
-function ctr(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ctr', ['--address', join(CLUSTER_DIR, 'containerd', 'containerd.sock'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
 }
 
 interface LoadStats {
