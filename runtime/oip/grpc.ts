@@ -2,6 +2,7 @@
 // the router's upstreams. @grpc/grpc-js serves, @grpc/proto-loader reads the spec's .proto
 // (runtime/oip/proto/grpc_predict_v2.proto): no protobuf is encoded by hand here.
 
+import type { Http2Session } from 'node:http2';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -67,6 +68,48 @@ export interface GrpcServerOptions {
   port: number;
   /** largest message accepted (RESOURCE_EXHAUSTED beyond, by grpc-js before decoding) */
   maxReceiveBytes: number;
+  /** HTTP/2 receive window, stream and connection level (default FLOW_CONTROL_WINDOW) */
+  flowControlWindow?: number;
+}
+
+/**
+ * The server's HTTP/2 receive window (per stream and per connection). HTTP/2 starts both at 64 KiB:
+ * a 32-row Fashion-MNIST request (100 KiB of raw contents) then stalls half-way until the server's
+ * WINDOW_UPDATE reaches the client, and 32 concurrent calls on one connection share 64 KiB in flight.
+ * 8 MiB lets a client send a few dozen such requests without waiting (grpc-go's BDP estimation grows
+ * its window up to 16 MiB the same way). Only credit: memory is used by what clients actually send,
+ * bounded per message by maxReceiveBytes. Measured in bench/grpc.ts (runtime/server/README.md).
+ */
+export const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
+
+/**
+ * Raises the HTTP/2 receive window of every connection `server` accepts. grpc-js 1.14 reads
+ * `grpc-node.flow_control_window` on its client only (the server side is grpc/grpc-node PR #3058,
+ * not released); until then this does what that PR does, through the two members it uses: the
+ * settings passed to http2.createServer (per-stream initial window) and each new session's
+ * setLocalWindowSize (connection window). Returns false, changing nothing, when grpc-js no longer has
+ * them (the server then runs with HTTP/2's 64 KiB default; a unit test notices).
+ */
+export function raiseFlowControlWindow(server: grpc.Server, window: number): boolean {
+  const internals = server as unknown as {
+    commonServerOptions?: { settings?: Record<string, unknown> };
+    createHttp2Server?: (credentials: unknown) => { on(event: 'session', listener: (s: Http2Session) => void): unknown };
+  };
+  const own = internals.createHttp2Server;
+  if (!internals.commonServerOptions || typeof own !== 'function') return false;
+  internals.commonServerOptions.settings = { ...internals.commonServerOptions.settings, initialWindowSize: window };
+  internals.createHttp2Server = function (credentials: unknown) {
+    const h2 = own.call(this, credentials);
+    h2.on('session', (session: Http2Session) => {
+      const raise = () => {
+        if (!session.destroyed) session.setLocalWindowSize(window);
+      };
+      if (session.connecting) session.once('connect', raise);
+      else raise();
+    });
+    return h2;
+  };
+  return true;
 }
 
 export interface RunningGrpcServer {
@@ -100,7 +143,11 @@ export async function startGrpcServer(svc: GrpcV2Service, opts: GrpcServerOption
   const server = new grpc.Server({
     'grpc.max_receive_message_length': opts.maxReceiveBytes,
     'grpc.max_send_message_length': -1,
+    // channelz (per-call counters and traces for the grpc.channelz service) is not served here; off,
+    // it is one object and a few timestamps less per call
+    'grpc.enable_channelz': 0,
   });
+  raiseFlowControlWindow(server, opts.flowControlWindow ?? FLOW_CONTROL_WINDOW);
   const { def } = service();
   server.addService(def, {
     ServerLive: unary(() => ({ live: true })),

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zooModelPath } from '../../models/zoo.js';
 import { V2Client } from '../../runtime/oip/client.js';
-import { GrpcV2Client, PROTO_PATH } from '../../runtime/oip/grpc.js';
+import { FLOW_CONTROL_WINDOW, GrpcV2Client, PROTO_PATH } from '../../runtime/oip/grpc.js';
 import { parseRoutes } from '../../runtime/router/row-params.js';
 import { startRouter, type RunningRouter } from '../../runtime/router/server.js';
 import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
@@ -213,6 +213,28 @@ describe('limits and malformed messages', () => {
     expect(r.ok).toBe(false);
     expect(r.stderr).toMatch(/Code: ResourceExhausted[\s\S]*(larger than max|100000)/);
     expect((await call(small.grpcAddress!, 'ModelInfer', inferMessage(SAVER, 1))).ok).toBe(true);
+  });
+
+  it('the server opens a large HTTP/2 receive window (stream and connection), so a 100 KiB request does not stall', async () => {
+    const session = http2.connect(`http://${small.grpcAddress}`);
+    try {
+      const settings = await new Promise<http2.Settings>((resolve) => session.once('remoteSettings', resolve));
+      expect(settings.initialWindowSize).toBe(FLOW_CONTROL_WINDOW);
+      // the connection window is raised by a WINDOW_UPDATE right after the SETTINGS
+      const deadline = Date.now() + 10_000;
+      while ((session.state.remoteWindowSize ?? 0) < FLOW_CONTROL_WINDOW && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(session.state.remoteWindowSize).toBe(FLOW_CONTROL_WINDOW);
+    } finally {
+      session.close();
+    }
+    const r = await call(small.grpcAddress!, 'ModelInfer', {
+      ...inferMessage(SAVER, 30),
+      raw_input_contents: [Buffer.alloc(30 * 3136).toString('base64')],
+    });
+    expect(r.stderr).toBe('');
+    expect(r.ok).toBe(true); // 94 KiB: over HTTP/2's initial 64 KiB window, under the 100000-byte limit
   });
 
   it('malformed protobuf bytes get an error status, not a crash; the next call is served', async () => {
