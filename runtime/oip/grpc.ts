@@ -254,6 +254,9 @@ export class GrpcV2Client {
     this.client = new Client(hostPort, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 256 * 1024 * 1024,
       'grpc.max_send_message_length': -1,
+      // the client side of the same window (grpc-js reads it on clients): large answers do not stall
+      'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+      'grpc.enable_channelz': 0,
     }) as unknown as grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   }
 

@@ -3,9 +3,10 @@
 // contents, the same answers as the REST edge, and bad input answered with a status naming the problem
 // while the server keeps serving. The router calling its base over gRPC (--base-protocol grpc) too.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zooModelPath } from '../../models/zoo.js';
@@ -18,6 +19,7 @@ import { goTool } from '../support/go-tools.js';
 import { BASE, QUIET_LOG, SAVER, imageBatch, metricsText, sample, testImages } from './router-helpers.js';
 
 const exec = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../bin/tinysaver.js', import.meta.url));
 let grpcurl: string;
 let saver: RunningModelServer;
 let base: RunningModelServer;
@@ -309,6 +311,68 @@ describe('router metrics and routing over gRPC', () => {
     } finally {
       await Promise.all([viaGrpc.close(), viaHttp.close()]);
     }
+  });
+
+  it('tinysaver route --base-protocol grpc: gRPC in, base called over gRPC (serve-model), gRPC out', async () => {
+    const served = async () => sample(await metricsText(base.url), 'tinysaver_server_requests_total', { model: BASE, code: '200' }) || 0; // NaN: none yet
+    const before = await served();
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'route',
+        '--port',
+        '0',
+        '--grpc-port',
+        '0',
+        '--saver-onnx',
+        zooModelPath(SAVER),
+        '--saver-model',
+        SAVER,
+        '--base-protocol',
+        'grpc',
+        '--base-url',
+        `grpc://${base.grpcAddress}`,
+        '--base-model',
+        BASE,
+        '--threshold',
+        '0.99',
+        '--audit-rate',
+        '0',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        const t = setInterval(() => {
+          const m = / and gRPC (\S+) /.exec(err);
+          if (m || child.exitCode !== null) clearInterval(t);
+          if (m) resolve(m[1]);
+          else if (child.exitCode !== null) reject(new Error(`route exited: ${err}`));
+        }, 50);
+      });
+      const r = await call(address, 'ModelInfer', inferMessage('cascade', 8));
+      expect(r.ok, r.stderr).toBe(true);
+      const routes = String((r.json!.parameters as Record<string, { stringParam: string }>).tinysaver_routes.stringParam).split(',');
+      expect(routes).toHaveLength(8);
+      expect(routes).toContain('base');
+      expect(routes).not.toContain('fallback');
+      expect(await served()).toBeGreaterThan(before);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+
+  it('tinysaver route refuses a --base-url that does not fit --base-protocol, naming both', async () => {
+    const r = (await exec(process.execPath, [BIN, 'route', '--base-protocol', 'grpc', '--base-url', base.url]).catch((e) => e)) as {
+      code?: number;
+      stderr: string;
+    };
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--base-url http:\/\/\S+ does not fit --base-protocol grpc/);
   });
 
   it('the GrpcV2Client reads health and metadata', async () => {
