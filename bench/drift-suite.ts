@@ -20,26 +20,38 @@
 // Run: npm run build && node dist/bench/drift-suite.js [--scale 0.25 --seeds 1] (see --help).
 // Writes bench/out/drift-suite.{md,json}; --docs DIR copies the tables to DIR/drift-suite-run.md.
 
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONFIDENCE_BUCKETS, bucketIndex } from '../core/cascade/buckets.js';
-import { candidateThresholds, certifyThreshold } from '../core/cascade/certify.js';
-import { rowConfidence } from '../core/cascade/confidence.js';
+import { bucketIndex } from '../core/cascade/buckets.js';
 import { relativeCost } from '../core/cascade/cost.js';
-import { countsFromRows } from '../core/cascade/histogram.js';
-import { loadOnnxModel, type OnnxModel } from '../runtime/onnx/session.js';
 import { seededRandom } from '../core/random.js';
 import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
-import type { ModelCascade } from '../operator/api/model-cascade.js';
 import { effectiveAuditRate, effectiveThreshold } from '../operator/reconcile/builders/router-config.js';
 import { cloneCounters, zeroCounters } from '../operator/telemetry/counters.js';
 import type { ScrapeResult } from '../operator/telemetry/scrape.js';
-import { ThresholdController } from '../operator/threshold/controller.js';
-import type { ControllerKube } from '../operator/threshold/kube.js';
 import { PIXELS, corrupt } from '../runtime/drift/corruptions.js';
 import { outOfDomain } from './drift/ood.js';
 import { SCENARIOS, type Scenario } from './drift/scenarios.js';
+import {
+  type BenchModels,
+  type FlagSpec,
+  type RowPredictions,
+  benchCascade,
+  benchController,
+  calibrate,
+  fixedThreshold,
+  loadBenchModels,
+  numFlag,
+  numListFlag,
+  predictIndices,
+  predictRows,
+  replay,
+  rowLoss,
+  splitTestSet,
+  usage,
+  windowOracles,
+} from './drift/setup.js';
 
 const FLAGS = {
   scenarios: { type: 'string', default: SCENARIOS.map((s) => s.name).join(','), help: 'comma-separated scenario families' },
@@ -69,14 +81,9 @@ const FLAGS = {
   out: { type: 'string', default: 'bench/out', help: 'output directory (drift-suite.md, drift-suite.json)' },
   docs: { type: 'string', default: '', help: 'also copy the tables to DIR/drift-suite-run.md (e.g. docs)' },
   help: { type: 'boolean', default: false, help: 'show this help' },
-} as const;
+} as const satisfies Record<string, FlagSpec>;
 
-function usage(): string {
-  const lines = Object.entries(FLAGS).map(
-    ([k, v]) => `  --${k.padEnd(22)} ${v.help}${v.type === 'string' ? ` (default ${v.default})` : ''}`,
-  );
-  return ['Usage: node dist/bench/drift-suite.js [flags]', '', ...lines].join('\n');
-}
+const USAGE = usage('dist/bench/drift-suite.js', FLAGS);
 
 interface Config {
   scenarios: Scenario[];
@@ -100,22 +107,8 @@ interface Config {
 }
 
 function parseConfig(values: Record<string, unknown>): Config {
-  const num = (name: string, lo: number, hi: number, integer = false): number => {
-    const v = Number(values[name]);
-    if (!Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
-      throw new Error(`--${name}: expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${JSON.stringify(values[name])}`);
-    }
-    return v;
-  };
-  const list = (name: string, lo: number, hi: number, integer = false): number[] =>
-    String(values[name])
-      .split(',')
-      .map((x) => {
-        const v = Number(x.trim());
-        if (!Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v)))
-          throw new Error(`--${name}: ${JSON.stringify(x)} is not ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`);
-        return v;
-      });
+  const num = (name: string, lo: number, hi: number, integer = false) => numFlag(values, name, lo, hi, integer);
+  const list = (name: string, lo: number, hi: number, integer = false) => numListFlag(values, name, lo, hi, integer);
   const names = String(values.scenarios)
     .split(',')
     .map((s) => s.trim());
@@ -160,47 +153,14 @@ interface Stream {
   level: Float32Array;
 }
 
-interface Models {
-  saver: OnnxModel;
-  base: OnnxModel;
-  inputName: string;
-}
-
-async function predict(m: Models, images: Float32Array, n: number) {
-  const run = async (model: OnnxModel) =>
-    Object.values(await model.run({ [m.inputName]: { datatype: 'FP32', shape: [n, 1, 28, 28], data: images } }))[0].data as Float32Array;
-  const s = rowConfidence(await run(m.saver), n, 10);
-  const b = rowConfidence(await run(m.base), n, 10);
-  return { conf: s.confidence, saverTop1: s.top1, baseTop1: b.top1 };
-}
-
-const CHUNK = 1000;
-
-/** Predictions of the clean images `idx` (cached for every clean row of every scenario). */
-async function cleanPredictions(m: Models, images: Float32Array, idx: readonly number[]) {
-  const conf = new Float64Array(idx.length);
-  const saverTop1 = new Int32Array(idx.length);
-  const baseTop1 = new Int32Array(idx.length);
-  for (let i0 = 0; i0 < idx.length; i0 += CHUNK) {
-    const n = Math.min(CHUNK, idx.length - i0);
-    const buf = new Float32Array(n * PIXELS);
-    for (let j = 0; j < n; j++) buf.set(images.subarray(idx[i0 + j] * PIXELS, (idx[i0 + j] + 1) * PIXELS), j * PIXELS);
-    const p = await predict(m, buf, n);
-    conf.set(p.conf, i0);
-    saverTop1.set(p.saverTop1, i0);
-    baseTop1.set(p.baseTop1, i0);
-  }
-  return { conf, saverTop1, baseTop1 };
-}
-
 async function buildStream(
   sc: Scenario,
   rows: number,
   seed: number,
-  m: Models,
+  m: BenchModels,
   data: { images: Float32Array; labels: Uint8Array | ArrayLike<number> },
   streamIdx: number[],
-  clean: { conf: Float64Array; saverTop1: Int32Array; baseTop1: Int32Array; pos: Map<number, number> },
+  clean: RowPredictions & { pos: Map<number, number> },
 ): Promise<Stream> {
   const rand = seededRandom(seed * 1009 + sc.name.length);
   const s: Stream = {
@@ -232,7 +192,7 @@ async function buildStream(
     if (pending.length === 0) return;
     const buf = new Float32Array(pending.length * PIXELS);
     pending.forEach((p, j) => buf.set(p.img, j * PIXELS));
-    const p = await predict(m, buf, pending.length);
+    const p = await predictRows(m, buf, pending.length);
     pending.forEach((q, j) => {
       s.conf[q.row] = p.conf[j];
       s.saverTop1[q.row] = p.saverTop1[j];
@@ -261,7 +221,7 @@ async function buildStream(
       pending.push({ row: r, img: outOfDomain(source.ood, img, rand) });
       s.label[r] = -1;
     }
-    if (pending.length >= CHUNK) await flush();
+    if (pending.length >= 1000) await flush();
   }
   await flush();
   return s;
@@ -288,40 +248,6 @@ async function runControlled(
 ): Promise<Trace> {
   const rand = seededRandom(seed * 7919 + (v1 ? 1 : 2) + Math.round(epsilon * 1e4));
   let clock = Date.parse('2026-01-01T00:00:00Z');
-  let mc: ModelCascade = {
-    apiVersion: 'tinysaver.io/v1alpha1',
-    kind: 'ModelCascade',
-    metadata: { name: 'suite', namespace: 'bench', uid: 'bench-uid', generation: 1, resourceVersion: '1' },
-    spec: {
-      saver: { model: 'saver.onnx' },
-      base: { model: 'base.onnx' },
-      router: { auditRate: cfg.auditRate },
-      threshold: { initial: tFixed, min: cfg.min, max: cfg.max, mode: 'adaptive', ...(v1 ? {} : { calibration }) },
-      budget: { maxAccuracyLoss: epsilon, confidence: cfg.confidence },
-      control: {
-        interval: `${cfg.intervalSeconds}s`,
-        window: `${cfg.intervalSeconds * cfg.windowIntervals}s`,
-        maxWindow: `${cfg.intervalSeconds * Math.max(cfg.windowIntervals, cfg.maxWindowIntervals)}s`,
-        maxStep: cfg.maxStep,
-        minAudits: cfg.minAudits,
-        maxAuditRate: cfg.auditMax,
-        falseAlarmRate: cfg.falseAlarmRate,
-      },
-    },
-  };
-  const io: ControllerKube = {
-    listRouterPods: async () => [],
-    applyStatus: async (obj, status) => {
-      mc = {
-        ...obj,
-        metadata: { ...obj.metadata, resourceVersion: String(Number(obj.metadata.resourceVersion) + 1) },
-        status: { ...obj.status, ...status },
-      };
-      return mc;
-    },
-    applyRouterConfig: async () => {},
-    emitEvent: async () => {},
-  };
   const cum = zeroCounters();
   let t = tFixed;
   let a = cfg.auditRate;
@@ -331,17 +257,30 @@ async function runControlled(
     ],
     failed: [],
   });
-  const controller = new ThresholdController({
-    io,
-    get: () => mc,
-    now: () => clock,
-    log: () => {},
-    source,
-    v1,
-    policyDefaults: { strata: 1, ...(v1 ? { deadBand: false } : {}) },
-  });
+  const { controller, cascade, key } = benchController(
+    benchCascade({
+      name: 'suite',
+      saverModel: 'saver.onnx',
+      baseModel: 'base.onnx',
+      initial: tFixed,
+      min: cfg.min,
+      max: cfg.max,
+      epsilon,
+      confidence: cfg.confidence,
+      auditRate: cfg.auditRate,
+      auditMax: cfg.auditMax,
+      intervalSeconds: cfg.intervalSeconds,
+      windowIntervals: cfg.windowIntervals,
+      maxWindowIntervals: cfg.maxWindowIntervals,
+      maxStep: cfg.maxStep,
+      minAudits: cfg.minAudits,
+      falseAlarmRate: cfg.falseAlarmRate,
+      ...(v1 ? {} : { calibration }),
+    }),
+    { now: () => clock, source, v1, policyDefaults: { strata: 1, ...(v1 ? { deadBand: false } : {}) } },
+  );
   // a baseline scrape before the first row (as a router that just started)
-  await controller.runCycle('bench/suite');
+  await controller.runCycle(key);
   const tr: Trace = { threshold: new Float32Array(rows), saver: new Uint8Array(rows), audited: new Uint8Array(rows), intervals: [] };
   for (let r0 = 0; r0 < rows; r0 += cfg.intervalRows) {
     const r1 = Math.min(rows, r0 + cfg.intervalRows);
@@ -365,9 +304,9 @@ async function runControlled(
       }
     }
     clock += cfg.intervalSeconds * 1000;
-    const cyc = await controller.runCycle('bench/suite');
-    t = effectiveThreshold(mc);
-    a = effectiveAuditRate(mc);
+    const cyc = await controller.runCycle(key);
+    t = effectiveThreshold(cascade());
+    a = effectiveAuditRate(cascade());
     tr.intervals.push({
       row: r1,
       threshold: t,
@@ -398,50 +337,23 @@ function score(
   v2: Trace,
   v1: Trace | undefined,
 ): WindowScore[] {
-  const cands = candidateThresholds(cfg.min, cfg.max, CONFIDENCE_BUCKETS);
   const out: WindowScore[] = [];
   for (let b0 = 0; b0 + cfg.blockRows <= rows; b0 += cfg.blockRows) {
     const b1 = b0 + cfg.blockRows;
     const n = b1 - b0;
-    // loss of a row answered by the saver (1 - 0 scoring vs the label, or vs the base out of domain)
-    const rowLoss = (r: number, saver: boolean): number => {
-      if (!saver) return 0;
-      if (stream.label[r] < 0) return stream.saverTop1[r] !== stream.baseTop1[r] ? 1 : 0;
-      return (stream.baseTop1[r] === stream.label[r] ? 1 : 0) - (stream.saverTop1[r] === stream.label[r] ? 1 : 0);
-    };
-    const replay = (t: number) => {
-      let loss = 0;
-      let kept = 0;
-      let dis = 0;
-      for (let r = b0; r < b1; r++) {
-        const sv = stream.conf[r] >= t;
-        if (sv) {
-          kept++;
-          if (stream.saverTop1[r] !== stream.baseTop1[r]) dis++;
-        }
-        loss += rowLoss(r, sv);
-      }
-      return { loss: loss / n, share: kept / n, dis: dis / n };
-    };
     const live = (tr: Trace) => {
       let loss = 0;
       let kept = 0;
       let audits = 0;
       for (let r = b0; r < b1; r++) {
-        loss += rowLoss(r, tr.saver[r] === 1);
+        loss += rowLoss(stream, r, tr.saver[r] === 1);
         kept += tr.saver[r];
         audits += tr.audited[r];
       }
       return { loss: loss / n, share: kept / n, cost: relativeCost(s, kept / n, kept > 0 ? audits / kept : 0) };
     };
-    const f = replay(tFixed);
-    let oracle = replay(cfg.max);
-    let agree = oracle;
-    for (const t of cands) {
-      const x = replay(t);
-      if (x.loss <= epsilon + 1e-12 && x.share >= oracle.share) oracle = x;
-      if (x.dis <= epsilon + 1e-12 && x.share >= agree.share) agree = x;
-    }
+    const f = replay(stream, b0, b1, tFixed);
+    const { oracle, agree } = windowOracles(stream, b0, b1, { epsilon, min: cfg.min, max: cfg.max });
     const w: WindowScore = {
       fixed: { loss: f.loss, share: f.share, cost: relativeCost(s, f.share, 0) },
       v2: live(v2),
@@ -497,17 +409,6 @@ function stepMetrics(sc: Scenario, rows: number, cfg: Config, epsilon: number, t
   return res;
 }
 
-async function macsOf(file: string): Promise<number | undefined> {
-  try {
-    const manifest = JSON.parse(await readFile(path.join(path.dirname(file), 'manifest.json'), 'utf8')) as {
-      models?: { file: string; macs: number }[];
-    };
-    return manifest.models?.find((m) => m.file === path.basename(file))?.macs;
-  } catch {
-    return undefined;
-  }
-}
-
 const pct = (v: number, d = 1) => (Number.isFinite(v) ? `${(v * 100).toFixed(d)}%` : '-');
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
@@ -518,11 +419,11 @@ export async function main(argv: string[]): Promise<number> {
       values: Record<string, unknown>;
     });
   } catch (e) {
-    console.error(`drift-suite: ${(e as Error).message}\n\n${usage()}`);
+    console.error(`drift-suite: ${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
   if (values.help) {
-    console.log(usage());
+    console.log(USAGE);
     return 0;
   }
   let cfg: Config;
@@ -535,26 +436,19 @@ export async function main(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const delta = 1 - cfg.confidence;
   const data = await loadFashionMnist('test');
-  const calibIdx: number[] = [];
-  const streamIdx: number[] = [];
-  for (let i = 0; i < data.count; i++) (i % 2 === 0 ? calibIdx : streamIdx).push(i);
+  const { calibIdx, streamIdx } = splitTestSet(data.count);
   const saverPath = String(values.saver);
   const basePath = String(values.base);
-  const saver = await loadOnnxModel(saverPath, { intraOpThreads: 1 });
-  const base = await loadOnnxModel(basePath, { intraOpThreads: 1 });
-  const models: Models = { saver, base, inputName: saver.inputs[0].name };
-  const [macsS, macsB] = [await macsOf(saverPath), await macsOf(basePath)];
-  const s = macsS && macsB ? macsS / macsB : NaN;
+  const models = await loadBenchModels(saverPath, basePath);
+  const s = models.costRatio;
 
   // calibration (clean, disjoint from the stream): every row an audit sample
-  const cal = await cleanPredictions(models, data.images, calibIdx);
-  const calAgree = Array.from(cal.saverTop1, (t, i) => t === cal.baseTop1[i]);
-  const calCounts = countsFromRows(cal.conf, calAgree, { kind: 'audit' });
-  const calibration = { rows: calCounts.all.slice(), disagreements: calCounts.auditDisagree.slice() };
+  const cal = await calibrate(models, data.images, calibIdx);
+  const calibration = cal.spec;
   const fixedT = new Map<number, number>();
   for (const eps of cfg.epsilons)
-    fixedT.set(eps, certifyThreshold(calCounts, { epsilon: eps, delta, min: cfg.min, max: cfg.max, strata: 1 }).threshold);
-  const streamClean = await cleanPredictions(models, data.images, streamIdx);
+    fixedT.set(eps, fixedThreshold(cal, { epsilon: eps, delta, min: cfg.min, max: cfg.max, strata: 1 }).threshold);
+  const streamClean = await predictIndices(models, data.images, streamIdx);
   const clean = { ...streamClean, pos: new Map(streamIdx.map((idx, j) => [idx, j] as [number, number])) };
   console.log(
     `calibration: ${calibIdx.length} clean rows; fixed thresholds ${cfg.epsilons.map((e) => `ε ${pct(e, 0)} -> ${fixedT.get(e)}`).join(', ')}`,

@@ -16,32 +16,39 @@
 //
 // Run: npm run build && node dist/bench/drift.js [--rows 100000] (see --help; ~40 s on 2 cores). Writes bench/out/drift.{json,svg,md}.
 
-import { copyFile, mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONFIDENCE_BUCKETS } from '../core/cascade/buckets.js';
-import { candidateThresholds, certifyThreshold } from '../core/cascade/certify.js';
 import { rowConfidence } from '../core/cascade/confidence.js';
 import { relativeCost } from '../core/cascade/cost.js';
-import { countsFromRows } from '../core/cascade/histogram.js';
 import { V2Client } from '../runtime/oip/client.js';
-import { loadOnnxModel, type OnnxModel } from '../runtime/onnx/session.js';
 import { startRouter } from '../runtime/router/server.js';
 import { parseConfidence, parseRoutes } from '../runtime/router/row-params.js';
 import { startModelServer } from '../runtime/server/model-server.js';
 import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
-import type { ModelCascade } from '../operator/api/model-cascade.js';
 import { effectiveAuditRate, effectiveThreshold, thresholdFileContent } from '../operator/reconcile/builders/router-config.js';
 import { METRICS_PORT_ANNOTATION } from '../operator/telemetry/scrape.js';
-import { ThresholdController, type CycleResult } from '../operator/threshold/controller.js';
-import type { ControllerKube } from '../operator/threshold/kube.js';
-import type { ThresholdEvent } from '../operator/threshold/status.js';
+import type { CycleResult } from '../operator/threshold/controller.js';
 import { DEFAULT_STRATA } from '../operator/threshold/policy.js';
 import { CORRUPTIONS, PIXELS, corrupt } from '../runtime/drift/corruptions.js';
 import { seededRandom } from '../core/random.js';
 import { renderSvg } from './drift/plot.js';
 import { severityAt } from '../runtime/drift/schedule.js';
+import {
+  type FlagSpec,
+  benchCascade,
+  benchController,
+  calibrate,
+  fixedThreshold,
+  loadBenchModels,
+  numFlag,
+  predictRows,
+  replay,
+  splitTestSet,
+  usage,
+  windowOracles,
+} from './drift/setup.js';
 
 const FLAGS = {
   rows: { type: 'string', default: '100000', help: 'stream length (rows); the 5000-row stream split is cycled' },
@@ -94,48 +101,10 @@ const FLAGS = {
   },
   quiet: { type: 'boolean', default: false, help: 'no per-interval log' },
   help: { type: 'boolean', default: false, help: 'show this help' },
-} as const;
+} as const satisfies Record<string, FlagSpec>;
 
-function usage(): string {
-  const lines = Object.entries(FLAGS).map(
-    ([k, v]) => `  --${k.padEnd(18)} ${v.help}${v.type === 'string' ? ` (default ${v.default})` : ''}`,
-  );
-  return ['Usage: node dist/bench/drift.js [flags]', '', ...lines].join('\n');
-}
-
-function num(values: Record<string, unknown>, name: string, lo: number, hi: number, integer = false): number {
-  const v = Number(values[name]);
-  if (!Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
-    throw new Error(`--${name}: expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${JSON.stringify(values[name])}`);
-  }
-  return v;
-}
-
-async function logits(model: OnnxModel, inputName: string, images: Float32Array, n: number): Promise<Float32Array> {
-  const res = await model.run({ [inputName]: { datatype: 'FP32', shape: [n, 1, 28, 28], data: images } });
-  return Object.values(res)[0].data as Float32Array;
-}
-
-function argmaxRows(scores: Float32Array, n: number, classes: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let r = 0; r < n; r++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (scores[r * classes + c] > scores[r * classes + best]) best = c;
-    out[r] = best;
-  }
-  return out;
-}
-
-async function macsOf(file: string): Promise<number | undefined> {
-  try {
-    const manifest = JSON.parse(await readFile(path.join(path.dirname(file), 'manifest.json'), 'utf8')) as {
-      models?: { file: string; macs: number }[];
-    };
-    return manifest.models?.find((m) => m.file === path.basename(file))?.macs;
-  } catch {
-    return undefined;
-  }
-}
+const USAGE = usage('dist/bench/drift.js', FLAGS);
+const num = numFlag;
 
 interface BlockScore {
   start: number;
@@ -157,11 +126,11 @@ export async function main(argv: string[]): Promise<number> {
       values: Record<string, unknown>;
     });
   } catch (e) {
-    console.error(`drift: ${(e as Error).message}\n\n${usage()}`);
+    console.error(`drift: ${(e as Error).message}\n\n${USAGE}`);
     return 2;
   }
   if (values.help) {
-    console.log(usage());
+    console.log(USAGE);
     return 0;
   }
   let cfg;
@@ -203,27 +172,15 @@ export async function main(argv: string[]): Promise<number> {
 
   // ---- data and offline models (for scoring and the fixed/oracle replays)
   const data = await loadFashionMnist('test');
-  const calibIdx: number[] = [];
-  const streamIdx: number[] = [];
-  for (let i = 0; i < data.count; i++) (i % 2 === 0 ? calibIdx : streamIdx).push(i);
+  const { calibIdx, streamIdx } = splitTestSet(data.count);
   const saverPath = String(values.saver);
   const basePath = String(values.base);
-  const saverOffline = await loadOnnxModel(saverPath, { intraOpThreads: 1 });
-  const baseOffline = await loadOnnxModel(basePath, { intraOpThreads: 1 });
-  const inputName = saverOffline.inputs[0].name;
-  const [macsS, macsB] = [await macsOf(saverPath), await macsOf(basePath)];
-  const s = macsS && macsB ? macsS / macsB : NaN;
+  const models = await loadBenchModels(saverPath, basePath);
+  const s = models.costRatio;
 
   // ---- the fixed threshold: certified offline on the clean calibration split (every row an audit sample)
-  const cal = new Float32Array(calibIdx.length * PIXELS);
-  calibIdx.forEach((idx, j) => cal.set(data.images.subarray(idx * PIXELS, (idx + 1) * PIXELS), j * PIXELS));
-  const calS = await logits(saverOffline, inputName, cal, calibIdx.length);
-  const calB = await logits(baseOffline, inputName, cal, calibIdx.length);
-  const calConf = rowConfidence(calS, calibIdx.length, 10);
-  const calBaseTop1 = argmaxRows(calB, calibIdx.length, 10);
-  const calAgree = Array.from(calConf.top1, (t, i) => t === calBaseTop1[i]);
-  const calCounts = countsFromRows(calConf.confidence, calAgree, { kind: 'audit' });
-  const fixedCert = certifyThreshold(calCounts, { epsilon: cfg.epsilon, delta, min: cfg.min, max: cfg.max, strata: cfg.strata });
+  const cal = await calibrate(models, data.images, calibIdx);
+  const fixedCert = fixedThreshold(cal, { epsilon: cfg.epsilon, delta, min: cfg.min, max: cfg.max, strata: cfg.strata });
   const tFixed = fixedCert.threshold;
   say(`calibration (${calibIdx.length} clean rows, disjoint from the stream): fixed threshold ${tFixed} — ${fixedCert.reason}`);
 
@@ -251,64 +208,37 @@ export async function main(argv: string[]): Promise<number> {
 
   // ---- the controller, on a simulated clock, with the Kubernetes I/O replaced by local state
   let clock = Date.parse('2026-01-01T00:00:00Z');
-  let mc: ModelCascade = {
-    apiVersion: 'tinysaver.io/v1alpha1',
-    kind: 'ModelCascade',
-    metadata: { name: 'drift', namespace: 'bench', uid: 'bench-uid', generation: 1, resourceVersion: '1' },
-    spec: {
-      saver: { model: saverPath },
-      base: { model: basePath },
-      router: { auditRate: cfg.auditRate },
-      threshold: {
-        initial: tFixed,
-        min: cfg.min,
-        max: cfg.max,
-        mode: 'adaptive',
-        ...(values.calibration && !values.v1
-          ? { calibration: { rows: calCounts.all.slice(), disagreements: calCounts.auditDisagree.slice() } }
-          : {}),
-      },
-      budget: { maxAccuracyLoss: cfg.epsilon, confidence: cfg.confidence },
-      control: {
-        interval: `${cfg.intervalSeconds}s`,
-        window: `${cfg.intervalSeconds * cfg.windowIntervals}s`,
-        maxStep: cfg.maxStep,
-        minAudits: cfg.minAudits,
-        maxAuditRate: cfg.auditMax,
-      },
-    },
-  };
-  const events: ThresholdEvent[] = [];
   const routerPort = new URL(router.url).port;
-  const io: ControllerKube = {
-    listRouterPods: async () => [
-      {
-        metadata: { name: 'drift-saver-0', namespace: 'bench', uid: 'pod-0', annotations: { [METRICS_PORT_ANNOTATION]: routerPort } },
-        status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] },
-      },
-    ],
-    applyStatus: async (obj, status) => {
-      mc = {
-        ...obj,
-        metadata: { ...obj.metadata, resourceVersion: String(Number(obj.metadata.resourceVersion) + 1) },
-        status: { ...obj.status, ...status },
-      };
-      return mc;
+  const { controller, cascade, events, key } = benchController(
+    benchCascade({
+      name: 'drift',
+      saverModel: saverPath,
+      baseModel: basePath,
+      initial: tFixed,
+      min: cfg.min,
+      max: cfg.max,
+      epsilon: cfg.epsilon,
+      confidence: cfg.confidence,
+      auditRate: cfg.auditRate,
+      auditMax: cfg.auditMax,
+      intervalSeconds: cfg.intervalSeconds,
+      windowIntervals: cfg.windowIntervals,
+      maxStep: cfg.maxStep,
+      minAudits: cfg.minAudits,
+      ...(values.calibration && !values.v1 ? { calibration: cal.spec } : {}),
+    }),
+    {
+      now: () => clock,
+      v1: Boolean(values.v1),
+      policyDefaults: { strata: cfg.strata, auditPlan: cfg.auditPlan, ...(values.v1 ? { deadBand: false } : {}) },
+      pods: [
+        {
+          metadata: { name: 'drift-saver-0', namespace: 'bench', uid: 'pod-0', annotations: { [METRICS_PORT_ANNOTATION]: routerPort } },
+          status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] },
+        },
+      ],
     },
-    applyRouterConfig: async () => {},
-    emitEvent: async (_obj, e) => {
-      events.push(e);
-    },
-  };
-  const controller = new ThresholdController({
-    io,
-    get: () => mc,
-    now: () => clock,
-    log: () => {},
-    v1: Boolean(values.v1),
-    policyDefaults: { strata: cfg.strata, auditPlan: cfg.auditPlan, ...(values.v1 ? { deadBand: false } : {}) },
-  });
-  const key = 'bench/drift';
+  );
 
   // ---- the stream
   const R = cfg.rows;
@@ -361,24 +291,22 @@ export async function main(argv: string[]): Promise<number> {
       batchImages.set(img, j * PIXELS);
     }
     const images = batchImages.subarray(0, n * PIXELS);
-    const [sl, bl] = [await logits(saverOffline, inputName, images, n), await logits(baseOffline, inputName, images, n)];
-    const sc = rowConfidence(sl, n, 10);
-    const bt = argmaxRows(bl, n, 10);
+    const pr = await predictRows(models, images, n);
     const res = await client.infer('cascade', {
-      inputs: [{ name: inputName, datatype: 'FP32', shape: [n, 1, 28, 28], data: Float32Array.from(images) }],
+      inputs: [{ name: models.inputName, datatype: 'FP32', shape: [n, 1, 28, 28], data: Float32Array.from(images) }],
     });
     const routes = parseRoutes(res.parameters);
     const rconf = parseConfidence(res.parameters);
-    const out = argmaxRows(res.outputs[0].data as Float32Array, n, 10);
+    const out = rowConfidence(res.outputs[0].data as Float32Array, n, 10).top1;
     for (let j = 0; j < n; j++) {
       const r = r0 + j;
-      conf[r] = sc.confidence[j];
-      saverTop1[r] = sc.top1[j];
-      baseTop1[r] = bt[j];
+      conf[r] = pr.conf[j];
+      saverTop1[r] = pr.saverTop1[j];
+      baseTop1[r] = pr.baseTop1[j];
       liveTop1[r] = out[j];
       liveSaver[r] = routes[j] === 'base' ? 0 : 1;
       if (routes[j] === 'fallback') fallbackRows++;
-      if (!(Math.abs(rconf[j] - sc.confidence[j]) <= 1e-5)) confMismatch++;
+      if (!(Math.abs(rconf[j] - pr.conf[j]) <= 1e-5)) confMismatch++;
     }
     // ---- one control interval has passed
     const done = r0 + n;
@@ -388,8 +316,8 @@ export async function main(argv: string[]): Promise<number> {
       const cyc = (await controller.runCycle(key)) as CycleResult;
       const audits = cyc.report.delta.auditAgree.reduce((a, b) => a + b, 0) + cyc.report.delta.auditDisagree.reduce((a, b) => a + b, 0);
       intervalAudits.push(audits);
-      const nextT = effectiveThreshold(mc);
-      const nextA = effectiveAuditRate(mc);
+      const nextT = effectiveThreshold(cascade());
+      const nextA = effectiveAuditRate(cascade());
       intervalTrace.push({
         row: done,
         threshold: nextT,
@@ -401,7 +329,7 @@ export async function main(argv: string[]): Promise<number> {
       });
       if (nextT !== currentThreshold || nextA !== currentAuditRate) {
         // what the kubelet does with the ConfigMap in a cluster: the routers' mounted file changes
-        await writeFile(thresholdFile, thresholdFileContent(mc));
+        await writeFile(thresholdFile, thresholdFileContent(cascade()));
         await router.reloadThreshold();
         currentThreshold = nextT;
         currentAuditRate = nextA;
@@ -420,7 +348,7 @@ export async function main(argv: string[]): Promise<number> {
   await rm(tmp, { recursive: true, force: true });
 
   // ---- scoring
-  const cands = candidateThresholds(cfg.min, cfg.max, CONFIDENCE_BUCKETS);
+  const scored = { conf, saverTop1, baseTop1, label };
   const blocks: BlockScore[] = [];
   const intervalsPerBlock = cfg.blockRows / cfg.intervalRows;
   for (let b0 = 0, bi = 0; b0 + cfg.blockRows <= R; b0 += cfg.blockRows, bi++) {
@@ -428,26 +356,6 @@ export async function main(argv: string[]): Promise<number> {
     const n = b1 - b0;
     let baseOk = 0;
     for (let r = b0; r < b1; r++) if (baseTop1[r] === label[r]) baseOk++;
-    const replay = (t: number) => {
-      let ok = 0;
-      let kept = 0;
-      let dis = 0;
-      let saverRight = 0;
-      let baseRight = 0;
-      for (let r = b0; r < b1; r++) {
-        const saver = conf[r] >= t;
-        if (saver) {
-          kept++;
-          if (saverTop1[r] !== baseTop1[r]) {
-            dis++;
-            if (saverTop1[r] === label[r]) saverRight++;
-            else if (baseTop1[r] === label[r]) baseRight++;
-          }
-        }
-        if ((saver ? saverTop1[r] : baseTop1[r]) === label[r]) ok++;
-      }
-      return { loss: (baseOk - ok) / n, share: kept / n, disagreeLoss: dis / n, saverRight: saverRight / n, baseRight: baseRight / n };
-    };
     let liveOk = 0;
     let liveKept = 0;
     let disagree = 0;
@@ -459,26 +367,8 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     const audits = intervalAudits.slice(bi * intervalsPerBlock, (bi + 1) * intervalsPerBlock).reduce((a, c) => a + c, 0);
-    const fixed = replay(tFixed);
-    let oracleT = cfg.max;
-    let oracle = replay(cfg.max);
-    for (const t of cands) {
-      // candidates run strictest first; keep the lowest feasible (largest share)
-      const x = replay(t);
-      if (x.loss <= cfg.epsilon + 1e-12 && x.share >= oracle.share) {
-        oracle = x;
-        oracleT = t;
-      }
-    }
-    let agreeT = cfg.max;
-    let agreeX = replay(cfg.max);
-    for (const t of cands) {
-      const x = replay(t);
-      if (x.disagreeLoss <= cfg.epsilon + 1e-12 && x.share >= agreeX.share) {
-        agreeX = x;
-        agreeT = t;
-      }
-    }
+    const fixed = replay(scored, b0, b1, tFixed);
+    const { oracle, agree } = windowOracles(scored, b0, b1, { epsilon: cfg.epsilon, min: cfg.min, max: cfg.max });
     const liveShare = liveKept / n;
     const tAtBlockStart = bi * intervalsPerBlock === 0 ? tFixed : intervalTrace[bi * intervalsPerBlock - 1].threshold;
     blocks.push({
@@ -496,8 +386,8 @@ export async function main(argv: string[]): Promise<number> {
         auditShare: audits / n,
         auditRate: bi * intervalsPerBlock === 0 ? cfg.auditRate : intervalTrace[bi * intervalsPerBlock - 1].auditRate,
       },
-      oracle: { ...oracle, cost: relativeCost(s, oracle.share, 0), threshold: oracleT },
-      oracleAgree: { ...agreeX, cost: relativeCost(s, agreeX.share, 0), threshold: agreeT },
+      oracle: { ...oracle, disagreeLoss: oracle.disagree, cost: relativeCost(s, oracle.share, 0) },
+      oracleAgree: { ...agree, disagreeLoss: agree.disagree, cost: relativeCost(s, agree.share, 0) },
     });
   }
   const changes = intervalTrace.filter((x, i) => x.threshold !== (i === 0 ? tFixed : intervalTrace[i - 1].threshold)).length;
