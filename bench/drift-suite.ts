@@ -232,7 +232,7 @@ interface Trace {
   threshold: Float32Array;
   saver: Uint8Array;
   audited: Uint8Array;
-  intervals: { row: number; threshold: number; auditRate: number; reason: string; detected?: string; bound: number }[];
+  intervals: { row: number; threshold: number; auditRate: number; reason: string; detected?: string; bound: number; message: string }[];
 }
 
 /** The router, in process: route, audit, count in the router's metric shape; the controller every interval. */
@@ -313,6 +313,7 @@ async function runControlled(
       auditRate: a,
       reason: cyc?.decision.reason ?? 'none',
       bound: cyc?.decision.bound ?? NaN,
+      message: cyc?.decision.message ?? '',
       ...(cyc?.detector?.fired ? { detected: `${cyc.detector.fired.statistic}` } : {}),
     });
   }
@@ -506,7 +507,7 @@ export async function main(argv: string[]): Promise<number> {
           return {
             phase,
             windows: sub.length,
-            within: { fixed: w((x) => x.fixed), v2: w((x) => x.v2), v1: w((x) => x.v1), oracle: w((x) => x.oracle) },
+            within: { fixed: w((x) => x.fixed), v2: w((x) => x.v2), v1: v1 ? w((x) => x.v1) : NaN, oracle: w((x) => x.oracle) },
             share: {
               fixed: sh((x) => x.fixed),
               v2: sh((x) => x.v2),
@@ -526,7 +527,7 @@ export async function main(argv: string[]): Promise<number> {
           within: {
             fixed: within((w) => w.fixed),
             v2: within((w) => w.v2),
-            v1: within((w) => w.v1),
+            v1: v1 ? within((w) => w.v1) : NaN,
             oracle: within((w) => w.oracle),
             agree: within((w) => w.agree),
           },

@@ -363,12 +363,14 @@ export function decide(input: PolicyInput): Decision {
     }`;
   } else if (
     alarm &&
-    !state.boost &&
+    (!state.boost || state.recovering) &&
     atCurrent.audits < spec.minAudits &&
     lossLowerBound(atCurrent, cert.totalRows, spec.delta) <= spec.epsilon
   ) {
-    // (after a detected change, until the new regime is certified, the bound alone raises: the short
-    // post-change window is the evidence there, and waiting for audits is what let v1 fall behind a ramp)
+    // (after a detected change for the worse, until the new regime is certified, the bound alone raises: the
+    // short post-change window is the evidence there, and waiting for audits is what let v1 fall behind a ramp.
+    // After a change for the better the cut window holds fewer audits, not worse ones: a bound that grew only
+    // because the evidence shrank is no evidence of a breach, so the guard applies)
     reason = 'InsufficientAudits';
     message = `${summary}: only ${atCurrent.audits} audits (< ${spec.minAudits}), no evidence yet that the budget is exceeded; holding`;
   } else if (alarm) {
@@ -454,13 +456,17 @@ export function decide(input: PolicyInput): Decision {
   const atNext = proposed === current ? atCurrent : boundAt(proposed);
   if (change) state.boost = true;
   let wanted = plannedRate;
+  // At max the saver is off (only rows at the top of the grid, e.g. a saturated confidence of 1.0, still reach
+  // it): certifying max says nothing about the regime, and the rows above the next candidate are exactly the
+  // ones that need audits, so neither the end of the boost nor the floor applies there.
+  const saverOff = proposed >= spec.max;
   if (state.boost) {
-    if (!change && atNext.bound + deadBandMargin(atNext, cert.totalRows, spec.delta) <= spec.epsilon) state.boost = false;
+    if (!change && !saverOff && atNext.bound + deadBandMargin(atNext, cert.totalRows, spec.delta) <= spec.epsilon) state.boost = false;
     else wanted = spec.auditRate.max;
   }
   const suspicious = (input.suspicion ?? 0) >= 0.5;
   if (suspicious) wanted = spec.auditRate.max;
-  else if (!state.boost && atNext.bound <= spec.epsilon) {
+  else if (!state.boost && !saverOff && atNext.bound <= spec.epsilon) {
     const p = atNext.audits > 0 ? (atNext.auditDisagreements + 0.5) / (atNext.audits + 1) : 1;
     const regionShare = atNext.saverShare;
     const need = neededAudits(regionShare, p, atNext.exactPart, spec.epsilon, spec.delta, strata, 1);

@@ -121,6 +121,35 @@ describe('change detected', () => {
     const slow = decide({ window: live(0.99, 0.3, 9000), current: 0.99, spec: SPEC });
     expect(0.99 - slow.threshold).toBeLessThanOrEqual(SPEC.maxStep + 1e-9);
   });
+
+  it('for the better: a bound that grew only because the cut window holds few audits does not raise', () => {
+    // one post-change interval of clean traffic at a high threshold, audits at the floor before the change
+    const w = live(0.99, 0.01, 500);
+    const first = decide({ window: w, current: 0.99, spec: SPEC, change: better });
+    expect(first.boundAtCurrent).toBeGreaterThan(SPEC.epsilon); // thin evidence, not a breach
+    expect(first.direction).not.toBe('raise');
+    const next = decide({ window: live(0.99, 0.01, 1000), current: 0.99, spec: SPEC, state: first.state });
+    expect(next.boundAtCurrent).toBeGreaterThan(SPEC.epsilon);
+    expect(next).toMatchObject({ changed: false, reason: 'InsufficientAudits' });
+    // after a change for the worse the same bound raises at once (the post-change window is the evidence)
+    const worseFirst = decide({ window: w, current: 0.99, spec: SPEC, change: worse });
+    const worseNext = decide({ window: live(0.99, 0.01, 1000), current: worseFirst.threshold, spec: SPEC, state: worseFirst.state });
+    expect(worseFirst.direction === 'raise' || worseNext.direction === 'raise').toBe(true);
+  });
+
+  it('at max (saver off) the boost stays on and the audit rate does not drop to the floor', () => {
+    // t = max: the bound at max is 0, but nothing about lower thresholds is known from the saturated rows
+    const w = live(1, 0.3, 3000, (c) => (c >= 0.99 ? 0.05 : 0.4));
+    // (in the hold after the raise, so it stays at max this interval)
+    const d = decide({ window: w, current: 1, spec: SPEC, state: { alarmHoldLeft: 2, boost: true } });
+    expect(d.threshold).toBe(1);
+    expect(d.reason).toBe('AlarmHold');
+    expect(d.state.boost).toBe(true);
+    expect(d.auditRate).toBe(SPEC.auditRate.max);
+    // below max, certified with margin: the boost ends
+    const ok = decide({ window: live(0.95, 0.3, 30_000), current: 0.95, spec: SPEC, state: { alarmHoldLeft: 5, boost: true } });
+    expect(ok.state.boost).toBe(false);
+  });
 });
 
 describe('warm start from the offline calibration', () => {
