@@ -19,7 +19,7 @@ import { prometheusWindow } from '../telemetry/prometheus.js';
 import { type ScrapeOptions, type ScrapeResult, DEFAULT_ROUTER_PORT, scrapeTargets, targetsFromPods } from '../telemetry/scrape.js';
 import type { ControllerKube } from './kube.js';
 import { type DetectorResult, type DetectorState, confirmIntervals, detectChange, initialDetectorState } from './detector.js';
-import { addInto, cloneCounters } from '../telemetry/counters.js';
+import { type RouterCounters, addInto, cloneCounters } from '../telemetry/counters.js';
 import { ThresholdMetrics } from './metrics.js';
 import { type Decision, type PolicySpec, type PolicyState, INITIAL_POLICY_STATE, decide } from './policy.js';
 import { type ControlSettings, controlSettings, parseDuration } from './spec.js';
@@ -81,6 +81,8 @@ interface Loop {
   priorValid: boolean;
   /** while the prior is dropped: a detector against the calibration alone, and its quiet intervals */
   calibration?: { state: DetectorState; quiet: number };
+  /** v2: the rows since the last raise (a suffix of the window), a second evidence for the policy */
+  recent?: { counters: RouterCounters; slots: number };
   lastStatusJson?: string;
   lastStatusWriteMs?: number;
   /** the routers' view: status.routers and ThresholdApplied (scrape source only) */
@@ -225,8 +227,17 @@ export class ThresholdController {
         }
       }
     }
+    // the rows since the last raise: dropped with the window (new models, a detected change), grown by each interval
+    // (and once the calibration is re-admitted: the traffic matches it again, one evidence at full δ)
+    if (report.windowReset || detector?.fired || readmitted) l.recent = undefined;
+    else if (l.recent && report.newRows > 0) {
+      addInto(l.recent.counters, report.delta);
+      l.recent.slots++;
+    }
+    const recent = v2 && l.recent && l.recent.slots < window.slots ? l.recent.counters : undefined;
     let decision = decide({
       window: { counters: window.counters, rows: window.rows, ageMs: window.ageMs },
+      ...(recent ? { recent } : {}),
       current,
       spec: { ...this.opts.policyDefaults, ...settings.policy },
       state: l.policyState,
@@ -274,6 +285,7 @@ export class ThresholdController {
       status.conditions = [...(status.conditions ?? []), view.condition];
     }
     const applied = await this.apply(l, mc, decision, status, built.event, settings, view?.key);
+    if (v2 && applied && decision.direction === 'raise') l.recent = { counters: zeroCounters(), slots: 0 };
     this.metrics?.update(labels, {
       threshold: applied ? decision.threshold : current,
       max: settings.policy.max,

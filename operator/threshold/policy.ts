@@ -228,6 +228,11 @@ export interface PolicyInput {
    * no change has been detected); not counted in the window's rows for the guards
    */
   prior?: RouterCounters;
+  /**
+   * the rows since the last raise, when they are a proper suffix of the window (the controller keeps them):
+   * certified as a second evidence next to the window, each at δ/2
+   */
+  recent?: RouterCounters;
   /** a change the detector reported this interval (the caller has cut the window to the post-change slots) */
   change?: ChangeAlarm;
   /**
@@ -297,11 +302,33 @@ export function decide(input: PolicyInput): Decision {
     }
   }
   const evidenceRows = sumOf(c.all);
+  // The evidence the threshold is certified on: the window (plus the prior). With `recent` (the rows since the
+  // last raise, a suffix of the window) there are two fixed-sequence tests, one per evidence, each at δ/2: a
+  // threshold either certifies holds with probability >= 1 - δ (Bonferroni), and the one that certifies lower
+  // is used. The window alone can hold rows the saver answered at the audit floor before a detected change
+  // (post-change rows by the detector's change-point estimate), a large unaudited share that keeps its bound
+  // wide for as long as they stay in the window; the rows since the raise were observed at the raised
+  // threshold (escalated, or audited at the raised rate).
+  const recentRows = input.recent ? sumOf(input.recent.all) : 0;
+  const useRecent = !!input.recent && recentRows >= minRows && !input.recent.all.some((v) => !(Number.isFinite(v) && v >= 0));
+  let ev: { counters: RouterCounters; delta: number; total: number; recent: boolean };
   let cert;
   let atCurrent: CandidateBound;
   try {
-    cert = certifyThreshold(c, { epsilon: spec.epsilon, delta: spec.delta, min: spec.min, max: spec.max, strata, edges });
-    atCurrent = lossUpperBound(c, current, { delta: spec.delta, strata, edges });
+    const options = (counters: RouterCounters, delta: number, isRecent: boolean) => {
+      const certified = certifyThreshold(counters, { epsilon: spec.epsilon, delta, min: spec.min, max: spec.max, strata, edges });
+      return {
+        ev: { counters, delta, total: certified.totalRows, recent: isRecent },
+        cert: certified,
+        at: lossUpperBound(counters, current, { delta, strata, edges }),
+      };
+    };
+    let pick = options(c, useRecent ? spec.delta / 2 : spec.delta, false);
+    if (useRecent) {
+      const r = options(input.recent as RouterCounters, spec.delta / 2, true);
+      if (r.cert.threshold < pick.cert.threshold || (r.cert.threshold === pick.cert.threshold && r.at.bound < pick.at.bound)) pick = r;
+    }
+    ({ ev, cert, at: atCurrent } = pick);
   } catch (e) {
     return hold('InvalidTelemetry', `certification rejected the window: ${(e as Error).message}`);
   }
@@ -339,8 +366,11 @@ export function decide(input: PolicyInput): Decision {
     state,
   };
   if (input.change) d.change = input.change;
-  const summary = `loss bound ${pct(atCurrent.bound)} vs budget ${pct(spec.epsilon)} at ${thr(current)} (${atCurrent.audits} audits above t, ${rows} rows${input.prior ? ' + calibration' : ''})`;
-  const boundAt = (s: number) => lossUpperBound(c, s, { delta: spec.delta, strata, edges });
+  const evidence = ev.recent
+    ? `${recentRows} rows since the last raise, δ/2`
+    : `${rows} rows${input.prior ? ' + calibration' : ''}${useRecent ? ', δ/2' : ''}`;
+  const summary = `loss bound ${pct(atCurrent.bound)} vs budget ${pct(spec.epsilon)} at ${thr(current)} (${atCurrent.audits} audits above t, ${evidence})`;
+  const boundAt = (s: number) => lossUpperBound(ev.counters, s, { delta: ev.delta, strata, edges });
   const useDeadBand = spec.deadBand ?? true;
 
   // Decide what adaptive control would do.
@@ -363,9 +393,9 @@ export function decide(input: PolicyInput): Decision {
     }`;
   } else if (
     alarm &&
-    (!state.boost || state.recovering) &&
+    (!state.boost || state.recovering || change?.direction === 'better') &&
     atCurrent.audits < spec.minAudits &&
-    lossLowerBound(atCurrent, cert.totalRows, spec.delta) <= spec.epsilon
+    lossLowerBound(atCurrent, ev.total, ev.delta) <= spec.epsilon
   ) {
     // (after a detected change for the worse, until the new regime is certified, the bound alone raises: the
     // short post-change window is the evidence there, and waiting for audits is what let v1 fall behind a ramp.
@@ -410,7 +440,7 @@ export function decide(input: PolicyInput): Decision {
         .reverse()) {
         const b = boundAt(e);
         first ??= b;
-        if (!useDeadBand || b.bound + deadBandMargin(b, cert.totalRows, spec.delta) <= spec.epsilon) {
+        if (!useDeadBand || b.bound + deadBandMargin(b, ev.total, ev.delta) <= spec.epsilon) {
           chosen = { s: e, b };
           break;
         }
@@ -418,7 +448,7 @@ export function decide(input: PolicyInput): Decision {
       if (!chosen) {
         const b = first ?? boundAt(target);
         reason = 'DeadBand';
-        message = `${summary}: certified ${thr(recommended)}, but at ${thr(target)} the bound ${pct(b.bound)} + margin ${pct(deadBandMargin(b, cert.totalRows, spec.delta))} exceeds the budget; holding`;
+        message = `${summary}: certified ${thr(recommended)}, but at ${thr(target)} the bound ${pct(b.bound)} + margin ${pct(deadBandMargin(b, ev.total, ev.delta))} exceeds the budget; holding`;
       } else {
         const above = chosen.b;
         // Fresh agreement observations above the new threshold: audits, plus the escalated rows between
@@ -430,7 +460,7 @@ export function decide(input: PolicyInput): Decision {
         } else {
           proposed = chosen.s;
           reason = 'Certified';
-          message = `${state.recovering ? 'after a detected return to clean (no maxStep): ' : ''}certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(chosen.s)}, bound ${pct(above.bound)}${useDeadBand ? ` + margin ${pct(deadBandMargin(above, cert.totalRows, spec.delta))}` : ''}`;
+          message = `${state.recovering ? 'after a detected return to clean (no maxStep): ' : ''}certified ${thr(recommended)} (bound ${pct(cert.bound ?? NaN)} <= budget ${pct(spec.epsilon)}); lower ${thr(current)} -> ${thr(chosen.s)}, bound ${pct(above.bound)}${useDeadBand ? ` + margin ${pct(deadBandMargin(above, ev.total, ev.delta))}` : ''}`;
         }
       }
     }
@@ -461,12 +491,12 @@ export function decide(input: PolicyInput): Decision {
   // ones that need audits, so neither the end of the boost nor the floor applies there.
   const saverOff = proposed >= spec.max;
   if (state.boost) {
-    if (!change && !saverOff && atNext.bound + deadBandMargin(atNext, cert.totalRows, spec.delta) <= spec.epsilon) state.boost = false;
+    if (!change && !saverOff && atNext.bound + deadBandMargin(atNext, ev.total, ev.delta) <= spec.epsilon) state.boost = false;
     else wanted = spec.auditRate.max;
   }
   const suspicious = (input.suspicion ?? 0) >= 0.5;
   if (suspicious) wanted = spec.auditRate.max;
-  else if (!state.boost && !saverOff && atNext.bound <= spec.epsilon) {
+  else if (!state.boost && !saverOff && !ev.recent && atNext.bound <= spec.epsilon) {
     const p = atNext.audits > 0 ? (atNext.auditDisagreements + 0.5) / (atNext.audits + 1) : 1;
     const regionShare = atNext.saverShare;
     const need = neededAudits(regionShare, p, atNext.exactPart, spec.epsilon, spec.delta, strata, 1);

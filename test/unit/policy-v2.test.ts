@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CONFIDENCE_BUCKETS } from '../../core/cascade/buckets.js';
 import { certifyThreshold, lossUpperBound } from '../../core/cascade/certify.js';
 import { clopperPearsonUpper } from '../../core/cascade/bounds.js';
-import { totalRows, zeroCounters } from '../../operator/telemetry/counters.js';
+import { addInto, cloneCounters, totalRows, zeroCounters } from '../../operator/telemetry/counters.js';
 import { type ConfidenceMass, routerWindowCounters } from '../support/router-window.js';
 import { type PolicySpec, type PolicyWindow, deadBandMargin, decide } from '../../operator/threshold/policy.js';
 import { calibrationCounters, controlSettings } from '../../operator/threshold/spec.js';
@@ -135,6 +135,29 @@ describe('change detected', () => {
     const worseFirst = decide({ window: w, current: 0.99, spec: SPEC, change: worse });
     const worseNext = decide({ window: live(0.99, 0.01, 1000), current: worseFirst.threshold, spec: SPEC, state: worseFirst.state });
     expect(worseFirst.direction === 'raise' || worseNext.direction === 'raise').toBe(true);
+  });
+
+  it('rows since the last raise: a second evidence at δ/2 next to a window full of rows audited at the floor', () => {
+    // the window: 8000 post-change rows the saver answered at t = 0.8 with 0.2% audits, then 4000 rows since the
+    // raise to max (every row below 1 escalated: observed exactly)
+    const before = routerWindowCounters(MASS, 0.8, 0.002, 8000, clean);
+    const recent = routerWindowCounters(MASS, 1, 0.25, 4000, clean);
+    const all = addInto(cloneCounters(before), recent);
+    const window = { counters: all, rows: totalRows(all), ageMs: 1000 };
+    const spec = { ...SPEC, epsilon: 0.01 };
+    const state = { alarmHoldLeft: 0, boost: true };
+    const without = decide({ window, current: 1, spec, state });
+    const withRecent = decide({ window, current: 1, spec, state, recent });
+    // the thinly audited rows keep the window's bound wide; the recent rows certify lower
+    expect(withRecent.recommended).toBeLessThan(without.recommended);
+    // what it certifies is what the recent rows certify at δ/2 (Bonferroni over the two tests)
+    expect(withRecent.recommended).toBe(
+      certifyThreshold(recent, { epsilon: 0.01, delta: SPEC.delta / 2, min: SPEC.min, max: SPEC.max, strata: 1 }).threshold,
+    );
+    expect(withRecent.direction).toBe('lower');
+    // too few recent rows (< minRows): not used
+    const tiny = routerWindowCounters(MASS, 1, 0.25, 100, clean);
+    expect(decide({ window, current: 1, spec, state, recent: tiny }).recommended).toBe(without.recommended);
   });
 
   it('at max (saver off) the boost stays on and the audit rate does not drop to the floor', () => {
