@@ -295,8 +295,12 @@ async function main(): Promise<void> {
         `${((tStatus - t0) / 1000).toFixed(2)} s (${((tStatus - tApplied) / 1000).toFixed(2)} s after kubectl returned)`,
       ],
       [
-        'reconciles (success / error)',
-        `${m(/tinysaver_operator_reconcile_total\{result="success"\} (\S+)/)} / ${m(/tinysaver_operator_reconcile_total\{result="error"\} (\S+)/) || 0}`,
+        'reconciles (success / stale / error)',
+        `${m(/tinysaver_operator_reconcile_total\{result="success"\} (\S+)/)} / ${m(/tinysaver_operator_reconcile_total\{result="stale"\} (\S+)/) || 0} / ${m(/tinysaver_operator_reconcile_total\{result="error"\} (\S+)/) || 0}`,
+      ],
+      [
+        'owned objects applied / skipped',
+        `${m(/tinysaver_operator_applies_total\{result="applied"\} (\S+)/) || 0} / ${m(/tinysaver_operator_applies_total\{result="skipped"\} (\S+)/) || 0} (skipped: unchanged since our last apply, nothing sent)`,
       ],
       ['operator RSS idle / peak', `${idleRss.toFixed(0)} MiB / ${peakRss.toFixed(0)} MiB`],
       ['operator RSS after', `${rssMiB(proc.pid!).toFixed(0)} MiB`],
@@ -332,6 +336,14 @@ async function main(): Promise<void> {
         );
       console.log(
         `\n  operator after kubectl returned: ${opAfter.toFixed(2)} s; best floor: ${best.totalS.toFixed(2)} s at ${best.concurrency} in flight; ratio ${(opAfter / best.totalS).toFixed(2)}x (target <= 1.5x)`,
+      );
+      // kubectl and the operator share the apiserver: an operator that keeps up while kubectl runs slows
+      // kubectl down and has little left to do when it returns, so the time from the apply's start is
+      // compared as well (floor: its own kubectl apply, then its requests)
+      const opTotal = (tStatus - t0) / 1000;
+      const floorTotal = best.kubectlS + best.totalS;
+      console.log(
+        `  from the apply's start: operator ${opTotal.toFixed(2)} s; floor ${floorTotal.toFixed(2)} s (kubectl ${best.kubectlS.toFixed(2)} s + ${best.totalS.toFixed(2)} s); ratio ${(opTotal / floorTotal).toFixed(2)}x`,
       );
       console.log(`  machine load (1 min avg) / cores: ${loadavg()[0].toFixed(1)} / ${cpus().length}`);
     }
