@@ -10,7 +10,7 @@ import { ModelUriError } from './builders/model-source.js';
 import { effectiveThreshold } from './builders/router-config.js';
 import { ROUTER_HEALTH_REASONS, computeConditions, conditionsEqual, mergeConditions, type DeploymentLike, type PodLike } from './status.js';
 import type { EventRecorder } from './events.js';
-import type { JsonObject } from './builders/json.js';
+import { stableStringify, type JsonObject } from './builders/json.js';
 import { nudgeRouterPods } from './router-nudge.js';
 import { AppliedRecords, desiredHash, type LiveObject } from './applied.js';
 
@@ -68,6 +68,8 @@ function controlledBy(obj: { metadata?: unknown }, mc: ModelCascade): boolean {
 export class Reconciler {
   /** what was last applied per owned object: unchanged objects are not sent again (applied.ts) */
   private readonly records = new AppliedRecords();
+  /** our last status write per cascade: its resourceVersion and what it said (conditions without times) */
+  private readonly statusWritten = new Map<string, { uid?: string; rv: number; said: string }>();
 
   constructor(private readonly d: ReconcilerDeps) {}
 
@@ -76,6 +78,7 @@ export class Reconciler {
     // deleted: owner references let the garbage collector remove what we created
     if (!mc || mc.metadata.deletionTimestamp) {
       this.records.forget(key);
+      this.statusWritten.delete(key);
       return 'gone';
     }
     // defaults applied once per reconcile, shared by the builders and the status; spec.image absent ->
@@ -223,6 +226,13 @@ export class Reconciler {
     const threshold = effectiveThreshold(mc, d);
     const unchanged = old.observedGeneration === generation && conditionsEqual(old.conditions, computed) && old.threshold === threshold;
     if (unchanged) return true;
+    // The cache may not show our own last status write yet (the watch lags behind under load): when that
+    // write already said exactly this, there is nothing to send (a conditional write would only answer 409).
+    const key = `${ns}/${mc.metadata.name}`;
+    const said = stableStringify({ generation, threshold, computed });
+    const w = this.statusWritten.get(key);
+    const rv = Number(mc.metadata.resourceVersion);
+    if (w && w.uid === mc.metadata.uid && w.said === said && Number.isSafeInteger(rv) && rv < w.rv) return true;
     const conditions: Condition[] = mergeConditions(old.conditions, computed, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'));
     const body = {
       apiVersion: API_VERSION,
@@ -234,9 +244,13 @@ export class Reconciler {
       status: { observedGeneration: generation, threshold, conditions },
     };
     try {
-      await this.d.client.apply(resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'), body, {
-        fieldManager: FIELD_MANAGER,
-      });
+      const out = await this.d.client.apply<ModelCascade>(
+        resourcePath(API_VERSION, PLURAL, mc.metadata.namespace, mc.metadata.name, 'status'),
+        body,
+        { fieldManager: FIELD_MANAGER },
+      );
+      const outRv = Number(out?.metadata?.resourceVersion);
+      if (Number.isSafeInteger(outRv)) this.statusWritten.set(key, { uid: mc.metadata.uid, rv: outRv, said });
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return false;
       throw err;
