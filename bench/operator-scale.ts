@@ -7,9 +7,12 @@
 // and a minimal client (bench/minimal-kube.ts: one keep-alive agent, no informers, no queue) sends the
 // same 5 objects per cascade (server-side apply, built by the same builders beforehand) and the same N
 // status applies straight to the apiserver, at each --floor-concurrency. The operator's time after kubectl
-// returned is compared with the best floor. Prints tables; asserts nothing.
+// returned is compared with the best floor, and so is its time from the apply's start (kubectl shares the
+// apiserver with the operator, so an operator that keeps up slows kubectl and has little left when it
+// returns). Prints tables; asserts nothing. README "Scale" has the measured numbers.
 //
 //   npm run build && node dist/bench/operator-scale.js [--count 200] [--workers 4] [--floor-concurrency 16,64]
+//     [--cpu-prof DIR]   (the operator's V8 profile; it slows the operator, so not for the idle CPU figure)
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
