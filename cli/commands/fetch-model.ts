@@ -89,7 +89,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     await rm(partial, { force: true });
-    console.error(`tinysaver fetch-model: ${(err as Error).message}`);
+    // fetch() says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a TLS error) is its cause
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause ? ` (${[cause.code, cause.message].filter(Boolean).join(': ')})` : '';
+    console.error(`tinysaver fetch-model: ${parsed.origin}${parsed.pathname}: ${(err as Error).message}${why}`);
     return 1;
   }
 }

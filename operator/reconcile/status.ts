@@ -127,11 +127,24 @@ export function podProblems(pods: PodLike[]): PodProblem[] {
       if (w.reason === 'CrashLoopBackOff') {
         const last = c.lastState?.terminated;
         detail = `restarted ${c.restartCount ?? 0} time(s)${last ? `, last exit ${last.exitCode ?? '?'}${last.reason ? ` (${last.reason})` : ''}` : ''}`;
+        // the container's own last words (its termination message, or its last log lines: the builders set
+        // terminationMessagePolicy FallbackToLogsOnError), e.g. why a model could not be fetched or loaded
+        const words = lastWords(last?.message);
+        if (words) detail += `: ${words}`;
       }
       out.push({ reason: w.reason, message: cut(`pod ${p.metadata.name} container ${c.name}: ${w.reason}${detail ? `: ${detail}` : ''}`) });
     }
   }
   return out;
+}
+
+/** The last non-empty line of a termination message, trimmed: the error a CLI prints last. */
+function lastWords(message: string | undefined): string {
+  const lines = (message ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(Usage:|at )/.test(l));
+  return lines.length ? lines[lines.length - 1]! : '';
 }
 
 export interface ConditionInputs {

@@ -335,6 +335,29 @@ describe('the user story on a real single-node cluster', () => {
     await kubectlOk(['delete', '-n', NS, 'mc', name, '--wait=true', '--timeout=300s']);
   });
 
+  it('a model URI that cannot be fetched: Degraded names the init container and the fetch error; nothing else breaks', async () => {
+    const name = 'fashion-nofetch';
+    const mc = cascade(name, 'InRouter');
+    // inside the pod nothing listens on this port: the fetch fails at once with ECONNREFUSED
+    mc.spec.saver = { ...mc.spec.saver, model: 'http://127.0.0.1:65500/saver.onnx' };
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(mc));
+    const degraded = await eventually(
+      'Degraded with the fetch failure',
+      async () => {
+        const obj = await kubectlJson(['get', '-n', NS, 'mc', name]);
+        const c = obj.status?.conditions?.find((x: any) => x.type === 'Degraded');
+        return c?.status === 'True' && /container fetch-saver-model: CrashLoopBackOff/.test(c.message ?? '') ? c : undefined;
+      },
+      600_000,
+      2000,
+    );
+    note('unfetchable model: Degraded message', String(degraded.message).slice(0, 200));
+    expect(degraded.message).toMatch(/http:\/\/127\.0\.0\.1:65500\/saver\.onnx: fetch failed \(ECONNREFUSED/);
+    const op = await kubectlJson(['get', '-n', SYSTEM_NS, 'pod', operatorPod]);
+    expect(op.status.containerStatuses[0].restartCount).toBe(0);
+    await kubectlOk(['delete', '-n', NS, 'mc', name, '--wait=true', '--timeout=300s']);
+  });
+
   it('5. rolling update under load: changing the pod template while requests flow through the Service fails none', async () => {
     const name = 'fashion-inrouter';
     const url = await serviceUrl(NS, name);

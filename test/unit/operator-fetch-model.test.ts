@@ -81,4 +81,18 @@ describe('fetch-model', () => {
     expect(msgs).toContain('--sha256');
     expect(msgs).toContain('URL DEST');
   });
+
+  it('names the URL and the network reason when the server cannot be reached (not just "fetch failed")', async () => {
+    // a port nothing listens on: take one from the OS, then close it
+    const probe = http.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const q = quiet();
+    expect(await run([`http://127.0.0.1:${port}/saver.onnx`, join(dir, 'f.onnx')])).toBe(1);
+    const msg = q.err.mock.calls.flat().join(' ');
+    q.restore();
+    expect(msg).toContain(`http://127.0.0.1:${port}/saver.onnx`);
+    expect(msg).toMatch(/ECONNREFUSED/);
+  });
 });

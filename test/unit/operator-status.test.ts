@@ -126,6 +126,25 @@ describe('pod failures in status (issue 10: they showed only Progressing=True Ro
       { reason: 'CrashLoopBackOff', message: 'pod x-base-1 container base: CrashLoopBackOff: restarted 3 time(s), last exit 1 (Error)' },
     ]);
   });
+  it("CrashLoopBackOff adds the container's last words (termination message or last log line)", () => {
+    const pod = waiting('x-saver-1', 'fetch-saver-model', 'CrashLoopBackOff', 'back-off 20s', {
+      restartCount: 2,
+      lastState: {
+        terminated: {
+          exitCode: 1,
+          reason: 'Error',
+          message: 'starting\ntinysaver fetch-model: GET http://models.example/saver.onnx: connect ECONNREFUSED 10.0.0.1:80\n',
+        },
+      },
+    });
+    expect(podProblems([pod])).toEqual([
+      {
+        reason: 'CrashLoopBackOff',
+        message:
+          'pod x-saver-1 container fetch-saver-model: CrashLoopBackOff: restarted 2 time(s), last exit 1 (Error): tinysaver fetch-model: GET http://models.example/saver.onnx: connect ECONNREFUSED 10.0.0.1:80',
+      },
+    ]);
+  });
   it('Unschedulable carries the scheduler message (missing PVC, insufficient CPU, no GPU)', () => {
     const pod: PodLike = {
       metadata: { name: 'x-base-1' },

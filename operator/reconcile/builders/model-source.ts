@@ -66,6 +66,8 @@ export function modelSource(uri: string, role: ModelRole, fetch: FetchContext): 
           image: fetch.image,
           imagePullPolicy: fetch.imagePullPolicy,
           args,
+          // a failed fetch's error line becomes the termination message: Degraded quotes it
+          terminationMessagePolicy: 'FallbackToLogsOnError',
           volumeMounts: [{ name: volumeName, mountPath: dir }],
           securityContext: fetch.securityContext,
           resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '256Mi' } },

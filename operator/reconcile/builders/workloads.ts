@@ -186,6 +186,8 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
     lifecycle: preStop(PRESTOP_ENDPOINT_DELAY_S + ROUTER_DRAIN_S),
     resources: resources(s.saver.resources),
     securityContext: csc,
+    // a crash's last log lines become the termination message: Degraded quotes them
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: [...model.mounts, TMP_MOUNT],
   };
   // InRouter: the router loads the saver model itself and merges concurrent requests into saver calls of at
@@ -236,6 +238,8 @@ export function buildSaverDeployment(mc: ModelCascade, s: DefaultedSpec = withDe
     // InRouter: this container does the saver's work too, so it gets both resource figures added up.
     resources: resources(inRouter ? combinedResources(s.router.resources, s.saver.resources) : s.router.resources),
     securityContext: csc,
+    // a crash's last log lines become the termination message: Degraded quotes them
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: [
       { name: ROUTER_CONFIG_VOLUME, mountPath: ROUTER_CONFIG_DIR, readOnly: true },
       ...(inRouter ? model.mounts : []),
@@ -305,6 +309,8 @@ export function buildBaseDeployment(mc: ModelCascade, s: DefaultedSpec = withDef
     lifecycle: preStop(PRESTOP_ENDPOINT_DELAY_S),
     resources: resources(s.base.resources, gpuLimits),
     securityContext: csc,
+    // a crash's last log lines become the termination message: Degraded quotes them
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: [...model.mounts, TMP_MOUNT],
   };
   const podSpec: V1PodSpec = {
