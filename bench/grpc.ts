@@ -11,8 +11,12 @@
 // Load: REST through the project's lean keep-alive load generator (bench/model-server-load.ts:
 // pre-encoded request bytes, replies only framed; one connection per concurrent client); gRPC through
 // ghz (Go module github.com/bojand/ghz, built once by scripts/build-go-tools.sh; one HTTP/2 connection,
-// `-c` concurrent calls on it). Targets (issue 14): gRPC at batch 32 >= REST binary throughput; router
-// overhead over gRPC <= over REST. The load generators share the machine's cores with the servers.
+// `-c` concurrent calls on it; --grpc-connections per-client opens one per call: measured the same). Targets
+// (issue 14): gRPC at batch 32 >= REST binary throughput; router overhead over gRPC <= over REST. The load
+// generators share the machine's cores with the servers, so each cell also reports the CPU time per request
+// of the server process (all its threads, from /proc) and of the load generator: where the time goes.
+// --rounds N repeats every cell N times, interleaved, and reports medians (a shared machine's load drifts);
+// --node-args "--cpu-prof --cpu-prof-dir=DIR" profiles the measured servers.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +48,11 @@ const flags = benchFlags('node dist/bench/grpc.js [flags]', 'REST JSON vs REST b
     kind: 'string',
     default: '',
     help: 'extra node flags for the measured servers, space-separated (e.g. "--cpu-prof --cpu-prof-dir=DIR": where the time goes)',
+  },
+  'grpc-connections': {
+    kind: 'string',
+    default: '1',
+    help: 'HTTP/2 connections ghz opens: a number (ghz default 1) or per-client (one per concurrent call, like the REST load generator)',
   },
   rounds: { kind: 'number', min: 1, default: 1, help: 'passes over every cell, interleaved; each figure is the median over the passes' },
 });
@@ -107,6 +116,11 @@ const PROTOCOL_FLAGS: Readonly<Record<string, Protocol>> = { json: 'REST JSON', 
 const PROTOCOLS: readonly Protocol[] = listFlag('protocols', PROTOCOL_FLAGS);
 const TARGETS = listFlag('targets', { server: 'model server', router: 'router (InRouter)' } as const);
 const rounds = flags.rounds as number;
+const grpcConnections = String(flags['grpc-connections']);
+if (grpcConnections !== 'per-client' && !(Number(grpcConnections) >= 1)) {
+  console.error(`bench/grpc: --grpc-connections: "${grpcConnections}" is neither per-client nor a number >= 1`);
+  process.exit(2);
+}
 const nodeArgs = String(flags['node-args']).split(' ').filter(Boolean);
 
 function listFlag<V>(name: string, known: Readonly<Record<string, V>>): V[] {
@@ -209,6 +223,7 @@ async function grpcCell(ghz: string, dir: string, server: Proc, model: string, b
     file,
     '-c',
     String(c),
+    `--connections=${grpcConnections === 'per-client' ? c : Math.min(c, Number(grpcConnections))}`,
     address,
   ];
   await run(ghz, [...common.slice(0, -1), '-n', String(20 * c), address], { maxBuffer: 64 << 20 }); // warm-up
