@@ -3,10 +3,10 @@
 // status.savings / the SAVED column / the operator gauge come from a real router's telemetry (an in-process
 // router on 127.0.0.4 with real ONNX models, registered as a Ready Pod the way threshold.test.ts does).
 
+import { registerRouterPod as registerPod } from './harness/router-pod.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../operator/kube/client.js';
 import { parseRouterMetrics } from '../../operator/telemetry/router-metrics.js';
-import { METRICS_PORT_ANNOTATION } from '../../operator/telemetry/scrape.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import {
   adminClient,
@@ -42,35 +42,7 @@ const manifest = (cost: unknown) => ({
   },
 });
 
-async function registerRouterPod(name: string, url: string): Promise<void> {
-  const u = new URL(url);
-  await client.request('POST', `/api/v1/namespaces/${NS}/pods`, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name,
-        namespace: NS,
-        labels: { 'tinysaver.io/cascade': NAME, 'app.kubernetes.io/component': 'saver' },
-        annotations: { [METRICS_PORT_ANNOTATION]: u.port },
-      },
-      spec: { containers: [{ name: 'router', image: 'ghcr.io/tinysaver/runtime:0.1.0' }] },
-    },
-  });
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await client.request('PATCH', `/api/v1/namespaces/${NS}/pods/${name}/status`, {
-    contentType: 'application/merge-patch+json',
-    body: {
-      status: {
-        phase: 'Running',
-        podIP: u.hostname,
-        podIPs: [{ ip: u.hostname }],
-        startTime: now,
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-      },
-    },
-  });
-}
+const registerRouterPod = (name: string, url: string) => registerPod(client, NS, NAME, name, url);
 
 beforeAll(async () => {
   cluster = await startCluster();

@@ -8,10 +8,10 @@
 //    fallback; now Degraded=True (BaseUnavailable) with the numbers and a Warning Event, and it clears (with
 //    a Normal Recovered Event) once the base answers again.
 
+import { registerRouterPod as registerPod } from './harness/router-pod.js';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../operator/kube/client.js';
-import { METRICS_PORT_ANNOTATION } from '../../operator/telemetry/scrape.js';
 import { zooModelPath } from '../../models/zoo.js';
 import { startModelServer, type RunningModelServer } from '../../runtime/server/model-server.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
@@ -37,35 +37,7 @@ const routers: Cascade[] = [];
 /** each router's base model server now (closed in the outage, started again on the same port) */
 const bases: (RunningModelServer | undefined)[] = [];
 
-async function registerRouterPod(name: string, url: string): Promise<void> {
-  const u = new URL(url);
-  await client.request('POST', `/api/v1/namespaces/${NS}/pods`, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name,
-        namespace: NS,
-        labels: { 'tinysaver.io/cascade': NAME, 'app.kubernetes.io/component': 'saver' },
-        annotations: { [METRICS_PORT_ANNOTATION]: u.port },
-      },
-      spec: { containers: [{ name: 'router', image: 'ghcr.io/tinysaver/runtime:0.1.0' }] },
-    },
-  });
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await client.request('PATCH', `/api/v1/namespaces/${NS}/pods/${name}/status`, {
-    contentType: 'application/merge-patch+json',
-    body: {
-      status: {
-        phase: 'Running',
-        podIP: u.hostname,
-        podIPs: [{ ip: u.hostname }],
-        startTime: now,
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-      },
-    },
-  });
-}
+const registerRouterPod = (name: string, url: string) => registerPod(client, NS, NAME, name, url);
 
 const get = () => kubectlJson(cluster, ['get', '-n', NS, 'modelcascade', NAME]);
 const condition = (obj: any, type: string) => obj.status?.conditions?.find((c: any) => c.type === type);

@@ -3,12 +3,12 @@
 // servers on 127.0.0.2 / 127.0.0.3, real ONNX models) are registered as Pod objects whose status (podIP,
 // Ready) the test patches, and the router ConfigMap is mirrored into the routers' watched file.
 
+import { registerRouterPod as registerPod } from './harness/router-pod.js';
 import { ROUTER_CONFIG_ANNOTATION, routerConfigDigest } from '../../operator/reconcile/router-nudge.js';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../operator/kube/client.js';
 import { parseRouterMetrics } from '../../operator/telemetry/router-metrics.js';
-import { METRICS_PORT_ANNOTATION } from '../../operator/telemetry/scrape.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import {
   adminClient,
@@ -38,36 +38,7 @@ let client: KubeClient;
 const routers: Cascade[] = [];
 let garbage: { url: string; close(): Promise<void> };
 
-async function registerRouterPod(name: string, url: string): Promise<void> {
-  const u = new URL(url);
-  await client.request('POST', `/api/v1/namespaces/${NS}/pods`, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name,
-        namespace: NS,
-        labels: { 'tinysaver.io/cascade': NAME, 'app.kubernetes.io/component': 'saver' },
-        annotations: { [METRICS_PORT_ANNOTATION]: u.port },
-      },
-      spec: { containers: [{ name: 'router', image: 'ghcr.io/tinysaver/runtime:0.1.0' }] },
-    },
-  });
-  // the kubelet's part: the pod runs, has an IP and is Ready
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await client.request('PATCH', `/api/v1/namespaces/${NS}/pods/${name}/status`, {
-    contentType: 'application/merge-patch+json',
-    body: {
-      status: {
-        phase: 'Running',
-        podIP: u.hostname,
-        podIPs: [{ ip: u.hostname }],
-        startTime: now,
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-      },
-    },
-  });
-}
+const registerRouterPod = (name: string, url: string) => registerPod(client, NS, NAME, name, url);
 
 beforeAll(async () => {
   cluster = await startCluster();
