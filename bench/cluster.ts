@@ -6,15 +6,11 @@
 //
 // Uses the running cluster (scripts/cluster/up.sh) or brings one up (and tears it down at the end);
 // installs the chart and two CPU-base cascades (Sidecar, InRouter) in namespace bench when missing.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFashionMnist } from '../models/dataset/fashion-mnist.js';
-import { V2Client } from '../runtime/oip/client.js';
 import { percentile, replayDataset, type RunStats } from '../runtime/replay/replay.js';
 import { formatTable } from '../core/text/table.js';
-import { freePort } from '../test/e2e/harness/free-port.js';
-import { REPO_ROOT } from '../test/e2e/harness/assets.js';
 import {
   CHART_DIR,
   CLUSTER_DIR,
@@ -25,6 +21,7 @@ import {
   kubectl,
   kubectlJson,
   kubectlOk,
+  localUp,
   script,
   serviceUrl,
 } from '../test/cluster/harness.js';
@@ -95,34 +92,6 @@ async function ensureCluster(): Promise<boolean> {
   return !up;
 }
 
-async function localUp<T>(viaHttp: boolean, fn: (url: string) => Promise<T>): Promise<T> {
-  const [port, saverPort, basePort] = [await freePort(), await freePort(), await freePort()];
-  const args = [
-    'bin/tinysaver.js',
-    'up',
-    '--port',
-    String(port),
-    '--saver-port',
-    String(saverPort),
-    '--base-port',
-    String(basePort),
-    '--threshold',
-    String(THRESHOLD),
-  ];
-  if (viaHttp) args.push('--saver-via-http');
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    const c = new V2Client(url, { timeoutMs: 2000 });
-    await eventually('local up', async () => c.ready('cascade').catch(() => false), 120_000, 250);
-    c.close();
-    return await fn(url);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  }
-}
-
 async function latencyTable(samples: number): Promise<string> {
   const all = await loadFashionMnist('test');
   const data = { images: all.images.subarray(0, samples * 784), labels: all.labels.subarray(0, samples), count: samples };
@@ -150,7 +119,7 @@ async function latencyTable(samples: number): Promise<string> {
         l.mode,
         'local up',
         c,
-        await localUp(l.viaHttp, async (url) => {
+        await localUp(THRESHOLD, l.viaHttp, async (url) => {
           await replayDataset({ url, model: 'cascade' }, { ...data, count: Math.min(200, samples) }, opts);
           return replayDataset({ url, model: 'cascade' }, data, opts);
         }),

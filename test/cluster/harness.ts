@@ -1,7 +1,9 @@
 // The real single-node cluster the cluster tier runs on (scripts/cluster/up.sh, in its own network
 // namespace) and the tools the tests drive it with: the kubectl built from the pinned Kubernetes module,
 // the real helm binary, and the ClusterIP of a Service (the host reaches ClusterIPs through the node).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { V2Client } from '../../runtime/oip/client.js';
+import { freePort } from '../e2e/harness/free-port.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../e2e/harness/assets.js';
@@ -116,4 +118,35 @@ export function clusterFacts(): { timings: string; images: string } {
     }
   };
   return { timings: read('timings'), images: read('images.txt') };
+}
+
+/** Runs `tinysaver up` on loopback at `threshold` (the cluster's comparison point), calls fn with its URL, stops it. */
+export async function localUp<T>(threshold: number, saverViaHttp: boolean, fn: (url: string) => Promise<T>): Promise<T> {
+  const [port, saverPort, basePort] = [await freePort(), await freePort(), await freePort()];
+  const args = [
+    'bin/tinysaver.js',
+    'up',
+    '--port',
+    String(port),
+    '--saver-port',
+    String(saverPort),
+    '--base-port',
+    String(basePort),
+    '--threshold',
+    String(threshold),
+  ];
+  if (saverViaHttp) args.push('--saver-via-http');
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const client = new V2Client(url, { timeoutMs: 2000 });
+    await eventually(`local up ready (${err.slice(-300)})`, async () => client.ready('cascade').catch(() => false), 120_000, 250);
+    client.close();
+    return await fn(url);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
 }

@@ -5,13 +5,10 @@
 // from the mounted ConfigMap without a restart, then delete and uninstall. Real pods, real Services, real
 // DNS (the router reaches its base by the Service's DNS name). No assertion on wall-clock times: the
 // waits are generous for a loaded 2-core machine, and the durations are printed for the README/bench.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
 import { V2Client } from '../../runtime/oip/client.js';
 import { replayDataset, type RunStats } from '../../runtime/replay/replay.js';
-import { freePort } from '../e2e/harness/free-port.js';
-import { REPO_ROOT } from '../e2e/harness/assets.js';
 import { corruptedStream } from '../integration/controller-helpers.js';
 import { CHART_DIR, OPERATOR_IMAGE, ctr, RUNTIME_IMAGE, eventually, helm, kubectl, kubectlJson, kubectlOk, serviceUrl } from './harness.js';
 
@@ -179,7 +176,7 @@ describe('the user story on a real single-node cluster', () => {
     const share = (s: RunStats) => (s.routes.saver ?? 0) / s.samples;
     for (const l of layouts) {
       const inCluster = await replayDataset({ url: await serviceUrl(NS, l.name), model: 'cascade' }, data, opts);
-      const local = await localUp(l.viaHttp, (url) => replayDataset({ url, model: 'cascade' }, data, opts));
+      const local = await localUp(THRESHOLD, l.viaHttp, (url) => replayDataset({ url, model: 'cascade' }, data, opts));
       note(
         `${l.mode} saver share / accuracy (cluster vs local up)`,
         `${(100 * share(inCluster)).toFixed(2)}% / ${((100 * inCluster.correct) / SAMPLES).toFixed(2)}% vs ${(100 * share(local)).toFixed(2)}% / ${((100 * local.correct) / SAMPLES).toFixed(2)}%`,
@@ -203,7 +200,7 @@ describe('the user story on a real single-node cluster', () => {
         control: { interval: '5s', window: '2m', maxStep: 0.02, minAudits: 50, maxAuditRate: 0.5 },
       },
     };
-    await kubectlOk(['patch', '-n', NS, 'mc', name, '--type', 'merge', '-p', JSON.stringify(patch)]);
+    await patchCascade(name, patch);
     const stream = await corruptedStream(21);
     const client = new V2Client(url);
     let raised: any;
@@ -366,17 +363,7 @@ describe('the user story on a real single-node cluster', () => {
     await sleep(3000);
     const t0 = Date.now();
     // any pod-template field rolls the pods; a resource request is one a user changes often
-    await kubectlOk([
-      'patch',
-      '-n',
-      NS,
-      'mc',
-      name,
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify({ spec: { saver: { resources: { requests: { cpu: '60m', memory: '64Mi' } } } } }),
-    ]);
+    await patchCascade(name, { spec: { saver: { resources: { requests: { cpu: '60m', memory: '64Mi' } } } } });
     await eventually('a new saver pod', async () => (await podUids(name, 'saver')).some((u) => !before.includes(u)), 120_000);
     const rollout = await kubectl(['rollout', 'status', '-n', NS, `deployment/${name}-saver`, '--timeout=600s']);
     expect(rollout.code, rollout.stderr).toBe(0);
@@ -391,7 +378,7 @@ describe('the user story on a real single-node cluster', () => {
 
   it('a router pod deleted or killed under load: the Service keeps answering from the other replica (2 replicas)', async () => {
     const name = 'fashion-inrouter';
-    await kubectlOk(['patch', '-n', NS, 'mc', name, '--type', 'merge', '-p', JSON.stringify({ spec: { saver: { replicas: 2 } } })]);
+    await patchCascade(name, { spec: { saver: { replicas: 2 } } });
     await eventually(
       'two saver pods Ready',
       async () => {
@@ -459,17 +446,7 @@ describe('the user story on a real single-node cluster', () => {
 
   it('7. HPAs from spec.autoscaling: accepted and reconciled by the real HPA controller, which says why it cannot scale', async () => {
     const name = 'fashion-sidecar';
-    await kubectlOk([
-      'patch',
-      '-n',
-      NS,
-      'mc',
-      name,
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify({ spec: { autoscaling: { saver: { minReplicas: 1, maxReplicas: 3, targetCPUUtilization: 70 } } } }),
-    ]);
+    await patchCascade(name, { spec: { autoscaling: { saver: { minReplicas: 1, maxReplicas: 3, targetCPUUtilization: 70 } } } });
     const hpa = await eventually(
       'the HPA controller reports on the HPA',
       async () => {
@@ -566,6 +543,11 @@ describe('the user story on a real single-node cluster', () => {
   });
 });
 
+/** kubectl patch --type merge on a ModelCascade in NS. */
+async function patchCascade(name: string, patch: object): Promise<void> {
+  await kubectlOk(['patch', '-n', NS, 'mc', name, '--type', 'merge', '-p', JSON.stringify(patch)]);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function podNames(cascadeName: string, component: string): Promise<string[]> {
@@ -630,35 +612,4 @@ function startLoad(url: string, workers: number): { stop: () => Promise<LoadStat
       return stats;
     },
   };
-}
-
-/** Runs `tinysaver up` on loopback at the same threshold, calls fn with its URL, stops it. */
-async function localUp<T>(saverViaHttp: boolean, fn: (url: string) => Promise<T>): Promise<T> {
-  const [port, saverPort, basePort] = [await freePort(), await freePort(), await freePort()];
-  const args = [
-    'bin/tinysaver.js',
-    'up',
-    '--port',
-    String(port),
-    '--saver-port',
-    String(saverPort),
-    '--base-port',
-    String(basePort),
-    '--threshold',
-    String(THRESHOLD),
-  ];
-  if (saverViaHttp) args.push('--saver-via-http');
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    const client = new V2Client(url, { timeoutMs: 2000 });
-    await eventually(`local up ready (${err.slice(-300)})`, async () => client.ready('cascade').catch(() => false), 120_000, 250);
-    client.close();
-    return await fn(url);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  }
 }
