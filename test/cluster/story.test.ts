@@ -10,7 +10,18 @@ import { loadFashionMnist } from '../../models/dataset/fashion-mnist.js';
 import { V2Client } from '../../runtime/oip/client.js';
 import { replayDataset, type RunStats } from '../../runtime/replay/replay.js';
 import { corruptedStream } from '../integration/controller-helpers.js';
-import { CHART_DIR, OPERATOR_IMAGE, ctr, RUNTIME_IMAGE, eventually, helm, kubectl, kubectlJson, kubectlOk, serviceUrl   localUp,
+import {
+  CHART_DIR,
+  OPERATOR_IMAGE,
+  ctr,
+  RUNTIME_IMAGE,
+  eventually,
+  helm,
+  kubectl,
+  kubectlJson,
+  kubectlOk,
+  serviceUrl,
+  localUp,
 } from './harness.js';
 
 const SYSTEM_NS = 'tinysaver-system';
