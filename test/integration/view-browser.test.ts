@@ -4,6 +4,9 @@
 // is taken and checked to be non-blank (decoded by the browser itself). Then the telemetry stops
 // (numbers turn into "no data"), `up` goes away (the page says so and keeps polling) and a new `up`
 // on the same view port comes back (the page reconnects and shows the new run).
+//
+// The callbacks given to page.evaluate / page.waitForFunction run in the page, hence the DOM types.
+/// <reference lib="dom" />
 
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
