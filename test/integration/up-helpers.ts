@@ -69,7 +69,10 @@ export async function startUp(extra: string[]): Promise<RunningUp> {
 }
 
 export async function getJson<T = unknown>(url: string): Promise<{ status: number; body: T; type: string | null }> {
-  const res = await fetch(url, { cache: 'no-store' });
+  // Node's fetch honours the cache mode (no-store sends Pragma and Cache-Control: no-cache) although
+  // @types/node's RequestInit does not declare it.
+  const init: RequestInit & { cache?: 'no-store' } = { cache: 'no-store' };
+  const res = await fetch(url, init);
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text) as T, type: res.headers.get('content-type') };
 }
