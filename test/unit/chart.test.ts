@@ -160,7 +160,7 @@ describe('leader election', () => {
     expect(await retry(5)).toBe(1000);
   });
   it('passes the threshold controller settings as operator flags', async () => {
-    const args = async (vals: Record<string, unknown>) => container(await renderChart(vals)).c.args as string[];
+    const args = async (vals: Record<string, string | number | boolean>) => container(await renderChart(vals)).c.args as string[];
     const defaults = await args({});
     expect(defaults).toContain('--max-audit-rate=1');
     expect(defaults).toContain('--strata=1');

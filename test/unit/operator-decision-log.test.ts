@@ -1,5 +1,6 @@
 // spec.router.decisionLog -> router args (sink, inputs, caps, model identities), the log volume, and the
 // sample rate in the hot-reloaded threshold file.
+import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { ModelCascade, DecisionLogSpec } from '../../operator/api/model-cascade.js';
 import { buildOwnedObjects } from '../../operator/reconcile/builders/index.js';
@@ -20,6 +21,12 @@ function mc(decisionLog?: DecisionLogSpec, sha?: string): ModelCascade {
   };
 }
 
+/** The pod spec of a built Deployment (the builder always sets one). */
+function podSpec(d: V1Deployment): V1PodSpec {
+  const spec = d.spec?.template.spec;
+  if (!spec) throw new Error('the Deployment has no pod template spec');
+  return spec;
+}
 const router = (d: any) => d.spec.template.spec.containers.find((c: any) => c.name === 'router');
 const hashOf = (d: any) => d.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
 const argAfter = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
@@ -28,7 +35,9 @@ describe('spec.router.decisionLog', () => {
   it('absent: no log arguments, no volume, no sample rate in the threshold file', () => {
     const d = buildSaverDeployment(mc());
     expect(router(d).args.join(' ')).not.toContain('--decision');
-    expect(d.spec.template.spec.volumes.map((v: any) => v.name)).not.toContain('decision-log');
+    const volumes = podSpec(d).volumes;
+    expect(volumes).toBeDefined();
+    expect(volumes!.map((v) => v.name)).not.toContain('decision-log');
     expect(JSON.parse(thresholdFileContent(mc()))).toEqual({ threshold: 0.9, auditRate: 0.02 });
   });
 
@@ -52,7 +61,7 @@ describe('spec.router.decisionLog', () => {
     expect(argAfter(r.args, '--decision-inputs')).toBe('hash');
     expect(argAfter(r.args, '--saver-id')).toBe(`sha256:${'ab'.repeat(32)}`);
     expect(r.volumeMounts).toContainEqual({ name: 'decision-log', mountPath: '/var/log/tinysaver' });
-    expect(d.spec.template.spec.volumes).toContainEqual({ name: 'decision-log', emptyDir: { sizeLimit: '40Mi' } });
+    expect(podSpec(d).volumes).toContainEqual({ name: 'decision-log', emptyDir: { sizeLimit: '40Mi' } });
   });
 
   it('the sample rate changes only the ConfigMap (hot reload); sink or inputs change the pod template (roll)', () => {
